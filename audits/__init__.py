@@ -1,0 +1,1 @@
+"""Post-training audits: quality, bias, memorization and deepfake risk."""

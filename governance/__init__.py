@@ -1,0 +1,1 @@
+"""Dataset governance: every input record ends in exactly one recorded decision."""

@@ -1,0 +1,115 @@
+"""Configuration of the governance stages (composed into the pipeline config by `pipeline/config.py`)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMap(_Frozen):
+    """Names of the metadata fields in the user's dataset."""
+
+    file_name: str = "file_name"
+    text: str = "text"
+    license: str = "license"
+    source_url: str = "source_url"
+    author: str = "author"
+    sha256: str = "sha256"
+
+
+class DataConfig(_Frozen):
+    """Where the dataset comes from."""
+
+    source: Literal["emoji", "imagefolder", "hf_disk"] = Field(
+        "emoji", description="emoji (built in, offline), imagefolder (a folder with metadata.jsonl/csv), "
+        "or hf_disk (a dataset saved with datasets.save_to_disk)"
+    )
+    path: Path | None = Field(None, description="dataset folder for imagefolder / hf_disk")
+    limit: int | None = Field(None, ge=1, description="use only the first N records (quick runs)")
+    fields: FieldMap = FieldMap()
+    attribute_fields: list[str] = Field(
+        default_factory=lambda: ["skin_tone", "gender"],
+        description="metadata fields holding sensitive attributes, carried to the bias audit",
+    )
+    max_file_bytes: int = Field(50_000_000, ge=1, description="larger files are dropped (image_too_large)")
+    max_image_pixels: int = Field(
+        40_000_000, ge=1, description="width*height above this is dropped from the header (image_too_large)"
+    )
+    min_image_side: int = Field(16, ge=1, description="smaller images are dropped (image_too_small)")
+    max_caption_chars: int = Field(1000, ge=1, description="longer captions are dropped (caption_invalid)")
+
+
+class LicensePolicy(_Frozen):
+    """Which licences may be trained on, for which use."""
+
+    intended_use: Literal["research", "commercial"] = "research"
+    allow: list[str] = Field(
+        default_factory=lambda: [
+            "CC0-1.0", "PDM-1.0", "CC-BY-1.0", "CC-BY-2.0", "CC-BY-2.5", "CC-BY-3.0", "CC-BY-4.0",
+            "CC-BY-SA-2.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "MIT", "Apache-2.0", "BSD-2-Clause",
+            "BSD-3-Clause", "OFL-1.1", "Unlicense",
+        ],
+        description="SPDX ids that may be kept",
+    )
+    deny: list[str] = Field(default_factory=list, description="SPDX ids always dropped")
+    deny_traits: list[Literal["attribution", "share-alike", "non-commercial", "no-derivatives", "copyleft"]] = (
+        Field(default_factory=lambda: ["no-derivatives"], description="licence families always dropped")
+    )
+
+
+class OptOutList(_Frozen):
+    domains: list[str] = Field(default_factory=list)
+    url_prefixes: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    sha256: list[str] = Field(default_factory=list)
+    file: Path | None = Field(None, description="a text file with one domain, URL prefix, author or sha256 per line")
+
+
+class ProvenanceConfig(_Frozen):
+    required_fields: list[str] = Field(
+        default_factory=lambda: ["license", "source_url", "author"],
+        description="metadata fields (config names, see data.fields) every record must have",
+    )
+    opt_out: OptOutList = OptOutList()
+    respect_embedded_signals: bool = Field(True, description="honour IPTC/XMP and C2PA training-mining signals")
+    ai_generated: Literal["exclude", "keep", "cap"] = "exclude"
+    ai_generated_max_share: float = Field(0.0, ge=0, le=1, description="with ai_generated=cap")
+
+
+class DedupConfig(_Frozen):
+    near_max_distance: int = Field(6, ge=0, le=32, description="Hamming radius on the 64-bit pHash")
+    color_max_distance: float = Field(
+        0.08, ge=0, description="near duplicates must also be this close in colour (mean abs diff, 0..1)"
+    )
+    eval_fraction: float = Field(0.05, ge=0, lt=1, description="share of kept records held out for audits")
+    eval_dir: Path | None = Field(None, description="a user-given evaluation set (imagefolder) to check leakage")
+
+
+class NsfwConfig(_Frozen):
+    enabled: bool = True
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {
+            "FEMALE_BREAST_EXPOSED": 0.5,
+            "FEMALE_GENITALIA_EXPOSED": 0.4,
+            "MALE_GENITALIA_EXPOSED": 0.4,
+            "ANUS_EXPOSED": 0.4,
+            "BUTTOCKS_EXPOSED": 0.5,
+        },
+        description="NudeNet label -> minimum score that drops the record",
+    )
+    batch_size: int = Field(32, ge=1)
+    providers: list[str] | None = Field(None, description="onnxruntime providers; default: CUDA when present, else CPU")
+
+
+class GovernanceConfig(_Frozen):
+    data: DataConfig = DataConfig()
+    licenses: LicensePolicy = LicensePolicy()
+    provenance: ProvenanceConfig = ProvenanceConfig()
+    dedup: DedupConfig = DedupConfig()
+    nsfw: NsfwConfig = NsfwConfig()
+    num_proc: int = Field(0, ge=0, description="worker processes for decoding/hashing; 0 = all cores")
+    batch_size: int = Field(256, ge=1, description="records per batch")

@@ -1,0 +1,1 @@
+"""Time-budgeted text-to-image diffusion training on the governed dataset."""

@@ -1,0 +1,40 @@
+"""Configuration of the training stage."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: Literal["tiny", "small", "base"] = Field("tiny", description="tiny: CPU, 32 px; small/base: GPU")
+    architecture: Literal["unet", "transformer"] = "unet"
+    resolution: int | None = Field(None, ge=8, description="image side in pixels; default: the preset's")
+    text_encoder: str = Field(
+        "builtin:minilm",
+        description="builtin:minilm (offline, Apache-2.0), or a local path / hub id of a Hugging Face text encoder",
+    )
+    text_encoder_license: str | None = Field(None, description="SPDX id of a user-given text encoder, for the card")
+    vae: str | None = Field(None, description="local path / hub id of an AutoencoderKL: train in latent space")
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_fraction: float = Field(0.05, ge=0, le=1, description="of the training budget")
+    decay_fraction: float = Field(0.3, ge=0, le=1, description="final share of the budget spent annealing to 0")
+    ema_decay: float = Field(0.999, ge=0, lt=1)
+    caption_dropout: float = Field(0.1, ge=0, le=1, description="for classifier-free guidance")
+    checkpoint_every: str = Field("2m", description="wall-clock interval between checkpoints")
+    keep_checkpoints: int = Field(2, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many steps even with budget left")
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: bool = False
+    num_workers: int = Field(0, ge=0)
+    sample_prompts: list[str] = Field(
+        default_factory=lambda: ["grinning face", "red heart", "rocket", "thumbs up: medium skin tone"]
+    )
+    sample_steps: int = Field(20, ge=1)
+    guidance_scale: float = Field(3.0, ge=1)
+    price_per_device_hour: float = Field(0.10, ge=0, description="for the cost estimate")
+    currency: str = "USD"
+    country_iso_code: str = Field("USA", description="for the codecarbon offline energy tracker")
