@@ -1,0 +1,259 @@
+"""`pipeline`: init, run, runs, show, card, verify, ui (DESIGN.md, "Command line")."""
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipeline.errors import UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Auditable, gated, time-budgeted text-to-image training.",
+)
+console = Console()
+err = Console(stderr=True)
+DEFAULT_CONFIG = Path("pipeline.yaml")
+
+
+def _fail_usage(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _dataset_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        from governance.errors import DatasetError
+    except ImportError:  # governance defines it; keep the CLI usable while it is absent
+        return ()
+    return (DatasetError,)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="where to write the config")] = DEFAULT_CONFIG,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write a commented pipeline.yaml with every default."""
+    from pipeline.config_template import default_config_yaml
+
+    if path.exists() and not force:
+        _fail_usage(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_config_yaml(), encoding="utf-8")
+    console.print(f"wrote {path} — edit it, then: pipeline run -c {path}", highlight=False)
+
+
+def _load(config: Path | None, sets: list[str], data: Path | None):
+    from pipeline.config import load_config
+
+    if config is None and DEFAULT_CONFIG.is_file():
+        config = DEFAULT_CONFIG
+        console.print(f"config: {config}", highlight=False)
+    sets = list(sets)
+    if data is not None:
+        if not data.is_dir():
+            raise UsageError(
+                f"--data {data}: no such folder; give an imagefolder with metadata.jsonl or metadata.csv"
+            )
+        sets = ["governance.data.source=imagefolder", f"governance.data.path={data.resolve()}", *sets]
+    return load_config(config, sets)
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("-c", "--config", help="pipeline.yaml to use")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="an imagefolder directory to govern and train on")
+    ] = None,
+    sets: Annotated[list[str], typer.Option("--set", help="override a config value: KEY=VALUE")] = [],  # noqa: B006
+    until: Annotated[str | None, typer.Option("--until", help="last stage or group to run")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="continue a killed or stopped run")] = None,
+) -> None:
+    """Govern the data, train within the budget, audit, record in MLflow and write the model card."""
+    from pipeline.stages import resolve_until
+
+    runner = None
+    try:
+        last = resolve_until(until)
+        runner = _make_runner(config, sets, data, resume)
+        outcome = runner.run(last)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    except _dataset_error_types() as exc:
+        if runner is not None:
+            runner.recorder.finish("FAILED")
+        _fail_usage(str(exc))
+    except KeyboardInterrupt:
+        if runner is not None:
+            runner.recorder.finish("KILLED")
+            err.print(f"interrupted; continue with: pipeline run --resume {runner.state.run_id}")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if runner is not None:
+            runner.state.save()
+            runner.recorder.finish("FAILED")
+        err.print(traceback.format_exc(), highlight=False)
+        err.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        if runner is not None:
+            err.print(f"the run is recorded; retry with: pipeline run --resume {runner.state.run_id}")
+        raise typer.Exit(1) from None
+    from pipeline.summary import print_summary
+
+    print_summary(console, outcome.state)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _make_runner(config: Path | None, sets: list[str], data: Path | None, resume: str | None):
+    from pipeline.runner import Runner
+
+    if resume is None:
+        cfg = _load(config, sets, data)
+        return Runner(cfg, console)
+    if config is not None or sets or data is not None:
+        raise UsageError("--resume continues a run with its recorded config; drop -c, --set and --data")
+    from pipeline.config import build_config
+
+    state = _find_state(resume)
+    cfg = build_config(state.config)
+    return Runner(cfg, console, state=state)
+
+
+def _find_state(run_id: str):
+    """The local state of a run: from the MLflow run's run_dir tag, else runs/<run_id>."""
+    from pipeline.state import RunState
+
+    candidates = []
+    try:
+        client = _client(None)
+        run = client.get_run(run_id)
+        if "pipeline.run_dir" in run.data.tags:
+            candidates.append(Path(run.data.tags["pipeline.run_dir"]))
+    except Exception:
+        pass
+    candidates.append(Path("runs") / run_id)
+    for folder in candidates:
+        if (folder / "state.json").is_file():
+            return RunState.load(folder)
+    raise UsageError(
+        f"no run {run_id!r} found (looked in MLflow and in {candidates[-1]}); list runs with `pipeline runs`"
+    )
+
+
+def _client(config: Path | None):
+    from pipeline.config import RunConfig, load_config
+    from pipeline.recording import Recorder
+
+    run_cfg = RunConfig()
+    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    if path is not None:
+        run_cfg = load_config(path).run
+    return Recorder(run_cfg).client
+
+
+@app.command()
+def runs(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    config: Annotated[Path | None, typer.Option("-c", "--config")] = None,
+) -> None:
+    """Runs with their gate verdicts, newest first."""
+    from pipeline.review import list_runs, runs_table
+
+    try:
+        rows = list_runs(config)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    if as_json:
+        console.print_json(json.dumps(rows))
+    else:
+        console.print(runs_table(rows))
+
+
+@app.command()
+def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One run in full: stages, verdicts, key metrics, local artifact paths."""
+    from pipeline.review import describe_run
+
+    try:
+        info = describe_run(_find_state(run_id))
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    from pipeline.review import print_run
+
+    print_run(console, info)
+
+
+@app.command()
+def card(
+    run_id: str,
+    publish: Annotated[
+        Path | None, typer.Option("--publish", help="copy the card to DIR/<model-name>/")
+    ] = None,
+) -> None:
+    """Render (if needed) and publish the model card of a run."""
+    from pipeline.cards import card_paths
+
+    try:
+        state = _find_state(run_id)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    paths = card_paths(state.run_dir)
+    if "card" not in paths:
+        _fail_usage(f"run {run_id} has no card yet; finish it with: pipeline run --resume {run_id}")
+    console.print(f"card: {paths['card']}", highlight=False)
+    if publish is not None:
+        from model_cards.api import publish as publish_card
+
+        dest = publish_card(state.run_dir / "card", publish, state.config["run"]["name"])
+        console.print(f"published: {dest}", highlight=False)
+
+
+@app.command()
+def verify(run_id: str) -> None:
+    """Recompute the digest chain of a run from its stored MLflow artifacts."""
+    from pipeline.verify import verify_run
+
+    try:
+        state = _find_state(run_id)
+    except UsageError as exc:
+        _fail_usage(str(exc))
+    ok, message = verify_run(state)
+    (console if ok else err).print(message, highlight=False)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
+    config: Annotated[Path | None, typer.Option("-c", "--config")] = None,
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 for this project's tracking store."""
+    import os
+
+    from pipeline.config import RunConfig, load_config
+    from pipeline.recording import tracking_uri
+
+    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    run_cfg = load_config(path).run if path else RunConfig()
+    uri = tracking_uri(run_cfg)
+    console.print(f"MLflow UI for {uri} on http://127.0.0.1:{port}", highlight=False)
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    args = [str(mlflow_bin), "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
+    os.execv(args[0], args)
+
+
+def main() -> None:  # pragma: no cover - console entry when run as a module
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

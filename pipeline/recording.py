@@ -1,0 +1,194 @@
+"""MLflow recording: one parent run per `pipeline run`, one nested run per stage.
+
+The only module that imports mlflow. It uses `MlflowClient` rather than the fluent API so no
+global "active run" state leaks between runs (tests start several in one process).
+"""
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import RunConfig
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+PARENT_TAG = "mlflow.parentRunId"
+_SECRET_KEY = re.compile(r"(token|secret|password|passwd|api[_-]?key|credential)", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def _quiet_mlflow() -> None:
+    # MLflow prints alembic migration chatter and "run view" links on every start; the CLI shows its own.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK", "true")
+    import logging
+
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def redact(value: Any) -> Any:
+    """Copy of a config tree with secrets masked: secret-looking keys and credentials in URLs."""
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_KEY.search(str(k)) and v else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", value)
+    return value
+
+
+def tracking_uri(cfg: RunConfig) -> str:
+    """MLFLOW_TRACKING_URI, else the config, else a SQLite file in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri or DEFAULT_TRACKING_URI
+
+
+class Recorder:
+    """Writes one pipeline run into MLflow."""
+
+    def __init__(self, cfg: RunConfig):
+        _quiet_mlflow()
+        from mlflow import MlflowClient
+
+        self.uri = tracking_uri(cfg)
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        self.cfg = cfg
+        self.run_id: str | None = None
+        self.experiment_id = self._experiment(cfg)
+
+    def _experiment(self, cfg: RunConfig) -> str:
+        exp = self.client.get_experiment_by_name(cfg.experiment)
+        if exp is not None:
+            return exp.experiment_id
+        location = cfg.artifact_location
+        if location is None and not self.uri.startswith(("http://", "https://", "databricks")):
+            location = Path(DEFAULT_ARTIFACTS).resolve().as_uri()
+        return self.client.create_experiment(cfg.experiment, artifact_location=location)
+
+    # -- runs -------------------------------------------------------------------------------------
+    def start(self, run_name: str, tags: dict[str, str]) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        self.run_id = run.info.run_id
+        return self.run_id
+
+    def reopen(self, run_id: str) -> None:
+        run = self.client.get_run(run_id)  # raises if unknown
+        self.run_id = run.info.run_id
+        self.client.update_run(run_id, status="RUNNING")
+
+    def finish(self, status: str = "FINISHED") -> None:
+        if self.run_id:
+            self.client.set_terminated(self.run_id, status=status)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[str]:
+        """A nested run for one stage; marked FAILED if the stage raises."""
+        run = self.client.create_run(
+            self.experiment_id, run_name=name, tags={PARENT_TAG: self.run_id, "pipeline.stage": name}
+        )
+        stage_id = run.info.run_id
+        try:
+            yield stage_id
+        except BaseException:
+            self.client.set_terminated(stage_id, status="FAILED")
+            raise
+        self.client.set_terminated(stage_id, status="FINISHED")
+
+    # -- values -----------------------------------------------------------------------------------
+    def params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in _flatten(redact(params)).items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100])
+
+    def metrics(self, run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [
+            Metric(_metric_key(k), float(v), now, step or 0)
+            for k, v in metrics.items()
+            if v is not None and _is_number(v)
+        ]
+        for i in range(0, len(items), 500):
+            self.client.log_batch(run_id, metrics=items[i : i + 500])
+
+    def tags(self, run_id: str, tags: dict[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(run_id, k, str(redact(v)))
+
+    def artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        if path.is_dir():
+            self.client.log_artifacts(run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def dataset(self, run_id: str, table_path: Path, digest: str, name: str, source: str) -> None:
+        """`log_input` of the governed table with the digest governance computed."""
+        import mlflow.data
+        import pandas as pd
+        from mlflow.entities import DatasetInput, InputTag
+
+        df = pd.read_parquet(table_path)
+        ds = mlflow.data.from_pandas(df, source=source, name=name, digest=digest[:36])
+        entity = ds._to_mlflow_entity()
+        self.client.log_inputs(
+            run_id,
+            datasets=[DatasetInput(dataset=entity, tags=[InputTag("mlflow.data.context", "training")])],
+        )
+
+    def artifact_uri(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.artifact_uri
+
+    def download(self, run_id: str, path: str, dst: Path) -> Path:
+        return Path(self.client.download_artifacts(run_id, path, str(dst)))
+
+    # -- registry ---------------------------------------------------------------------------------
+    def register_model(self, name: str, run_id: str, artifact_path: str, description: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(
+                name, description="Text-to-image models trained by `pipeline run`; see each version's card."
+            )
+        source = f"{self.artifact_uri(run_id)}/{artifact_path}"
+        mv = self.client.create_model_version(
+            name, source=source, run_id=run_id, description=description, await_creation_for=60
+        )
+        return str(mv.version)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def describe_version(self, name: str, version: str, description: str) -> None:
+        self.client.update_model_version(name, version, description=description)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _metric_key(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", key)[:250]
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,180 @@
+"""Reviewing runs: `pipeline runs` and `pipeline show`."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.cards import card_paths
+from pipeline.durations import format_duration
+from pipeline.state import RunState
+
+_KEY_METRICS = (
+    "quality.heldout_loss",
+    "quality.fd_mobilenetv2_imagenet",
+    "deepfake.replication_rate",
+    "bias.representation_disparity",
+)
+
+
+def list_runs(config: Path | None) -> list[dict]:
+    """One dict per pipeline run in the experiment, newest first."""
+    from pipeline.cli import _client
+    from pipeline.config import RunConfig, load_config
+
+    run_cfg = load_config(config).run if config else RunConfig()
+    client = _client(config)
+    exp = client.get_experiment_by_name(run_cfg.experiment)
+    if exp is None:
+        return []
+    found = client.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`pipeline.kind` = 'run'",
+        order_by=["attributes.start_time DESC"],
+        max_results=500,
+    )
+    rows = []
+    for r in found:
+        t, m = r.data.tags, r.data.metrics
+        rows.append(
+            {
+                "run_id": r.info.run_id,
+                "name": r.info.run_name,
+                "started": datetime.fromtimestamp(r.info.start_time / 1000).isoformat(timespec="seconds"),
+                "status": r.info.status,
+                "dataset": t.get("pipeline.dataset_source"),
+                "dataset_digest": t.get("pipeline.dataset_digest"),
+                "records": m.get("records.input"),
+                "kept": m.get("records.keep"),
+                "dropped": m.get("records.drop"),
+                "quarantined": m.get("records.quarantine"),
+                "budget": t.get("pipeline.budget"),
+                "spent_s": m.get("run.spent_s"),
+                "device_hours": m.get("train.device_hours"),
+                "metrics": {k: m[k] for k in _KEY_METRICS if k in m},
+                "verdict": t.get("pipeline.verdict"),
+                "exit_code": t.get("pipeline.exit_code"),
+                "model_version": t.get("pipeline.model_version"),
+            }
+        )
+    return rows
+
+
+def runs_table(rows: list[dict]) -> Table:
+    table = Table(title="pipeline runs", show_lines=False)
+    for col in (
+        "run id",
+        "started",
+        "dataset",
+        "kept/dropped/quar.",
+        "budget / used",
+        "device-h",
+        "key metrics",
+        "verdict",
+    ):
+        table.add_column(col)
+    for r in rows:
+        counts = "/".join(
+            str(int(r[k])) if r[k] is not None else "-" for k in ("kept", "dropped", "quarantined")
+        )
+        used = format_duration(r["spent_s"]) if r["spent_s"] is not None else "-"
+        dh = f"{r['device_hours']:.3f}" if r["device_hours"] is not None else "-"
+        metrics = ", ".join(f"{k.split('.', 1)[1]}={v:.3g}" for k, v in r["metrics"].items()) or "-"
+        verdict = r["verdict"] or "-"
+        style = {"approved": "green", "not_approved": "red", "blocked": "red"}.get(verdict, "yellow")
+        table.add_row(
+            r["run_id"][:12],
+            r["started"],
+            r["dataset"] or "-",
+            counts,
+            f"{r['budget']} / {used}",
+            dh,
+            metrics,
+            f"[{style}]{verdict}[/]",
+        )
+    return table
+
+
+def describe_run(state: RunState) -> dict:
+    """Everything `pipeline show` prints, as plain data."""
+    from pipeline.recording import Recorder, RunConfig
+
+    cfg = RunConfig(**{k: v for k, v in state.config["run"].items() if k != "output_dir"})
+    client = Recorder(cfg).client
+    run = client.get_run(state.run_id)
+    stages = []
+    for stage in state.started:
+        stages.append(
+            {
+                "stage": stage,
+                "completed": stage in state.completed,
+                "mlflow_run_id": state.stage_runs.get(stage),
+                "gates": [g.model_dump() for g in state.gates if g.stage == stage],
+            }
+        )
+    rd = state.run_dir
+    paths = {
+        "run_dir": str(rd),
+        "manifest": str(rd / "governance" / "manifest.parquet"),
+        "governed": str(rd / "governance" / "governed.parquet"),
+        "model_dir": str(rd / "training" / "model"),
+        "reports": str(rd / "reports"),
+        **card_paths(rd),
+    }
+    paths = {k: v for k, v in paths.items() if Path(v).exists()}
+    return {
+        "run_id": state.run_id,
+        "name": run.info.run_name,
+        "status": run.info.status,
+        "verdict": state.verdict,
+        "exit_code": state.exit_code,
+        "budget": state.config["run"]["budget"],
+        "budget_s": state.budget_s,
+        "spent_s": round(state.spent_s, 1),
+        "attempts": state.attempts,
+        "tracking_uri": state.tracking_uri,
+        "experiment": state.experiment,
+        "artifact_uri": run.info.artifact_uri,
+        "model_version": state.model_version,
+        "top_digest": state.top_digest,
+        "stages": stages,
+        "metrics": dict(sorted(run.data.metrics.items())),
+        "tags": {k: v for k, v in run.data.tags.items() if k.startswith("pipeline.")},
+        "paths": paths,
+    }
+
+
+def print_run(console: Console, info: dict) -> None:
+    console.print(
+        f"[bold]{info['name']}[/] run_id: {info['run_id']}  verdict: [bold]{info['verdict']}[/] "
+        f"(exit {info['exit_code']})",
+        highlight=False,
+    )
+    console.print(
+        f"budget {info['budget']}, used {format_duration(info['spent_s'])}, attempts {info['attempts']}",
+        highlight=False,
+    )
+    table = Table("stage", "gate", "measured", "threshold", "verdict", "message")
+    for s in info["stages"]:
+        if not s["gates"]:
+            table.add_row(
+                s["stage"], "-", "-", "-", "done" if s["completed"] else "[yellow]unfinished[/]", ""
+            )
+        for g in s["gates"]:
+            table.add_row(
+                s["stage"],
+                g["name"],
+                str(g["measured"]),
+                str(g["threshold"]),
+                "[green]pass[/]" if g["passed"] else "[red]FAIL[/]",
+                g["message"],
+            )
+    console.print(table)
+    keys = [k for k in info["metrics"] if "." in k and not k.startswith(("reason.", "gate."))]
+    if keys:
+        console.print("metrics: " + ", ".join(f"{k}={info['metrics'][k]:.4g}" for k in keys), highlight=False)
+    for name, path in info["paths"].items():
+        console.print(f"{name}: {path}", highlight=False)
+    console.print(json.dumps({"artifact_uri": info["artifact_uri"]}), highlight=False)

@@ -1,0 +1,48 @@
+"""The summary printed at the end of `pipeline run`."""
+
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.cards import card_paths
+from pipeline.durations import format_duration
+from pipeline.state import RunState
+
+_VERDICT_TEXT = {
+    "approved": "[bold green]APPROVED[/] — every gate passed",
+    "not_approved": "[bold red]NOT APPROVED[/] — a model gate failed; the model is kept and registered, not approved",
+    "blocked": "[bold red]BLOCKED[/] — the data gate stopped the run before training",
+    "incomplete": "[yellow]INCOMPLETE[/] — stopped early (--until); resume to finish",
+}
+
+
+def print_summary(console: Console, st: RunState) -> None:
+    console.rule("[bold]summary")
+    console.print(f"run_id: {st.run_id}", highlight=False)
+    console.print(_VERDICT_TEXT.get(st.verdict, st.verdict))
+    table = Table("stage", "gate", "measured", "threshold", "verdict")
+    for g in st.gates:
+        table.add_row(
+            g.stage,
+            g.name,
+            str(g.measured),
+            str(g.threshold),
+            "[green]pass[/]" if g.passed else "[bold red]FAIL[/]",
+        )
+    console.print(table)
+    for g in st.gates:
+        if not g.passed:
+            console.print(f"[red]✗ {g.stage}.{g.name}[/]: {g.message}", highlight=False)
+    console.print(
+        f"time: {format_duration(st.spent_s)} of {format_duration(st.budget_s)} budget", highlight=False
+    )
+    model = st.run_dir / "training" / "model"
+    if model.is_dir():
+        console.print(f"model: {model}", highlight=False)
+    for name, path in card_paths(st.run_dir).items():
+        console.print(f"{name.replace('_', ' ')}: {path}", highlight=False)
+    if st.model_version:
+        console.print(f"registered model version: {st.model_version}", highlight=False)
+    console.print(
+        f"MLflow: {st.tracking_uri} — browse with `pipeline ui`, details with `pipeline show {st.run_id}`",
+        highlight=False,
+    )
