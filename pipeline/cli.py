@@ -17,8 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Auditable, gated, time-budgeted text-to-image training.",
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 DEFAULT_CONFIG = Path("pipeline.yaml")
 
 

@@ -7,6 +7,7 @@ global "active run" state leaks between runs (tests start several in one process
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,7 +136,13 @@ class Recorder:
         from mlflow.entities import DatasetInput, InputTag
 
         df = pd.read_parquet(table_path)
-        ds = mlflow.data.from_pandas(df, source=source, name=name, digest=digest[:36])
+        with warnings.catch_warnings():
+            # MLflow registers two equivalent local sources ("" and "file" schemes) and warns that
+            # a local path matches both; either is right.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            ds = mlflow.data.from_pandas(
+                df, source=table_path.resolve().as_uri(), name=name, digest=digest[:36]
+            )
         entity = ds._to_mlflow_entity()
         self.client.log_inputs(
             run_id,

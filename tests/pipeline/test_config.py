@@ -1,0 +1,83 @@
+"""Config: defaults, the generated pipeline.yaml, overrides and error messages."""
+
+import pytest
+import yaml
+
+from pipeline.config import PipelineConfig, build_config, load_config, parse_override
+from pipeline.config_template import default_config_yaml
+from pipeline.errors import ConfigError
+
+
+def test_generated_yaml_is_commented_and_round_trips_to_the_defaults(tmp_path):
+    text = default_config_yaml()
+    assert text.count("\n#") + text.count("  #") > 20  # descriptions became comments
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    assert load_config(path) == PipelineConfig()
+
+
+def test_set_overrides_nested_values_with_yaml_types():
+    cfg = build_config(
+        {},
+        [
+            "run.budget=30m",
+            "governance.data.limit=12",
+            "training.sample_prompts=[a, b]",
+            "governance.nsfw.enabled=false",
+        ],
+    )
+    assert cfg.run.budget == "30m"
+    assert cfg.governance.data.limit == 12
+    assert cfg.training.sample_prompts == ["a", "b"]
+    assert cfg.governance.nsfw.enabled is False
+
+
+def test_unknown_key_names_the_section_and_the_allowed_keys():
+    with pytest.raises(ConfigError) as exc:
+        build_config({"run": {"budgett": "1h"}})
+    msg = str(exc.value)
+    assert "run.budgett" in msg and "unknown key" in msg and "budget" in msg.split("allowed keys:")[1]
+
+
+def test_invalid_value_names_field_value_and_what_is_allowed():
+    with pytest.raises(ConfigError) as exc:
+        build_config({}, ["governance.data.source=s3"])
+    msg = str(exc.value)
+    assert "governance.data.source" in msg and "'s3'" in msg and "imagefolder" in msg
+
+
+def test_bad_budget_says_how_to_write_one():
+    with pytest.raises(ConfigError, match="24h, 90m"):
+        build_config({"run": {"budget": "soon"}})
+
+
+def test_wrong_type_is_reported():
+    with pytest.raises(ConfigError, match="training.batch_size"):
+        build_config({"training": {"batch_size": "many"}})
+
+
+def test_missing_file_and_non_mapping_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="pipeline init"):
+        load_config(tmp_path / "absent.yaml")
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)
+
+
+def test_yaml_is_read_safely(tmp_path):
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text("run: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(hostile)
+
+
+def test_override_needs_key_and_value():
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("run.budget")
+    assert parse_override("run.seed=3") == ("run.seed", 3)
+
+
+def test_resolved_config_is_plain_yaml():
+    text = yaml.safe_dump(PipelineConfig().model_dump(mode="json"))
+    assert "budget: 15m" in text
