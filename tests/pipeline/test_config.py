@@ -52,7 +52,7 @@ def test_bad_budget_says_how_to_write_one():
 
 
 def test_wrong_type_is_reported():
-    with pytest.raises(ConfigError, match="training.batch_size"):
+    with pytest.raises(ConfigError, match=r"training\.batch_size"):
         build_config({"training": {"batch_size": "many"}})
 
 
