@@ -1,10 +1,31 @@
 """What the pipeline calls in `model_cards`."""
 
+import hashlib
+import json
+import re
+import shutil
 from pathlib import Path
 
+import jinja2
+from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
+from model_cards.assets import ASSETS_DIR, AssetCopier
+from model_cards.context import all_assets, build_context
+from model_cards.html import render_html
+from model_cards.hub import push_to_hub
 from model_cards.inputs import CardInputs
+from model_cards.layout import CARD_HTML, CARD_JSON, README
+from model_cards.licensing import LICENSES_FILE, derive_license
+from model_cards.metadata import build_card_data
+from model_cards.publishing import publish
+from model_cards.redaction import redact
+from model_cards.third_party import collect_components
+
+__all__ = ["CARD_HTML", "CARD_JSON", "README", "CardResult", "publish", "push_to_hub", "render_card"]
+
+CARD_JSON_SCHEMA = 1
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
 class CardResult(BaseModel):
@@ -14,11 +35,90 @@ class CardResult(BaseModel):
     files: list[Path] = []  # charts and attribution list the card links to (relative to its folder)
 
 
+def _environment() -> jinja2.Environment:
+    # Our own environment rather than ModelCard.from_template's bare jinja2.Template: StrictUndefined makes
+    # a misspelt variable an error instead of a silently empty cell, and HTML templates are autoescaped.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
-    """Render README.md, card.json and card.html into out_dir, copying the charts the card shows."""
-    raise NotImplementedError
+    """Render README.md, card.json and card.html into out_dir, copying the charts the card shows.
 
+    README.md is a Hugging Face model card (YAML metadata + Markdown); a run without a training report
+    gets a data card that says why no model exists. Missing reports render as "not run".
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / ASSETS_DIR, ignore_errors=True)  # a re-render must not keep stale charts
 
-def publish(card_dir: Path, dest: Path, model_name: str) -> Path:
-    """Copy a rendered card to dest/<model_name>/ atomically (nothing partial on failure)."""
-    raise NotImplementedError
+    lic = derive_license(inputs.governance, inputs.training)
+    copier = AssetCopier(out_dir)
+    context = build_context(inputs, lic, copier)
+    card_data = build_card_data(inputs, lic)
+    env = _environment()
+
+    text = env.get_template("README.md.j2").render(card_data=card_data.to_yaml(), **context)
+    text = re.sub(r"\n{3,}", "\n\n", text)  # template conditionals leave blank runs; Markdown ignores them
+    card = ModelCard(
+        redact(text)
+    )  # parses the YAML header back: a malformed header fails here, not on the Hub
+    readme_path = out_dir / README
+    card.save(readme_path)
+
+    files: list[str] = []
+    if lic.mixed:
+        licenses_text = env.get_template("LICENSES.md.j2").render(
+            attribution_file=context["data"]["attribution_file"] if context["data"] else None, **context
+        )
+        (out_dir / LICENSES_FILE).write_text(redact(licenses_text), encoding="utf-8")
+        files.append(LICENSES_FILE)
+    if context["data"]:
+        files += [f for f in (context["data"]["attribution_file"], context["data"]["datasheet_file"]) if f]
+    files += [a.rel_path for a in copier.assets if a.rel_path]
+
+    title = (
+        f"{inputs.model_name}: model card"
+        if inputs.training is not None
+        else f"{inputs.model_name}: data card"
+    )
+    html_path = out_dir / CARD_HTML
+    html = render_html(env, card.text, card.data.to_yaml(), title, inputs.verdict, out_dir)
+    html_path.write_text(redact(html), encoding="utf-8")
+
+    json_path = out_dir / CARD_JSON
+    card_json = {
+        "schema": CARD_JSON_SCHEMA,
+        "inputs": inputs.model_dump(mode="json"),
+        "derived": {
+            "card_kind": "model" if inputs.training is not None else "data",
+            "verdict": inputs.verdict,
+            "headline": context["headline"],
+            "license": lic.model_dump(mode="json"),
+            "metadata": card.data.to_dict(),
+            "components": [
+                {"used_in": where, **c.model_dump(mode="json")} for where, c in collect_components(inputs)
+            ],
+            "assets": [
+                {"group": a.group, "title": a.title, "source": str(a.source), "path": a.rel_path}
+                for a in all_assets(context)
+            ],
+            "missing_assets": [str(a.source) for a in context["missing_assets"]],
+            "readme_sha256": _sha256(readme_path),
+            "card_files": [README, CARD_HTML, CARD_JSON, *files],
+        },
+    }
+    json_path.write_text(redact(json.dumps(card_json, indent=2, sort_keys=False)) + "\n", encoding="utf-8")
+    return CardResult(
+        readme_path=readme_path, json_path=json_path, html_path=html_path, files=[Path(f) for f in files]
+    )
