@@ -1,0 +1,220 @@
+"""End to end: the real CLI in a subprocess, on a slice of the built-in emoji data, with a short budget.
+
+One run is made in two invocations (`--until governance`, then `--resume`), so the resume path is
+exercised by the same run every other assertion reads.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+PIPELINE = str(Path(sys.executable).with_name("pipeline"))
+SMALL = [
+    "governance.data.limit=40",
+    "data_gate.min_kept=8",
+    "run.budget=150s",
+    "audits.reserve=70s",
+    "audits.quality.num_images=8",
+    "audits.bias.samples_per_prompt=2",
+    "audits.bias.bootstrap=20",
+    "audits.deepfake.memorization_prompts=6",
+    "audits.deepfake.seeds_per_prompt=1",
+    # Thresholds loose on purpose: this test checks the plumbing, the audits' own tests check their power.
+    "audits.quality.max_heldout_loss=100",
+    "audits.bias.max_representation_disparity=1",
+    "audits.bias.max_quality_difference=100",
+    "audits.deepfake.max_replication_rate=1",
+]
+
+
+def cli(cwd: Path, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    env["HF_TOKEN"] = "hf_SECRET_must_not_leak"
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [PIPELINE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_id_of(proc: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("run_id: ")]
+    assert lines, proc.stdout + proc.stderr
+    return lines[0].split(": ", 1)[1].strip()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("project")
+
+
+@pytest.fixture(scope="module")
+def full_run(project):
+    first = cli(project, "run", "--until", "governance", *[a for s in SMALL for a in ("--set", s)])
+    assert first.returncode == 0, first.stdout + first.stderr
+    run_id = run_id_of(first)
+    assert "INCOMPLETE" in first.stdout
+    second = cli(project, "run", "--resume", run_id)
+    return run_id, first, second
+
+
+def _client(project: Path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def test_run_finishes_with_every_gate_passed(full_run):
+    run_id, _, second = full_run
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    assert f"run_id: {run_id}" in second.stdout
+    assert "APPROVED" in second.stdout and "pipeline ui" in second.stdout
+
+
+def test_mlflow_has_a_parent_run_with_one_nested_run_per_stage(full_run, project):
+    run_id, _, _ = full_run
+    client = _client(project)
+    parent = client.get_run(run_id)
+    assert parent.data.tags["pipeline.verdict"] == "approved"
+    assert parent.inputs.dataset_inputs, "governed dataset not logged with log_input"
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'"
+    )
+    names = sorted(c.info.run_name for c in children)
+    assert names == sorted(
+        ["ingest", "provenance", "dedup", "nsfw", "data_gate", "train", "quality", "bias", "deepfake", "card"]
+    )
+    mv = client.get_model_version_by_alias("emoji-t2i", "approved")
+    assert mv.run_id == run_id
+    top = {a.path for a in client.list_artifacts(run_id)}
+    assert {"card", "governance", "reports", "training", "digests.json", "config.resolved.yaml"} <= top
+    assert "hf_SECRET_must_not_leak" not in json.dumps(parent.data.params)
+
+
+def test_manifest_has_one_row_per_input_record(full_run, project):
+    run_id, _, _ = full_run
+    show = cli(project, "show", run_id, "--json")
+    assert show.returncode == 0, show.stderr
+    info = json.loads(show.stdout)
+    manifest = pd.read_parquet(info["paths"]["manifest"])
+    assert len(manifest) == 40 and manifest["record_id"].is_unique
+    assert set(manifest["decision"]) <= {"keep", "drop", "quarantine"}
+    assert Path(info["paths"]["model_dir"]).is_dir() and Path(info["paths"]["card"]).is_file()
+
+
+def test_model_loads_with_diffusers_and_is_deterministic(full_run, project):
+    import numpy as np
+    import torch
+    from diffusers import DiffusionPipeline
+
+    run_id, _, _ = full_run
+    model_dir = project / "runs" / run_id / "training" / "model"
+    pipe = DiffusionPipeline.from_pretrained(model_dir, trust_remote_code=True)
+    images = [
+        pipe(
+            prompt=["red heart"],
+            num_inference_steps=4,
+            generator=torch.Generator().manual_seed(7),
+            output_type="np",
+        ).images
+        for _ in range(2)
+    ]
+    assert np.array_equal(images[0], images[1]) and images[0].std() > 0
+
+
+def test_card_has_metadata_and_every_disclosure_section(full_run, project):
+    from huggingface_hub import ModelCard
+
+    run_id, _, _ = full_run
+    readme = project / "runs" / run_id / "card" / "README.md"
+    card = ModelCard.load(readme)
+    assert card.data.to_dict().get("license")
+    text = readme.read_text()
+    for needle in ("Training data", "compute", "Bias", "eepfake", "Limitations", run_id):
+        assert needle.lower() in text.lower(), needle
+    assert "hf_SECRET_must_not_leak" not in text
+
+
+def test_review_verify_and_publish(full_run, project, tmp_path):
+    run_id, _, _ = full_run
+    runs = cli(project, "runs", "--json")
+    assert runs.returncode == 0 and run_id in runs.stdout
+    ok = cli(project, "verify", run_id)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    pub = cli(project, "card", run_id, "--publish", str(tmp_path / "published"))
+    assert pub.returncode == 0, pub.stderr
+    assert (tmp_path / "published" / "emoji-t2i" / "README.md").is_file()
+
+
+def test_verify_names_a_tampered_artifact(full_run, project):
+    run_id, _, _ = full_run
+    client = _client(project)
+    root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    manifest = root / "governance" / "manifest.parquet"
+    backup = manifest.read_bytes()
+    try:
+        df = pd.read_parquet(manifest)
+        df.loc[0, "decision"] = "keep" if df.loc[0, "decision"] != "keep" else "drop"
+        df.to_parquet(manifest)
+        bad = cli(project, "verify", run_id)
+        assert bad.returncode == 1 and "manifest" in (bad.stdout + bad.stderr)
+    finally:
+        manifest.write_bytes(backup)
+
+
+def _imagefolder(root: Path, license_text: str, n: int = 6) -> Path:
+    root.mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        Image.new("RGB", (32, 32), (40 * i, 255 - 40 * i, 128)).save(root / f"img{i}.png")
+        rows.append(
+            {
+                "file_name": f"img{i}.png",
+                "text": f"swatch {i}",
+                "license": license_text,
+                "source_url": f"https://example.org/{i}",
+                "author": "tester",
+            }
+        )
+    (root / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root
+
+
+def test_unknown_licences_block_the_run_before_training(tmp_path):
+    data = _imagefolder(tmp_path / "data", "see our website for terms")
+    proc = cli(
+        tmp_path, "run", "--data", str(data), "--set", "data_gate.min_kept=1", "--set", "run.budget=60s"
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    run_id = run_id_of(proc)
+    assert "BLOCKED" in proc.stdout
+    run_dir = tmp_path / "runs" / run_id
+    assert not (run_dir / "training").exists()
+    assert (run_dir / "card" / "README.md").is_file()
+    manifest = pd.read_parquet(run_dir / "governance" / "manifest.parquet")
+    assert list(manifest["decision"]) == ["quarantine"] * 6
+    assert all("license_unknown" in list(r) for r in manifest["reasons"])
+
+
+def test_config_errors_exit_2_and_name_the_problem(tmp_path):
+    proc = cli(tmp_path, "run", "--set", "training.bogus=1")
+    assert proc.returncode == 2 and "training.bogus" in proc.stderr
+    proc = cli(tmp_path, "run", "--data", str(tmp_path / "absent"))
+    assert proc.returncode == 2 and "absent" in proc.stderr
+    proc = cli(tmp_path, "run", "-c", str(tmp_path / "missing.yaml"))
+    assert proc.returncode == 2 and "pipeline init" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = cli(tmp_path, "run", "--data", str(empty))
+    assert proc.returncode == 2 and "metadata" in proc.stderr
+    shutil.rmtree(tmp_path / "runs", ignore_errors=True)
