@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import jinja2
+import yaml
 from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
@@ -15,7 +16,7 @@ from model_cards.context import all_assets, build_context
 from model_cards.html import render_html
 from model_cards.hub import push_to_hub
 from model_cards.inputs import CardInputs
-from model_cards.layout import CARD_HTML, CARD_JSON, README
+from model_cards.layout import CARD_HTML, CARD_JSON, CONFIG_FILE, README
 from model_cards.licensing import LICENSES_FILE, derive_license
 from model_cards.metadata import build_card_data
 from model_cards.publishing import publish
@@ -52,6 +53,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _write_config(config: dict, out_dir: Path) -> str | None:
+    """The resolved run config (already secret-redacted by the pipeline) as YAML beside the card."""
+    path = out_dir / CONFIG_FILE
+    if not config:
+        path.unlink(missing_ok=True)
+        return None
+    text = yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False, allow_unicode=True)
+    path.write_text(redact(text), encoding="utf-8")
+    return CONFIG_FILE
+
+
 def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     """Render README.md, card.json and card.html into out_dir, copying the charts the card shows.
 
@@ -64,7 +76,8 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
 
     lic = derive_license(inputs.governance, inputs.training)
     copier = AssetCopier(out_dir)
-    context = build_context(inputs, lic, copier)
+    config_file = _write_config(inputs.config, out_dir)
+    context = build_context(inputs, lic, copier, config_file)
     card_data = build_card_data(inputs, lic)
     env = _environment()
 
@@ -76,7 +89,7 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     readme_path = out_dir / README
     card.save(readme_path)
 
-    files: list[str] = []
+    files: list[str] = [config_file] if config_file else []
     if lic.mixed:
         licenses_text = env.get_template("LICENSES.md.j2").render(
             attribution_file=context["data"]["attribution_file"] if context["data"] else None, **context

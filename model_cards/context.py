@@ -193,6 +193,43 @@ def _compute_table(tr: TrainingReport, budget: str) -> str:
     return md_table({"quantity": k, "value": v} for k, v in rows)
 
 
+def _glance_table(inputs: CardInputs, lic: CardLicense) -> str:
+    """The key facts of the run in one table, right under the verdict."""
+    gov, tr = inputs.governance, inputs.training
+    rows: list[tuple[str, str]] = [("verdict", inputs.verdict.replace("_", " "))]
+    if gov is not None:
+        rows += [
+            (
+                "data",
+                f"{dataset_name(inputs)}: {fmt_number(gov.decisions.get('keep', 0))} kept of "
+                f"{fmt_number(gov.records_in)} records",
+            ),
+        ]
+    else:
+        rows.append(("data", f"governance {NOT_RUN}"))
+    rows.append(
+        ("licence", lic.license + (f" ({', '.join(p.spdx for p in lic.parts)})" if lic.mixed else ""))
+    )
+    if tr is not None:
+        c = tr.compute
+        rows += [
+            ("parameters", fmt_number(sum(tr.parameters.values())) if tr.parameters else NOT_MEASURED),
+            ("hardware", f"{c.device_count} x {c.device_name}"),
+            ("training wall-clock", fmt_duration(c.wall_clock_s)),
+            ("device-hours", fmt_number(c.device_hours)),
+            ("images seen", fmt_number(tr.images_seen)),
+            ("energy (kWh)", fmt_number(c.energy_kwh)),
+            ("estimated cost", f"{fmt_number(c.estimated_cost)} {c.currency}"),
+        ]
+    else:
+        rows.append(("model", f"training {NOT_RUN}: no model exists"))
+    by_name = {a.audit: a for a in inputs.audits}
+    for name in AUDIT_NAMES:
+        audit = by_name.get(name)
+        rows.append((f"{name} audit", NOT_RUN if audit is None else ("passed" if audit.passed else "FAILED")))
+    return md_table({"at a glance": k, "value": v} for k, v in rows)
+
+
 def _gate_rows(inputs: CardInputs) -> tuple[list[GateRow], bool]:
     """The pipeline's gates table; derived from the audit checks when the pipeline passed none."""
     if inputs.gates:
@@ -258,8 +295,10 @@ def _bibtex(inputs: CardInputs) -> str:
     )
 
 
-def build_context(inputs: CardInputs, lic: CardLicense, copier: AssetCopier) -> dict[str, Any]:
-    """The template's variables for this run."""
+def build_context(
+    inputs: CardInputs, lic: CardLicense, copier: AssetCopier, config_file: str | None = None
+) -> dict[str, Any]:
+    """The template's variables for this run (`config_file`: the resolved config written beside the card)."""
     by_name: dict[str, AuditReport | None] = dict.fromkeys(AUDIT_NAMES)
     for audit in inputs.audits:
         by_name[audit.audit] = audit
@@ -281,6 +320,7 @@ def build_context(inputs: CardInputs, lic: CardLicense, copier: AssetCopier) -> 
         "intended_use": inputs.intended_use,
         "not_run": NOT_RUN,
         "license": lic,
+        "glance_table": _glance_table(inputs, lic),
         "licenses_file": LICENSES_FILE if lic.mixed else None,
         "license_parts_table": md_table(
             {"licence": p.spdx, "applies to": ", ".join(p.applies_to)} for p in lic.parts
@@ -320,6 +360,7 @@ def build_context(inputs: CardInputs, lic: CardLicense, copier: AssetCopier) -> 
             {"link": name, "sha256": f"`{digest}`"} for name, digest in inputs.digests.items()
         ),
         "top_digest": inputs.top_digest,
+        "config_file": config_file,
         "verify_command": VERIFY_COMMAND.format(run_id=inputs.run_id),
         "bibtex": _bibtex(inputs),
         "missing_assets": [a for a in copier.assets if a.missing],

@@ -3,3 +3,4 @@
 README = "README.md"  # the Hugging Face model card
 CARD_JSON = "card.json"  # machine-readable: CardInputs dump + derived fields, incl. the card's file list
 CARD_HTML = "card.html"  # standalone HTML rendering
+CONFIG_FILE = "config.yaml"  # the resolved run config the card was rendered with (secrets redacted)

@@ -26,13 +26,25 @@ def _tag(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def _architecture_name(inputs: CardInputs) -> str | None:
+    """The denoiser family ("unet", "transformer") from the training report, else from the resolved config."""
+    arch = inputs.training.architecture if inputs.training is not None else {}
+    for key in ("type", "architecture", "name"):
+        if arch.get(key):
+            return str(arch[key])
+    training_cfg = inputs.config.get("training")
+    if isinstance(training_cfg, dict) and training_cfg.get("architecture"):
+        return str(training_cfg["architecture"])
+    return None
+
+
 def build_tags(inputs: CardInputs, lic: CardLicense) -> list[str]:
     """Tags: the task, the library, the verdict, the architecture and the licence traits."""
     tags = [TASK, "diffusers", "governed-data", "audited", f"verdict-{_tag(inputs.verdict)}"]
     if inputs.training is None:
         tags.append("data-card")
-    elif arch := inputs.training.architecture.get("type") or inputs.training.architecture.get("name"):
-        tags.append(_tag(str(arch)))
+    elif arch := _architecture_name(inputs):
+        tags.append(_tag(arch))
     if lic.non_commercial:
         tags.append("non-commercial")
     if lic.share_alike:

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from huggingface_hub import ModelCard
 
 from model_cards.api import render_card
@@ -307,3 +308,27 @@ def test_no_environment_secret_reaches_any_card_file(make_inputs, tmp_path, monk
     for path in out.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_resolved_config_is_written_and_linked(make_inputs, tmp_path):
+    inputs = make_inputs()
+    result = render_card(inputs, tmp_path / "card")
+    assert Path("config.yaml") in result.files
+    assert yaml.safe_load((tmp_path / "card" / "config.yaml").read_text()) == inputs.config
+    assert "[config.yaml](config.yaml)" in result.readme_path.read_text()
+
+
+def test_glance_table_sits_between_verdict_and_first_section(make_inputs, tmp_path):
+    inputs = make_inputs()
+    text = _render(inputs, tmp_path / "card").split("\n---\n", 1)[1]
+    head = text[: text.index("## ")]
+    assert "| at a glance | value |" in head
+    assert fmt_duration(inputs.training.compute.wall_clock_s) in head
+    assert fmt_number(inputs.training.compute.device_hours) in head
+
+
+def test_architecture_tag_falls_back_to_the_config(make_inputs, tmp_path):
+    inputs = make_inputs(config={"training": {"architecture": "transformer"}})
+    inputs.training.architecture = {"resolution": 32}
+    result = render_card(inputs, tmp_path / "card")
+    assert "transformer" in ModelCard.load(result.readme_path).data.tags
