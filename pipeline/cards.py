@@ -131,9 +131,14 @@ def build_and_record_card(runner: "Runner", stage_run: str) -> None:
         if len(text) > _DESCRIPTION_LIMIT:
             text = text[:_DESCRIPTION_LIMIT] + "\n\n… (truncated; the full card is the run's card/README.md)"
         name = st.config["run"]["name"]
-        st.model_version = rec.register_model(name, st.run_id, "training/model", text)
+        if st.model_version is None:
+            st.model_version = rec.register_model(name, st.run_id, "training/model", text)
+        else:  # a rerun of the audits: same model version, new card and verdict
+            rec.describe_version(name, st.model_version, text)
         if verdict == "approved":
             rec.set_alias(name, "approved", st.model_version)
+        else:
+            rec.drop_alias_if(name, "approved", st.model_version)
         rec.tags(st.run_id, {"pipeline.model_version": st.model_version})
         runner.console.print(
             f"  registered model {name} version {st.model_version}"

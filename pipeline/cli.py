@@ -75,6 +75,12 @@ def run(
     sets: Annotated[list[str], typer.Option("--set", help="override a config value: KEY=VALUE")] = [],  # noqa: B006
     until: Annotated[str | None, typer.Option("--until", help="last stage or group to run")] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="continue a killed or stopped run")] = None,
+    rerun_from: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="with --resume: rerun from this audit stage (quality, bias, deepfake, card)"
+        ),
+    ] = None,
 ) -> None:
     """Govern the data, train within the budget, audit, record in MLflow and write the model card."""
     from pipeline.stages import resolve_until
@@ -82,7 +88,7 @@ def run(
     runner = None
     try:
         last = resolve_until(until)
-        runner = _make_runner(config, sets, data, resume)
+        runner = _make_runner(config, sets, data, resume, rerun_from)
         outcome = runner.run(last)
     except UsageError as exc:
         _fail_usage(str(exc))
@@ -110,19 +116,52 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
-def _make_runner(config: Path | None, sets: list[str], data: Path | None, resume: str | None):
+_RERUNNABLE = ("quality", "bias", "deepfake", "card")
+
+
+def _make_runner(
+    config: Path | None, sets: list[str], data: Path | None, resume: str | None, rerun_from: str | None = None
+):
     from pipeline.runner import Runner
+    from pipeline.stages import Stage
 
     if resume is None:
+        if rerun_from is not None:
+            raise UsageError("--from reruns stages of an existing run; give it with --resume RUN_ID")
         cfg = _load(config, sets, data)
+        _preflight(cfg)
         return Runner(cfg, console)
-    if config is not None or sets or data is not None:
-        raise UsageError("--resume continues a run with its recorded config; drop -c, --set and --data")
-    from pipeline.config import build_config
+    if config is not None or data is not None:
+        raise UsageError("--resume continues a run with its recorded config; drop -c and --data")
+    if sets and rerun_from is None:
+        raise UsageError("--set with --resume needs --from STAGE (new audit thresholds rerun the audits)")
+    if rerun_from is not None and rerun_from not in _RERUNNABLE:
+        raise UsageError(
+            f"--from {rerun_from!r}: only {', '.join(_RERUNNABLE)} can be rerun without retraining"
+        )
+    bad = [s for s in sets if not s.split("=", 1)[0].startswith(("audits.", "card."))]
+    if bad:
+        raise UsageError(f"--set {bad[0]!r}: a rerun may change only audits.* and card.* settings")
+    from pipeline.config import build_config, config_to_dict
 
     state = _find_state(resume)
-    cfg = build_config(state.config)
-    return Runner(cfg, console, state=state)
+    cfg = build_config(state.config, sets)
+    if sets:
+        state.config = config_to_dict(cfg)
+    runner = Runner(cfg, console, state=state)
+    if rerun_from is not None:
+        runner.forget_from(Stage(rerun_from))
+        runner.recorder.tags(
+            state.run_id, {f"pipeline.rerun.{state.attempts}": f"from {rerun_from}: {' '.join(sets)}"}
+        )
+    return runner
+
+
+def _preflight(cfg) -> None:
+    """Fail before anything is recorded when the dataset as a whole cannot be read."""
+    from governance.sources import load_source
+
+    load_source(cfg.governance.data)
 
 
 def _find_state(run_id: str):

@@ -174,6 +174,17 @@ class Recorder:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
 
+    def drop_alias_if(self, name: str, alias: str, version: str) -> None:
+        """Remove `alias` if it points at `version` (a rerun that no longer passes loses approval)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            current = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return
+        if str(current.version) == str(version):
+            self.client.delete_registered_model_alias(name, alias)
+
     def describe_version(self, name: str, version: str, description: str) -> None:
         self.client.update_model_version(name, version, description=description)
 

@@ -149,6 +149,15 @@ class Runner:
         return all(r.passed for r in rows)
 
     # -- the run ----------------------------------------------------------------------------------
+    def forget_from(self, stage: Stage) -> None:
+        """Make `stage` and every later stage run again (e.g. audits with new thresholds)."""
+        later = {s.value for s in ORDER[ORDER.index(stage) :]}
+        st = self.state
+        st.completed = [s for s in st.completed if s not in later]
+        st.started = [s for s in st.started if s not in later]
+        st.gates = [g for g in st.gates if g.stage not in later]
+        st.save()
+
     def run(self, until: Stage = Stage.CARD) -> Outcome:
         st = self.state
         last = ORDER.index(until)
