@@ -80,12 +80,16 @@ def co2_eq_emissions(inputs: CardInputs) -> dict | None:
     if inputs.training is None or inputs.training.compute.co2_kg is None:
         return None
     compute = inputs.training.compute
-    return {
+    block = {
         "emissions": compute.co2_kg * 1000.0,
         "source": compute.energy_method,
         "training_type": "pre-training",
         "hardware_used": f"{compute.device_count} x {compute.device_name}",
     }
+    training_cfg = inputs.config.get("training")
+    if isinstance(training_cfg, dict) and training_cfg.get("country_iso_code"):
+        block["geographical_location"] = str(training_cfg["country_iso_code"])  # what the tracker assumed
+    return block
 
 
 def build_card_data(inputs: CardInputs, lic: CardLicense) -> ModelCardData:

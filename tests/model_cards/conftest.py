@@ -219,7 +219,7 @@ def card_inputs(root: Path, **overrides) -> CardInputs:
         "training": training_report(root),
         "audits": audits,
         "components": [Component(name="MLflow", kind="library", version="3.13", license="Apache-2.0")],
-        "config": {"budget": "30m", "training": {"preset": "tiny"}},
+        "config": {"budget": "30m", "training": {"preset": "tiny", "country_iso_code": "USA"}},
         "code_version": "abc1234",
         "budget": "30m",
         "digests": {"manifest": "1" * 64, "governed": "2" * 64, "model": "3" * 64, "audits": "4" * 64},

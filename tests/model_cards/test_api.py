@@ -137,6 +137,8 @@ def test_metadata_parses_with_model_card_load(make_inputs, tmp_path):
         for metric in audit.metrics:
             assert by_name[metric.name] == pytest.approx(metric.value)
     assert data.co2_eq_emissions["emissions"] == pytest.approx(inputs.training.compute.co2_kg * 1000)
+    assert data.co2_eq_emissions["source"] == inputs.training.compute.energy_method
+    assert data.co2_eq_emissions["geographical_location"] == inputs.config["training"]["country_iso_code"]
 
 
 def test_single_licence_is_the_lower_case_spdx_id(make_inputs, tmp_path):
