@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 import yaml
-from huggingface_hub import ModelCard
+from huggingface_hub import ModelCard, ModelCardData
 from pydantic import BaseModel
 
 from model_cards.assets import ASSETS_DIR, AssetCopier
@@ -64,6 +64,26 @@ def _write_config(config: dict, out_dir: Path) -> str | None:
     return CONFIG_FILE
 
 
+def _write_readme(env: jinja2.Environment, context: dict, card_data: ModelCardData, path: Path) -> ModelCard:
+    text = env.get_template("README.md.j2").render(card_data=card_data.to_yaml(), **context)
+    text = re.sub(r"\n{3,}", "\n\n", text)  # template conditionals leave blank runs; Markdown ignores them
+    # ModelCard parses the YAML header back: a malformed header fails here, not on the Hub.
+    card = ModelCard(redact(text))
+    card.save(path)
+    return card
+
+
+def _write_licenses(env: jinja2.Environment, context: dict, mixed: bool, out_dir: Path) -> str | None:
+    path = out_dir / LICENSES_FILE
+    if not mixed:
+        path.unlink(missing_ok=True)  # a re-render with one licence must not keep a stale list
+        return None
+    attribution = context["data"]["attribution_file"] if context["data"] else None
+    text = env.get_template("LICENSES.md.j2").render(attribution_file=attribution, **context)
+    path.write_text(redact(text), encoding="utf-8")
+    return LICENSES_FILE
+
+
 def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     """Render README.md, card.json and card.html into out_dir, copying the charts the card shows.
 
@@ -78,35 +98,22 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     copier = AssetCopier(out_dir)
     config_file = _write_config(inputs.config, out_dir)
     context = build_context(inputs, lic, copier, config_file)
-    card_data = build_card_data(inputs, lic)
     env = _environment()
-
-    text = env.get_template("README.md.j2").render(card_data=card_data.to_yaml(), **context)
-    text = re.sub(r"\n{3,}", "\n\n", text)  # template conditionals leave blank runs; Markdown ignores them
-    card = ModelCard(
-        redact(text)
-    )  # parses the YAML header back: a malformed header fails here, not on the Hub
     readme_path = out_dir / README
-    card.save(readme_path)
+    card = _write_readme(env, context, build_card_data(inputs, lic), readme_path)
+    licenses_file = _write_licenses(env, context, lic.mixed, out_dir)
 
-    files: list[str] = [config_file] if config_file else []
-    if lic.mixed:
-        licenses_text = env.get_template("LICENSES.md.j2").render(
-            attribution_file=context["data"]["attribution_file"] if context["data"] else None, **context
-        )
-        (out_dir / LICENSES_FILE).write_text(redact(licenses_text), encoding="utf-8")
-        files.append(LICENSES_FILE)
-    if context["data"]:
-        files += [f for f in (context["data"]["attribution_file"], context["data"]["datasheet_file"]) if f]
+    data = context["data"] or {}
+    files = [
+        f for f in (config_file, licenses_file, data.get("attribution_file"), data.get("datasheet_file")) if f
+    ]
     files += [a.rel_path for a in copier.assets if a.rel_path]
 
-    title = (
-        f"{inputs.model_name}: model card"
-        if inputs.training is not None
-        else f"{inputs.model_name}: data card"
-    )
+    kind = "model" if inputs.training is not None else "data"
     html_path = out_dir / CARD_HTML
-    html = render_html(env, card.text, card.data.to_yaml(), title, inputs.verdict, out_dir)
+    html = render_html(
+        env, card.text, card.data.to_yaml(), f"{inputs.model_name}: {kind} card", inputs.verdict, out_dir
+    )
     html_path.write_text(redact(html), encoding="utf-8")
 
     json_path = out_dir / CARD_JSON
@@ -114,7 +121,7 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
         "schema": CARD_JSON_SCHEMA,
         "inputs": inputs.model_dump(mode="json"),
         "derived": {
-            "card_kind": "model" if inputs.training is not None else "data",
+            "card_kind": kind,
             "verdict": inputs.verdict,
             "headline": context["headline"],
             "license": lic.model_dump(mode="json"),
@@ -131,7 +138,7 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
             "card_files": [README, CARD_HTML, CARD_JSON, *files],
         },
     }
-    json_path.write_text(redact(json.dumps(card_json, indent=2, sort_keys=False)) + "\n", encoding="utf-8")
+    json_path.write_text(redact(json.dumps(card_json, indent=2)) + "\n", encoding="utf-8")
     return CardResult(
         readme_path=readme_path, json_path=json_path, html_path=html_path, files=[Path(f) for f in files]
     )

@@ -334,3 +334,13 @@ def test_architecture_tag_falls_back_to_the_config(make_inputs, tmp_path):
     inputs.training.architecture = {"resolution": 32}
     result = render_card(inputs, tmp_path / "card")
     assert "transformer" in ModelCard.load(result.readme_path).data.tags
+
+
+def test_rerender_with_one_licence_removes_the_stale_licence_list(make_inputs, tmp_path):
+    out = tmp_path / "card"
+    render_card(make_inputs(), out)
+    assert (out / "LICENSES.md").is_file()
+    inputs = make_inputs()
+    inputs.governance.obligations.licenses = {"Apache-2.0": 3511}
+    render_card(inputs, out)
+    assert not (out / "LICENSES.md").exists()
