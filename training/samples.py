@@ -1,0 +1,63 @@
+"""Sample grids from the fixed prompts and seeds, and the loss chart (matplotlib, Agg backend)."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def sample_grid(pipe, prompts: list[str], seeds: list[int], steps: int, guidance: float, file: Path) -> float:
+    """Write a PNG grid (one row per prompt, one column per seed); returns images per second generated."""
+    rows = []
+    start = time.perf_counter()
+    for prompt in prompts:
+        images = [
+            pipe(
+                prompt,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=torch.Generator().manual_seed(seed),
+                output_type="np",
+            ).images[0]
+            for seed in seeds
+        ]
+        rows.append(np.concatenate(images, axis=1))
+    elapsed = time.perf_counter() - start
+    grid = (np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)
+    side = grid.shape[0] // max(len(prompts), 1)
+    # upscale small grids with nearest neighbour so a 32 px sample is visible in the MLflow UI
+    factor = max(1, 128 // max(side, 1))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).resize(
+        (grid.shape[1] * factor, grid.shape[0] * factor), Image.Resampling.NEAREST
+    ).save(file)
+    return len(prompts) * len(seeds) / max(elapsed, 1e-9)
+
+
+def loss_chart(history: list[list[float]], file: Path) -> Path:
+    """Training loss against step (raw and smoothed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h[0] for h in history]
+    losses = [h[1] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.plot(steps, losses, lw=0.8, alpha=0.5, label="loss (logged)")
+    if len(losses) >= 5:
+        k = max(2, len(losses) // 20)
+        smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+        ax.plot(steps[k - 1 :], smooth, lw=1.5, label=f"moving mean ({k})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(file)
+    plt.close(fig)
+    return file

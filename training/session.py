@@ -1,0 +1,314 @@
+"""Everything the loop needs, built once: data, text embeddings, model, EMA, optimiser, budget; resume and save.
+
+The loop itself lives in `loop.py`; this module holds the small functions beside it.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import broadcast
+
+from training import checkpoint as ckpt
+from training.budget import Budget, parse_duration
+from training.config import TrainingConfig
+from training.data import EpochSampler, cached_images, dataset_digest, read_governed, to_model_range
+from training.ema import EMA
+from training.export import make_pipeline
+from training.flow import RectifiedFlow
+from training.presets import build_denoiser, resolve_resolution
+from training.samples import sample_grid
+from training.t2i_pipeline import call_denoiser
+from training.text_encoder import cached_text_embeddings, default_cache_dir, load_text_encoder, token_length
+
+
+def resolve_precision(cfg: TrainingConfig, device: torch.device) -> str:
+    """'bf16' or 'fp32'. auto: bf16 on a GPU that supports it; fp32 on CPU, where bf16 measured no faster."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+@dataclass
+class Session:
+    """The state of one training attempt (a resume is a new attempt of the same run)."""
+
+    cfg: TrainingConfig
+    out_dir: Path
+    seed: int
+    accelerator: Accelerator
+    images: torch.Tensor  # uint8 [N, 3, R, R]
+    text_emb: torch.Tensor  # [N, L, D]
+    text_mask: torch.Tensor  # [N, L]
+    null_emb: torch.Tensor  # [1, L, D]: the empty caption, for caption dropout and guidance
+    null_mask: torch.Tensor
+    tokenizer: object
+    text_encoder: torch.nn.Module
+    text_info: object
+    model: torch.nn.Module  # prepared (DDP-wrapped when several processes)
+    ema: EMA
+    opt: torch.optim.Optimizer
+    flow: RectifiedFlow
+    sampler: EpochSampler
+    generator: torch.Generator
+    budget: Budget
+    precision: str
+    speed_options: dict[str, bool | str]
+    max_tokens: int
+    dataset_digest: str
+    embeddings_from_cache: bool
+    step: int = 0
+    images_seen: int = 0
+    time_spent_before: float = 0.0  # active seconds of earlier attempts
+    attempt_start: float = field(default_factory=time.time)
+    history: list[list[float]] = field(default_factory=list)  # [step, loss] at each log point
+    resumed_from_step: int | None = None
+    last_checkpoint: float = field(default_factory=time.time)
+    checkpoint_s: float | None = None  # measured time of the last checkpoint save
+    grid_s: float = 0.0  # measured time of one sample grid
+    sample_grids: list[Path] = field(default_factory=list)
+    inference_images_per_s: float | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    @property
+    def unwrapped(self) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+    def autocast(self):
+        """bf16 autocast (fp32 master weights) or nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def velocity(self, x, sigma, emb, mask):
+        return call_denoiser(self.model, x, sigma, emb, mask)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The next batch: images in [-1, 1] and caption embeddings, with caption dropout applied."""
+        idx = self.sampler.next_indices()
+        x0 = to_model_range(self.images[idx]).to(self.device)
+        if self.speed_options.get("channels_last"):
+            x0 = x0.contiguous(memory_format=torch.channels_last)
+        emb, mask = self.text_emb[idx], self.text_mask[idx]
+        drop = torch.rand(len(idx), generator=self.generator) < self.cfg.caption_dropout
+        emb = torch.where(drop[:, None, None], self.null_emb, emb)
+        mask = torch.where(drop[:, None], self.null_mask, mask)
+        return x0, emb.to(self.device), mask.to(self.device)
+
+    def reserve_s(self) -> float:
+        """Time held back for the final save, sample grid and report: measured parts with a 1.5x margin."""
+        save = (
+            self.checkpoint_s if self.checkpoint_s is not None else 1.0 + _param_bytes(self.unwrapped) / 50e6
+        )
+        return 1.5 * (self.grid_s + save) + 3.0
+
+    def time_spent(self) -> float:
+        return self.time_spent_before + time.time() - self.attempt_start
+
+    def decide(self, step_s: float) -> tuple[bool, bool]:
+        """(stop, checkpoint now), decided by the main process and shared so every process agrees."""
+        cfg = self.cfg
+        self.budget.reserve_s = self.reserve_s()
+        stop = self.budget.should_stop(step_s) or (cfg.max_steps is not None and self.step >= cfg.max_steps)
+        due = time.time() - self.last_checkpoint >= parse_duration(cfg.checkpoint_every)
+        flags = torch.tensor([int(stop), int(due)], device=self.device)
+        if self.accelerator.num_processes > 1:
+            flags = broadcast(flags, from_process=0)
+        return bool(flags[0]), bool(flags[1])
+
+    def save_checkpoint(self) -> Path | None:
+        """Atomic checkpoint of everything needed to continue, then a sample grid from the EMA weights."""
+        start = time.time()
+        acc = self.accelerator
+        tmp = ckpt.tmp_dir_for(self.checkpoints, self.step)
+        if acc.is_main_process:
+            ckpt.clean_temporaries(self.checkpoints)
+            tmp.mkdir(parents=True)
+        acc.wait_for_everyone()
+        ckpt.save_rng(self.generator, tmp, acc.process_index)
+        acc.wait_for_everyone()
+        final = None
+        if acc.is_main_process:
+            ckpt.write_main_files(tmp, self.unwrapped, self.ema.model, self.opt, self.state_dict())
+            final = ckpt.publish(tmp, self.checkpoints, self.step, self.cfg.keep_checkpoints)
+        acc.wait_for_everyone()
+        self.checkpoint_s = time.time() - start
+        self.write_grid()
+        self.last_checkpoint = time.time()
+        return final
+
+    def write_grid(self) -> None:
+        """Sample grid of the EMA model at this step (main process); its timing feeds the reserve."""
+        if not self.accelerator.is_main_process or not self.cfg.sample_prompts:
+            return
+        start = time.time()
+        pipe = make_pipeline(
+            self.ema.model,
+            self.text_encoder,
+            self.tokenizer,
+            self.max_tokens,
+            self.cfg.sample_steps,
+            self.cfg.guidance_scale,
+        )
+        pipe.set_progress_bar_config(disable=True)
+        file = self.out_dir / "samples" / f"step-{self.step:08d}.png"
+        self.inference_images_per_s = sample_grid(
+            pipe,
+            self.cfg.sample_prompts,
+            self.cfg.sample_seeds,
+            self.cfg.sample_steps,
+            self.cfg.guidance_scale,
+            file,
+        )
+        self.sample_grids.append(file)
+        self.grid_s = time.time() - start
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "time_spent_s": self.time_spent(),
+            "budget_start": self.budget.start,
+            "deadline": self.budget.deadline,
+            "data": self.sampler.state(),
+            "ema": self.ema.state(),
+            "history": self.history,
+            "world_size": self.accelerator.num_processes,
+            "dataset_digest": self.dataset_digest,
+            "text_encoder_digest": self.text_info.digest,
+            "config": self.cfg.model_dump(mode="json"),
+            "seed": self.seed,
+        }
+
+    def resume_from(self, checkpoint: Path) -> None:
+        """Load model, EMA, optimiser, RNG, data position, clock and history from a checkpoint."""
+        state = ckpt.read_state(checkpoint)
+        if state["dataset_digest"] != self.dataset_digest:
+            raise RuntimeError(
+                f"checkpoint {checkpoint} was trained on another governed dataset "
+                f"({state['dataset_digest'][:12]} vs {self.dataset_digest[:12]}): start a new run instead of resuming"
+            )
+        from safetensors.torch import load_file
+
+        self.unwrapped.load_state_dict(
+            load_file(checkpoint / "denoiser" / "diffusion_pytorch_model.safetensors")
+        )
+        self.ema.model.load_state_dict(load_file(checkpoint / "ema" / "diffusion_pytorch_model.safetensors"))
+        ckpt.load_optimizer(self.opt, checkpoint)
+        if not ckpt.load_rng(self.generator, checkpoint, self.accelerator.process_index):
+            self.generator.manual_seed(self.seed * 7919 + self.accelerator.process_index + state["step"])
+        self.sampler.load_state(state["data"])
+        self.ema.load_state(state["ema"])
+        self.step = self.resumed_from_step = int(state["step"])
+        self.images_seen = int(state["images_seen"])
+        self.time_spent_before = float(state["time_spent_s"])
+        self.history = state["history"]
+        # the clock started with the first attempt: time spent before the kill counts against the budget
+        self.budget.start = float(state["budget_start"])
+        self.sample_grids = sorted((self.out_dir / "samples").glob("step-*.png"))
+
+
+def _param_bytes(model: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def build_session(
+    cfg: TrainingConfig,
+    governed_path: Path,
+    out_dir: Path,
+    deadline: float,
+    seed: int,
+    progress,
+    start: float,
+) -> Session:
+    """Load data and embeddings (cached), build model, EMA, optimiser and budget."""
+    accelerator = Accelerator(mixed_precision="no")  # autocast is ours, so the choice is recorded
+    device = accelerator.device
+    torch.manual_seed(seed)
+    table = read_governed(governed_path, "train")
+    digest = dataset_digest(table)
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    resolution = resolve_resolution(cfg)
+    # the main process fills the caches first; the others then read them
+    with accelerator.main_process_first():
+        images = cached_images(table, digest, resolution, cache, progress)
+        tokenizer, text_encoder, info = load_text_encoder(cfg.text_encoder, cfg.text_encoder_license)
+        texts = table["text"].astype(str).tolist()
+        max_tokens = token_length(tokenizer, texts, cfg.max_text_tokens)
+        emb, mask, from_cache = cached_text_embeddings(
+            texts, digest, tokenizer, text_encoder, info, max_tokens, cache, progress
+        )
+    from training.t2i_pipeline import encode_text
+
+    null_emb, null_mask = encode_text(tokenizer, text_encoder, [""], max_tokens)
+    text_dim = emb.shape[-1]
+    model = build_denoiser(cfg, text_dim, in_channels=3, sample_size=resolution)
+    ema = EMA(model, cfg.ema_decay)
+    precision = resolve_precision(cfg, device)
+    channels_last = cfg.architecture == "unet"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    fused = device.type == "cuda"
+    opt = torch.optim.AdamW(
+        model.parameters(),
+        lr=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        betas=(0.9, 0.99),
+        fused=fused,
+        foreach=not fused,
+    )
+    model, opt = accelerator.prepare(model, opt)
+    ema.model.to(device)
+    text_encoder.to(device)
+    if cfg.compile:
+        model = torch.compile(model)
+    speed = {
+        "precision": precision,
+        "channels_last": channels_last,
+        "sdpa_attention": True,
+        "optimizer": "AdamW fused" if fused else "AdamW foreach",
+        "torch_compile": cfg.compile,
+        "cached_text_embeddings": True,
+        "cached_decoded_images": True,
+    }
+    rank, world = accelerator.process_index, accelerator.num_processes
+    generator = torch.Generator().manual_seed(seed * 7919 + rank)
+    return Session(
+        cfg=cfg,
+        out_dir=out_dir,
+        seed=seed,
+        accelerator=accelerator,
+        images=images,
+        text_emb=emb,
+        text_mask=mask,
+        null_emb=null_emb.cpu(),
+        null_mask=null_mask.cpu(),
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        text_info=info,
+        model=model,
+        ema=ema,
+        opt=opt,
+        flow=RectifiedFlow(),
+        sampler=EpochSampler(len(images), cfg.batch_size, seed, rank, world),
+        generator=generator,
+        budget=Budget(start=start, deadline=deadline, reserve_s=3.0),
+        precision=precision,
+        speed_options=speed,
+        max_tokens=max_tokens,
+        dataset_digest=digest,
+        embeddings_from_cache=from_cache,
+        attempt_start=start,
+    )
