@@ -260,7 +260,7 @@ def _limitations(inputs: CardInputs, audits: dict[str, AuditReport | None]) -> l
             f"Training saw {fmt_number(tr.images_seen)} images in {fmt_number(tr.steps)} steps "
             f"and stopped because: {tr.stopped_reason}."
         )
-    if gov is not None:
+    if gov is not None and tr is not None:
         found.append(
             f"The training data is {fmt_number(gov.split_counts.get('train', 0))} images from one source "
             f"({dataset_name(inputs)}); the model knows nothing outside it."
@@ -283,11 +283,11 @@ def _limitations(inputs: CardInputs, audits: dict[str, AuditReport | None]) -> l
 def _bibtex(inputs: CardInputs) -> str:
     key = re.sub(r"[^a-z0-9]+", "_", inputs.model_name.lower()).strip("_") or "model"
     year = inputs.created[:4] if inputs.created[:4].isdigit() else "n.d."
-    kind = "Model" if inputs.training is not None else "Data card"
+    kind = "Model trained and audited" if inputs.training is not None else "Data card written"
     return "\n".join(
         [
             f"@misc{{{key}_{inputs.run_id[:8]},",
-            f"  title  = {{{{{inputs.model_name}}}: {kind} trained and audited by t2i-pipeline}},",
+            f"  title  = {{{{{inputs.model_name}}}: {kind} by t2i-pipeline}},",
             f"  year   = {{{year}}},",
             f"  note   = {{Run {inputs.run_id}; top digest {inputs.top_digest or 'not recorded'}}},",
             "}",

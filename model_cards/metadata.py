@@ -40,11 +40,13 @@ def _architecture_name(inputs: CardInputs) -> str | None:
 
 def build_tags(inputs: CardInputs, lic: CardLicense) -> list[str]:
     """Tags: the task, the library, the verdict, the architecture and the licence traits."""
-    tags = [TASK, "diffusers", "governed-data", "audited", f"verdict-{_tag(inputs.verdict)}"]
-    if inputs.training is None:
+    tags = [TASK, "governed-data", f"verdict-{_tag(inputs.verdict)}"]
+    if inputs.training is None:  # no model: no library, nothing audited
         tags.append("data-card")
-    elif arch := _architecture_name(inputs):
-        tags.append(_tag(arch))
+    else:
+        tags += ["diffusers", "audited"]
+        if arch := _architecture_name(inputs):
+            tags.append(_tag(arch))
     if lic.non_commercial:
         tags.append("non-commercial")
     if lic.share_alike:

@@ -344,3 +344,12 @@ def test_rerender_with_one_licence_removes_the_stale_licence_list(make_inputs, t
     inputs.governance.obligations.licenses = {"Apache-2.0": 3511}
     render_card(inputs, out)
     assert not (out / "LICENSES.md").exists()
+
+
+def test_data_card_claims_no_model_properties(make_inputs, tmp_path):
+    inputs = make_inputs(verdict="blocked", training=None, audits=[], gates=[])
+    text = _render(inputs, tmp_path / "card")
+    tags = ModelCard(text).data.tags
+    assert "diffusers" not in tags and "audited" not in tags
+    assert "pretrained weights inside the model" not in text
+    assert "the model knows nothing outside it" not in text
