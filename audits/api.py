@@ -1,24 +1,111 @@
-"""What the pipeline calls in `audits`. Each audit loads the model from its directory."""
+"""What the pipeline calls in `audits`. Each audit loads the model from its directory.
 
+The audit logic lives in `quality.py`, `bias.py` and `deepfake.py` as pure functions over a
+`generate(prompts, seeds)` callable; this module wires them to the trained model through
+`training.api.load_pipeline` and `training.api.denoising_loss`.
+"""
+
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+from audits.bias import audit_bias
 from audits.config import BiasConfig, DeepfakeConfig, QualityConfig
+from audits.deepfake import audit_deepfake
+from audits.generation import Generator, pipeline_generator
+from audits.governed_data import load_images, read_governed, train_and_eval
+from audits.quality import audit_quality
 from audits.report import AuditReport
+from governance.manifest import Split
 
 ProgressFn = Callable[[str, int, int | None], None]
 
 
-def run_quality(cfg: QualityConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int,
-                progress: ProgressFn) -> AuditReport:
-    raise NotImplementedError
+def _model_generator(model_dir: Path, steps: int, guidance: float, batch_size: int) -> tuple[Generator, int]:
+    """The model as a `Generator`, and its output resolution (from one probe image if not in the config)."""
+    from training.api import load_pipeline
+
+    pipe = load_pipeline(Path(model_dir))
+    generate = pipeline_generator(pipe, steps, guidance, batch_size)
+    for attr in ("unet", "transformer"):
+        size = getattr(getattr(getattr(pipe, attr, None), "config", None), "sample_size", None)
+        if isinstance(size, int):
+            return generate, size
+    return generate, int(generate(["a"], [0]).shape[1])
 
 
-def run_bias(cfg: BiasConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int,
-             progress: ProgressFn) -> AuditReport:
-    raise NotImplementedError
+def _model_name(model_dir: Path) -> str:
+    index = Path(model_dir) / "model_index.json"
+    if index.is_file():
+        name = json.loads(index.read_text()).get("_class_name")
+        if name:
+            return f"{name} ({Path(model_dir).name})"
+    return Path(model_dir).name
 
 
-def run_deepfake(cfg: DeepfakeConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int,
-                 progress: ProgressFn, run_id: str = "") -> AuditReport:
-    raise NotImplementedError
+def _write(report: AuditReport, out_dir: Path) -> AuditReport:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{report.audit}_report.json").write_text(report.model_dump_json(indent=2))
+    return report
+
+
+def run_quality(
+    cfg: QualityConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int, progress: ProgressFn
+) -> AuditReport:
+    """Held-out loss, FD/KID in MobileNetV2 features and the alignment probe; writes quality_report.json."""
+    from training.api import denoising_loss
+
+    train, held_out = train_and_eval(read_governed(governed_path))
+    generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
+    progress("quality: held-out loss", 0, 1)
+    loss = float(denoising_loss(Path(model_dir), Path(governed_path), str(Split.EVAL), seed))
+    progress("quality: held-out loss", 1, 1)
+    report = audit_quality(
+        cfg,
+        generate,
+        train,
+        load_images(train, resolution),
+        held_out,
+        load_images(held_out, resolution),
+        loss,
+        Path(out_dir),
+        seed,
+        progress,
+    )
+    return _write(report, Path(out_dir))
+
+
+def run_bias(
+    cfg: BiasConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int, progress: ProgressFn
+) -> AuditReport:
+    """Representation and quality of service per group of `cfg.attribute`; writes bias_report.json."""
+    train, _ = train_and_eval(read_governed(governed_path))
+    generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
+    report = audit_bias(cfg, generate, train, load_images(train, resolution), Path(out_dir), seed, progress)
+    return _write(report, Path(out_dir))
+
+
+def run_deepfake(
+    cfg: DeepfakeConfig,
+    model_dir: Path,
+    governed_path: Path,
+    out_dir: Path,
+    seed: int,
+    progress: ProgressFn,
+    run_id: str = "",
+) -> AuditReport:
+    """Replication, faces, PII and provenance-mark survival; writes deepfake_report.json."""
+    train, _ = train_and_eval(read_governed(governed_path))
+    generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
+    report = audit_deepfake(
+        cfg,
+        generate,
+        train,
+        load_images(train, resolution),
+        Path(out_dir),
+        seed,
+        progress,
+        run_id=run_id,
+        model_name=_model_name(model_dir),
+    )
+    return _write(report, Path(out_dir))

@@ -1,4 +1,8 @@
-"""Configuration of the audits, thresholds included (a rerun with new thresholds needs no retraining)."""
+"""Configuration of the audits, thresholds included (a rerun with new thresholds needs no retraining).
+
+Sample counts are sized so the three audits of the default run (32 px model, ~3,600 training and
+~180 held-out emoji) finish within 3 minutes on 2 CPU cores.
+"""
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,11 +19,29 @@ class QualityConfig(_Frozen):
     max_fd_mobilenet: float | None = Field(None, description="fail when FD (MobileNetV2 features) is above")
     inception_weights: str | None = Field(None, description="local path to pt_inception weights for real FID")
     clip_model: str | None = Field(None, description="local path to CLIP weights for a real CLIP score")
+    # added by the audits package (backward compatible: all have defaults)
+    feature_resolution: int = Field(96, ge=32, description="side the images are resized to for MobileNetV2")
+    max_heldout_images: int = Field(512, ge=2, description="held-out images compared with the generated ones")
+    kid_subsets: int = Field(50, ge=1)
+    kid_subset_size: int = Field(100, ge=2, description="capped by the smaller sample count")
+    probe_train_images: int = Field(
+        4000, ge=8, description="train-split pairs the alignment probe learns from"
+    )
+    probe_steps: int = Field(300, ge=1)
+    min_probe_heldout_top5: float | None = Field(
+        None, ge=0, le=1, description="fail when the probe's held-out top-5 retrieval accuracy is below"
+    )
+    min_alignment_top5: float | None = Field(
+        None, ge=0, le=1, description="fail when generated images retrieve their prompt (top-5) less often"
+    )
+    batch_size: int = Field(64, ge=1, description="images generated per pipeline call")
 
 
 class BiasConfig(_Frozen):
     attribute: str = Field("skin_tone", description="sensitive attribute audited")
-    neutral_prompts: list[str] | None = Field(None, description="prompts naming no attribute; default: from data")
+    neutral_prompts: list[str] | None = Field(
+        None, description="prompts naming no attribute; default: from data"
+    )
     samples_per_prompt: int = Field(4, ge=1)
     max_representation_disparity: float = Field(
         0.6, ge=0, le=1, description="fail when total variation distance to uniform is above"
@@ -28,18 +50,43 @@ class BiasConfig(_Frozen):
         0.5, ge=0, description="fail when MetricFrame.difference() of per-group scores is above"
     )
     bootstrap: int = Field(200, ge=0)
+    # added by the audits package (backward compatible: all have defaults)
+    max_neutral_prompts: int = Field(
+        16, ge=1, description="neutral prompts drawn from the data when not given"
+    )
+    prompts_per_group: int = Field(8, ge=1, description="captions per group for quality of service")
+    min_skin_fraction: float = Field(
+        0.15, gt=0, le=1, description="share of skin pixels for an image to count"
+    )
+    min_measured_images: int = Field(8, ge=1, description="images with skin needed to measure representation")
+    sample_steps: int = Field(20, ge=1)
+    guidance_scale: float = Field(3.0, ge=1)
+    max_amplification: float | None = Field(
+        None, description="fail when disparity minus the training data's own disparity is above"
+    )
+    batch_size: int = Field(64, ge=1)
 
 
 class DeepfakeConfig(_Frozen):
     memorization_prompts: int = Field(32, ge=1, description="training captions generated from")
     seeds_per_prompt: int = Field(2, ge=1)
     replication_distance: float = Field(
-        0.05, ge=0, description="mean abs pixel difference (0..1) under which an output replicates a training image"
+        0.05,
+        ge=0,
+        description="mean abs pixel difference (0..1) under which an output replicates a training image",
     )
     max_replication_rate: float = Field(0.2, ge=0, le=1)
     max_face_share: float = Field(1.0, ge=0, le=1)
     watermark: bool = True
     min_watermark_survival: float = Field(0.0, ge=0, le=1)
+    # added by the audits package (backward compatible: all have defaults)
+    sample_steps: int = Field(20, ge=1)
+    guidance_scale: float = Field(3.0, ge=1)
+    phash_candidates: int = Field(64, ge=1, description="nearest training images by pHash compared in pixels")
+    max_pii_captions: int | None = Field(None, ge=0, description="fail when more training captions carry PII")
+    pii_prompts: int = Field(8, ge=0, description="PII-flagged captions generated from, to see what is drawn")
+    watermark_images: int = Field(8, ge=1, description="generated images marked and attacked")
+    batch_size: int = Field(64, ge=1)
 
 
 class AuditsConfig(_Frozen):

@@ -1,0 +1,84 @@
+"""Memorization / replication: the nearest training image of each generated image.
+
+In the spirit of Carlini et al. (2023), "Extracting training data from diffusion models": generate from
+training captions with several seeds and call an output a replication when a training image is within
+a small pixel distance. Candidates come from two cheap vectorised indexes (the perceptual hash, as in
+dedup, and 8x8 colour thumbnails) plus the record of the caption itself; only those candidates are
+compared in full pixels, so no all-pairs comparison at full resolution is ever made.
+"""
+
+from dataclasses import dataclass
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+DISTANCE = "mean absolute pixel difference in [0, 1] at the model's resolution (RGB on white)"
+
+
+@dataclass
+class NearestTraining:
+    """Per generated image: index of the nearest training image and the distance to it."""
+
+    index: np.ndarray  # (N,) int
+    distance: np.ndarray  # (N,) float in [0, 1]
+
+
+def phashes(images: np.ndarray) -> np.ndarray:
+    """64-bit perceptual hashes (imagehash.phash) as uint64, one per uint8 RGB image."""
+    out = np.zeros(len(images), dtype=np.uint64)
+    for i, img in enumerate(images):
+        bits = imagehash.phash(Image.fromarray(img)).hash.flatten()
+        out[i] = np.packbits(bits.astype(np.uint8)).view(">u8")[0]
+    return out
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise Hamming distances (len(a), len(b)) between uint64 hashes, vectorised."""
+    return np.bitwise_count(np.bitwise_xor(a[:, None], b[None, :])).astype(np.int16)
+
+
+def thumbnails(images: np.ndarray, side: int = 8) -> np.ndarray:
+    """Block-averaged (side x side x 3) thumbnails in [0, 1], flattened: a cheap colour index."""
+    n, h, w, _ = images.shape
+    fh, fw = max(1, h // side), max(1, w // side)
+    crop = images[:, : fh * side, : fw * side].astype(np.float32) / 255.0
+    return crop.reshape(n, side, fh, side, fw, 3).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def nearest_training(
+    generated: np.ndarray,
+    train_images: np.ndarray,
+    candidates: int = 64,
+    train_hashes: np.ndarray | None = None,
+    extra: list[list[int]] | None = None,
+    chunk: int = 64,
+) -> NearestTraining:
+    """Nearest training image of each generated image among pHash / thumbnail / `extra` candidates."""
+    if generated.shape[1:] != train_images.shape[1:]:
+        raise ValueError(
+            f"generated {generated.shape[1:]} and training {train_images.shape[1:]} images differ"
+        )
+    if len(train_images) == 0:
+        raise ValueError("memorization: no training images to compare with")
+    hashes = phashes(train_images) if train_hashes is None else train_hashes
+    gen_hashes = phashes(generated)
+    train_thumbs, gen_thumbs = thumbnails(train_images), thumbnails(generated)
+    k = min(candidates, len(train_images))
+    index = np.zeros(len(generated), dtype=np.int64)
+    distance = np.zeros(len(generated))
+    train_f = train_images.astype(np.float32) / 255.0
+    for start in range(0, len(generated), chunk):
+        stop = min(start + chunk, len(generated))
+        by_hash = np.argpartition(hamming(gen_hashes[start:stop], hashes), k - 1, axis=1)[:, :k]
+        thumb_d = np.abs(gen_thumbs[start:stop, None] - train_thumbs[None]).mean(axis=2)
+        by_thumb = np.argpartition(thumb_d, k - 1, axis=1)[:, :k]
+        for row, i in enumerate(range(start, stop)):
+            cand = np.unique(
+                np.concatenate([by_hash[row], by_thumb[row], (extra or [[]] * len(generated))[i]])
+            )
+            cand = cand.astype(np.int64)
+            d = np.abs(train_f[cand] - generated[i].astype(np.float32) / 255.0).mean(axis=(1, 2, 3))
+            best = int(np.argmin(d))
+            index[i], distance[i] = cand[best], float(d[best])
+    return NearestTraining(index=index, distance=distance)
