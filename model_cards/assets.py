@@ -66,7 +66,8 @@ class AssetCopier:
         return asset
 
     def add_all(self, group: str, sources: list[Path]) -> list[Asset]:
-        return [self.add(group, s) for s in sources]
+        """Copy each source; a file a report lists twice is shown once."""
+        return list({id(a): a for a in (self.add(group, s) for s in sources)}.values())
 
     def copy_file(self, source: Path | None, name: str | None = None) -> str | None:
         """Copy a non-chart file (attribution list, datasheet) to the card's top folder; its relative path."""

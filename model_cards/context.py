@@ -34,7 +34,9 @@ def _rule(direction: str) -> str:
     return "≤" if direction == "max" else "≥"
 
 
-def _verdict_word(passed: bool) -> str:
+def _verdict_word(passed: bool, threshold: object = 0) -> str:
+    if threshold is None and passed:
+        return "recorded"  # a measurement with no threshold set: nothing to pass or fail
     return "pass" if passed else "**FAIL**"
 
 
@@ -43,8 +45,10 @@ def _checks_table(checks: list[AuditCheck]) -> str:
         {
             "check": c.name,
             "measured": fmt_number(c.measured),
-            "rule": f"{_rule(c.direction)} {fmt_number(c.threshold, 'none')}",
-            "verdict": _verdict_word(c.passed),
+            "rule": "no threshold"
+            if c.threshold is None
+            else f"{_rule(c.direction)} {fmt_number(c.threshold)}",
+            "verdict": _verdict_word(c.passed, c.threshold),
             "what it means": c.message,
         }
         for c in checks
@@ -335,9 +339,9 @@ def build_context(
             {
                 "stage": g.stage,
                 "gate": g.name,
-                "measured": fmt_value(g.measured, "none"),
+                "measured": fmt_value(g.measured),
                 "threshold": fmt_value(g.threshold, "none"),
-                "verdict": _verdict_word(g.passed),
+                "verdict": _verdict_word(g.passed, g.threshold),
                 "message": g.message,
             }
             for g in gates

@@ -353,3 +353,26 @@ def test_data_card_claims_no_model_properties(make_inputs, tmp_path):
     assert "diffusers" not in tags and "audited" not in tags
     assert "pretrained weights inside the model" not in text
     assert "the model knows nothing outside it" not in text
+
+
+def test_tables_are_separated_from_paragraphs(make_inputs, tmp_path):
+    text = _render(make_inputs(), tmp_path / "card")
+    lines = text.splitlines()
+    for i, line in enumerate(lines[1:], start=1):
+        if line.startswith("|") and not lines[i - 1].startswith("|"):
+            assert lines[i - 1] == "", f"table at line {i} follows text: {lines[i - 1]!r}"
+
+
+def test_a_chart_listed_twice_is_shown_once(make_inputs, tmp_path):
+    inputs = make_inputs()
+    inputs.training.sample_grids.append(inputs.training.sample_grids[0])
+    text = _render(inputs, tmp_path / "card")
+    assert text.count("](assets/samples-samples.png)") == 1
+
+
+def test_a_check_without_threshold_is_recorded_not_passed(make_inputs, tmp_path):
+    inputs = make_inputs()
+    inputs.audits[0].checks[0].threshold = None
+    text = _render(inputs, tmp_path / "card")
+    row = next(line for line in text.splitlines() if line.startswith("| heldout_loss |"))
+    assert "| no threshold | recorded |" in row
