@@ -44,3 +44,37 @@ def test_an_unrendered_folder_is_refused_before_any_request(tmp_path, monkeypatc
     (tmp_path / "empty").mkdir()
     with pytest.raises(RuntimeError, match="not a rendered card"):
         push_to_hub(tmp_path / "empty", "someone/x")
+
+
+def test_a_push_is_one_commit_of_exactly_the_card_files(card_dir, monkeypatch):
+    import json
+
+    import huggingface_hub
+
+    calls = {}
+
+    class FakeApi:
+        def __init__(self, endpoint=None, token=None):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, **kwargs):
+            calls["create"] = (repo_id, kwargs)
+
+        def upload_folder(self, **kwargs):
+            calls.setdefault("uploads", []).append(kwargs)
+
+            class Info:
+                commit_url = f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"
+
+            return Info()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    url = push_to_hub(card_dir, "someone/emoji-t2i-tiny")
+    assert url.endswith("/commit/abc")
+    assert calls["token"] == FAKE_TOKEN
+    assert calls["create"][1]["private"] is True
+    (upload,) = calls["uploads"]
+    listed = json.loads((card_dir / "card.json").read_text())["derived"]["card_files"]
+    assert upload["allow_patterns"] == listed
+    assert upload["folder_path"] == card_dir and upload["repo_type"] == "model"
