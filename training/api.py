@@ -50,6 +50,8 @@ def train(
         s.write_grid()  # step-0 grid: a baseline picture, and its timing sizes the final reserve
     flops = measure_flops(s)
     stopped = run_loop(s, log, progress)
+    if s.resumed_from_step != s.step or latest is None:
+        s.save_checkpoint(grid=False)  # the last state, so a later --resume (or a larger budget) continues
     s.accelerator.wait_for_everyone()
     report = None
     if s.accelerator.is_main_process:

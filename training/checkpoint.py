@@ -66,7 +66,12 @@ def load_optimizer(opt: torch.optim.Optimizer, directory: Path) -> None:
     for name, value in list(tensors.items()) + list(meta["scalars"].items()):
         idx, key = name.split(".", 1)
         state.setdefault(int(idx), {})[key] = value
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    # JSON turns tuples (Adam's betas) into lists; the optimiser expects them back as tuples
+    groups = [
+        {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in group.items()}
+        for group in meta["param_groups"]
+    ]
+    opt.load_state_dict({"state": state, "param_groups": groups})
 
 
 def save_rng(generator: torch.Generator, directory: Path, rank: int) -> None:

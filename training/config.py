@@ -57,6 +57,11 @@ class TrainingConfig(BaseModel):
         None,
         description="decoded-image and text-embedding cache; default $T2I_CACHE_DIR or ~/.cache/t2i-pipeline",
     )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads; default torch's (all cores). 1 is faster on a busy CPU",
+    )
     measure_energy: bool = Field(
         True, description="codecarbon offline tracker (only real counters are reported)"
     )

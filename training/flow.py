@@ -4,6 +4,7 @@ Convention shared with diffusers' FlowMatchEulerDiscreteScheduler: x_sigma = (1 
 sigma = 1 is pure noise, and the model predicts the velocity v = noise - x0.
 """
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -64,7 +65,7 @@ class RectifiedFlow:
         """Euler integration from sigma = 1 to 0 with optional classifier-free guidance."""
         x = noise
         sigmas = torch.linspace(1.0, 0.0, steps + 1)
-        for s, s_next in zip(sigmas[:-1], sigmas[1:], strict=True):
+        for s, s_next in itertools.pairwise(sigmas):
             sig = s.expand(x.shape[0]).to(x.device)
             v = velocity(x, sig, emb, mask)
             if null_emb is not None and guidance != 1.0:

@@ -112,7 +112,8 @@ class Session:
         save = (
             self.checkpoint_s if self.checkpoint_s is not None else 1.0 + _param_bytes(self.unwrapped) / 50e6
         )
-        return 1.5 * (self.grid_s + save) + 3.0
+        # the end writes a last checkpoint and the model directory (about two saves) and one grid
+        return 1.5 * (self.grid_s + 2 * save) + 3.0
 
     def time_spent(self) -> float:
         return self.time_spent_before + time.time() - self.attempt_start
@@ -128,7 +129,7 @@ class Session:
             flags = broadcast(flags, from_process=0)
         return bool(flags[0]), bool(flags[1])
 
-    def save_checkpoint(self) -> Path | None:
+    def save_checkpoint(self, grid: bool = True) -> Path | None:
         """Atomic checkpoint of everything needed to continue, then a sample grid from the EMA weights."""
         start = time.time()
         acc = self.accelerator
@@ -145,7 +146,8 @@ class Session:
             final = ckpt.publish(tmp, self.checkpoints, self.step, self.cfg.keep_checkpoints)
         acc.wait_for_everyone()
         self.checkpoint_s = time.time() - start
-        self.write_grid()
+        if grid:
+            self.write_grid()
         self.last_checkpoint = time.time()
         return final
 
@@ -234,8 +236,14 @@ def build_session(
     start: float,
 ) -> Session:
     """Load data and embeddings (cached), build model, EMA, optimiser and budget."""
-    accelerator = Accelerator(mixed_precision="no")  # autocast is ours, so the choice is recorded
+    # autocast is ours, so the precision choice is recorded; cpu=True without CUDA makes several
+    # launched processes a gloo process group (accelerate's MULTI_CPU) instead of independent runs
+    accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     device = accelerator.device
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    # Adam's second moments and EMA weights can decay into denormals, which are very slow on CPUs
+    torch.set_flush_denormal(True)
     torch.manual_seed(seed)
     table = read_governed(governed_path, "train")
     digest = dataset_digest(table)
@@ -280,7 +288,8 @@ def build_session(
         "sdpa_attention": True,
         "optimizer": "AdamW fused" if fused else "AdamW foreach",
         "torch_compile": cfg.compile,
-        "cached_text_embeddings": True,
+        "threads": str(torch.get_num_threads()),
+        "text_embeddings": "reused from cache" if from_cache else "computed and cached",
         "cached_decoded_images": True,
     }
     rank, world = accelerator.process_index, accelerator.num_processes

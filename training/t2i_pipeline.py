@@ -7,6 +7,8 @@ loads it without this project installed.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ImagePipelineOutput
@@ -60,7 +62,7 @@ class T2IPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "text_encoder->denoiser->vae"
-    _optional_components = ["vae"]
+    _optional_components: ClassVar[list[str]] = ["vae"]
 
     def __init__(
         self,

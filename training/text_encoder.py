@@ -119,5 +119,5 @@ def cached_text_embeddings(
 
 def token_length(tokenizer, texts: list[str], cap: int) -> int:
     """Tokens needed by the longest caption (with special tokens), capped at `cap`."""
-    longest = max((len(ids) for ids in tokenizer(texts + [""])["input_ids"]), default=2)
+    longest = max((len(ids) for ids in tokenizer([*texts, ""])["input_ids"]), default=2)
     return max(2, min(cap, longest))

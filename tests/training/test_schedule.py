@@ -1,0 +1,48 @@
+import pytest
+
+from training.budget import Budget, parse_duration
+from training.schedule import lr_multiplier
+
+
+def test_warmup_rises_then_stable_then_decays_to_zero():
+    values = [lr_multiplier(f / 100, warmup_fraction=0.1, decay_fraction=0.3) for f in range(101)]
+    assert values[0] < values[5] < values[10]
+    assert all(v == 1.0 for v in values[10:70])
+    assert values[70] > values[85] > values[99]
+    assert values[100] == 0.0
+
+
+def test_no_warmup_no_decay_is_constant():
+    assert {lr_multiplier(f / 10, 0.0, 0.0) for f in range(11)} == {1.0}
+
+
+def test_schedule_follows_time_not_steps():
+    """Same fraction of the budget -> same learning rate, however many steps a machine managed."""
+    slow = Budget(start=0.0, deadline=100.0, reserve_s=0.0)
+    fast = Budget(start=0.0, deadline=100.0, reserve_s=0.0)
+    # the slow machine is at step 10 and the fast one at step 1000 after 80 s: same multiplier
+    assert lr_multiplier(slow.fraction(now=80.0), 0.05, 0.3) == lr_multiplier(
+        fast.fraction(now=80.0), 0.05, 0.3
+    )
+    assert slow.fraction(now=80.0) == pytest.approx(0.8)
+
+
+def test_budget_fraction_excludes_reserve_and_stop_condition():
+    budget = Budget(start=0.0, deadline=100.0, reserve_s=20.0)
+    assert budget.fraction(now=40.0) == pytest.approx(0.5)
+    assert budget.fraction(now=95.0) == 1.0
+    assert not budget.should_stop(next_step_s=5.0, now=70.0)
+    assert budget.should_stop(next_step_s=5.0, now=76.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("2m", 120), ("1.5h", 5400), ("1h30m", 5400), ("45", 45)]
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x", "m5"])
+def test_parse_duration_rejects_garbage(text):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)

@@ -1,0 +1,117 @@
+"""Training end to end on real emoji with a tiny model: budget, report, export, reload, determinism, cache."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DiffusionPipeline
+
+from training.api import denoising_loss, load_pipeline, train
+from training.export import directory_sha256
+
+
+@pytest.fixture(scope="module")
+def trained(governed, tmp_path_factory):
+    """One short budget-limited run, shared by the tests of this module."""
+    from tests.training.conftest import tiny_config
+
+    root = tmp_path_factory.mktemp("train")
+    cfg = tiny_config(root / "cache", checkpoint_every="4s", warmup_fraction=0.1, decay_fraction=0.5)
+    logged: list[tuple[int, dict]] = []
+    budget = 24.0
+    deadline = time.time() + budget
+    report = train(
+        cfg, governed, root / "run", deadline, 0, lambda m, s: logged.append((s, m)), lambda *a: None
+    )
+    return {
+        "report": report,
+        "deadline": deadline,
+        "ended": time.time(),
+        "logged": logged,
+        "budget": budget,
+        "cfg": cfg,
+        "root": root,
+    }
+
+
+def test_stops_before_the_deadline_and_uses_the_budget(trained):
+    # the contract: return before the deadline, within 10 s of it for short budgets
+    assert trained["ended"] <= trained["deadline"]
+    assert trained["ended"] >= trained["deadline"] - 10
+    assert trained["report"].stopped_reason == "budget"
+
+
+def test_report_is_complete(trained):
+    report = trained["report"]
+    assert report.steps > 0 and report.images_seen == report.steps * 8
+    assert report.throughput_images_per_s > 0 and report.final_loss is not None
+    assert report.parameters["denoiser"] > 0 and report.parameters["text_encoder"] > 20_000_000
+    assert report.compute.device_type == "cpu" and report.compute.device_hours > 0
+    assert report.compute.estimated_cost == pytest.approx(report.compute.device_hours * 0.10)
+    assert report.compute.energy_kwh is None and report.compute.energy_method.startswith("not measured")
+    assert report.compute.flops_per_image and report.compute.flops_per_image > 0
+    assert report.inference_images_per_s and report.cost_per_million_images
+    assert {c.name: c.license for c in report.components}["PyTorch"] == "BSD-3-Clause"
+    assert report.text_encoder.license == "Apache-2.0"
+    assert report.model_digest == directory_sha256(report.model_dir)
+    assert all(p.is_file() for p in report.sample_grids + report.charts)
+    assert len(report.sample_grids) >= 2  # the step-0 grid and at least one later one
+
+
+def test_metrics_stream_every_n_steps_and_lr_anneals_with_the_budget(trained):
+    logged = trained["logged"]
+    assert [s for s, _ in logged] == list(range(5, 5 * len(logged) + 1, 5))
+    assert {"loss", "lr", "images_per_s", "loss_t0", "budget_fraction"} <= set(logged[-1][1])
+    fractions = [m["budget_fraction"] for _, m in logged]
+    assert fractions == sorted(fractions)
+    peak = trained["cfg"].learning_rate
+    # the last logged step is in the decay phase (second half of the budget): below the peak
+    assert logged[-1][1]["lr"] < peak
+    assert max(m["lr"] for _, m in logged) == pytest.approx(peak)
+
+
+def test_saved_model_loads_with_plain_diffusers_and_is_deterministic(trained):
+    model_dir = trained["report"].model_dir
+    assert json.loads((model_dir / "model_index.json").read_text())["_class_name"] == [
+        "pipeline",
+        "T2IPipeline",
+    ]
+    assert not list(model_dir.rglob("*.bin")) and not list(model_dir.rglob("*.pt"))
+    remote = DiffusionPipeline.from_pretrained(model_dir, trust_remote_code=True)
+
+    def gen(pipe, seed):
+        out = pipe(
+            "red heart",
+            num_inference_steps=3,
+            generator=torch.Generator().manual_seed(seed),
+            output_type="np",
+        )
+        return out.images
+
+    a, b = gen(remote, 7), gen(remote, 7)
+    assert a.shape == (1, 16, 16, 3) and np.array_equal(a, b)
+    assert not np.array_equal(a, gen(remote, 8))
+    local = load_pipeline(model_dir)
+    assert type(local).__module__ == "training.t2i_pipeline"
+    assert np.array_equal(gen(local, 7), a)
+
+
+def test_held_out_loss_is_finite_and_reproducible(trained, governed, monkeypatch):
+    monkeypatch.setenv("T2I_CACHE_DIR", str(trained["root"] / "cache"))
+    model_dir = trained["report"].model_dir
+    first = denoising_loss(model_dir, governed, "eval", seed=0)
+    assert 0 < first < 10
+    assert denoising_loss(model_dir, governed, "eval", seed=0) == first
+
+
+def test_second_run_reuses_cached_text_embeddings(trained, governed):
+    cfg = trained["cfg"].model_copy(update={"max_steps": 2, "sample_prompts": []})
+    first = trained["report"].compute.speed_options["text_embeddings"]
+    report = train(
+        cfg, governed, trained["root"] / "second", time.time() + 60, 1, lambda *a: None, lambda *a: None
+    )
+    assert first == "computed and cached"
+    assert report.compute.speed_options["text_embeddings"] == "reused from cache"
+    assert report.steps == 2 and report.stopped_reason == "max_steps"
