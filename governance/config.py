@@ -25,8 +25,9 @@ class DataConfig(_Frozen):
     """Where the dataset comes from."""
 
     source: Literal["emoji", "imagefolder", "hf_disk"] = Field(
-        "emoji", description="emoji (built in, offline), imagefolder (a folder with metadata.jsonl/csv), "
-        "or hf_disk (a dataset saved with datasets.save_to_disk)"
+        "emoji",
+        description="emoji (built in, offline), imagefolder (a folder with metadata.jsonl/csv), "
+        "or hf_disk (a dataset saved with datasets.save_to_disk)",
     )
     path: Path | None = Field(None, description="dataset folder for imagefolder / hf_disk")
     limit: int | None = Field(None, ge=1, description="use only the first N records (quick runs)")
@@ -49,16 +50,29 @@ class LicensePolicy(_Frozen):
     intended_use: Literal["research", "commercial"] = "research"
     allow: list[str] = Field(
         default_factory=lambda: [
-            "CC0-1.0", "PDM-1.0", "CC-BY-1.0", "CC-BY-2.0", "CC-BY-2.5", "CC-BY-3.0", "CC-BY-4.0",
-            "CC-BY-SA-2.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "MIT", "Apache-2.0", "BSD-2-Clause",
-            "BSD-3-Clause", "OFL-1.1", "Unlicense",
+            "CC0-1.0",
+            "PDM-1.0",
+            "CC-BY-1.0",
+            "CC-BY-2.0",
+            "CC-BY-2.5",
+            "CC-BY-3.0",
+            "CC-BY-4.0",
+            "CC-BY-SA-2.0",
+            "CC-BY-SA-3.0",
+            "CC-BY-SA-4.0",
+            "MIT",
+            "Apache-2.0",
+            "BSD-2-Clause",
+            "BSD-3-Clause",
+            "OFL-1.1",
+            "Unlicense",
         ],
         description="SPDX ids that may be kept",
     )
     deny: list[str] = Field(default_factory=list, description="SPDX ids always dropped")
-    deny_traits: list[Literal["attribution", "share-alike", "non-commercial", "no-derivatives", "copyleft"]] = (
-        Field(default_factory=lambda: ["no-derivatives"], description="licence families always dropped")
-    )
+    deny_traits: list[
+        Literal["attribution", "share-alike", "non-commercial", "no-derivatives", "copyleft"]
+    ] = Field(default_factory=lambda: ["no-derivatives"], description="licence families always dropped")
 
 
 class OptOutList(_Frozen):
@@ -66,7 +80,9 @@ class OptOutList(_Frozen):
     url_prefixes: list[str] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
     sha256: list[str] = Field(default_factory=list)
-    file: Path | None = Field(None, description="a text file with one domain, URL prefix, author or sha256 per line")
+    file: Path | None = Field(
+        None, description="a text file with one domain, URL prefix, author or sha256 per line"
+    )
 
 
 class ProvenanceConfig(_Frozen):
@@ -75,7 +91,9 @@ class ProvenanceConfig(_Frozen):
         description="metadata fields (config names, see data.fields) every record must have",
     )
     opt_out: OptOutList = OptOutList()
-    respect_embedded_signals: bool = Field(True, description="honour IPTC/XMP and C2PA training-mining signals")
+    respect_embedded_signals: bool = Field(
+        True, description="honour IPTC/XMP and C2PA training-mining signals"
+    )
     ai_generated: Literal["exclude", "keep", "cap"] = "exclude"
     ai_generated_max_share: float = Field(0.0, ge=0, le=1, description="with ai_generated=cap")
 
@@ -86,7 +104,9 @@ class DedupConfig(_Frozen):
         0.08, ge=0, description="near duplicates must also be this close in colour (mean abs diff, 0..1)"
     )
     eval_fraction: float = Field(0.05, ge=0, lt=1, description="share of kept records held out for audits")
-    eval_dir: Path | None = Field(None, description="a user-given evaluation set (imagefolder) to check leakage")
+    eval_dir: Path | None = Field(
+        None, description="a user-given evaluation set (imagefolder) to check leakage"
+    )
 
 
 class NsfwConfig(_Frozen):
@@ -102,7 +122,9 @@ class NsfwConfig(_Frozen):
         description="NudeNet label -> minimum score that drops the record",
     )
     batch_size: int = Field(32, ge=1)
-    providers: list[str] | None = Field(None, description="onnxruntime providers; default: CUDA when present, else CPU")
+    providers: list[str] | None = Field(
+        None, description="onnxruntime providers; default: CUDA when present, else CPU"
+    )
 
 
 class GovernanceConfig(_Frozen):

@@ -30,7 +30,9 @@ class Col(StrEnum):
     NSFW_DETECTIONS = "nsfw_detections"  # JSON string: raw NudeNet detections
     FACE_COUNT = "face_count"
     SPLIT = "split"  # "train" | "eval" for kept records, null otherwise
-    ATTRIBUTES = "attributes"  # JSON string: sensitive attributes from the source, e.g. {"skin_tone": "medium"}
+    ATTRIBUTES = (
+        "attributes"  # JSON string: sensitive attributes from the source, e.g. {"skin_tone": "medium"}
+    )
 
 
 class Split(StrEnum):

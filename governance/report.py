@@ -26,8 +26,12 @@ class Obligations(BaseModel):
     attribution_required: bool = False
     share_alike: list[str] = Field(default_factory=list)
     non_commercial: list[str] = Field(default_factory=list)
-    statements: list[str] = Field(default_factory=list, description="plain-language consequences for the card")
-    conflicts: list[str] = Field(default_factory=list, description="kept licences that conflict with intended use")
+    statements: list[str] = Field(
+        default_factory=list, description="plain-language consequences for the card"
+    )
+    conflicts: list[str] = Field(
+        default_factory=list, description="kept licences that conflict with intended use"
+    )
 
 
 class GovernanceReport(BaseModel):
@@ -45,7 +49,9 @@ class GovernanceReport(BaseModel):
     stages: list[StageCounts] = Field(default_factory=list)
     manifest_path: Path
     governed_path: Path
-    dataset_digest: str = Field(description="sha256 over the governed table's rows (record_id, content_sha256, text, split)")
+    dataset_digest: str = Field(
+        description="sha256 over the governed table's rows (record_id, content_sha256, text, split)"
+    )
     manifest_digest: str
     attribution_path: Path | None = None
     datasheet_path: Path | None = None

@@ -8,31 +8,56 @@ from collections.abc import Callable
 from pathlib import Path
 
 from governance.config import GovernanceConfig
+from governance.dedup import run_dedup
+from governance.finalize import run_finalize, save_stage_counts
+from governance.ingest import run_ingest
+from governance.nsfw_policy import run_nsfw_policy
+from governance.provenance import run_provenance
 from governance.report import GovernanceReport, StageCounts
+
+# The work lives in modules named for it; these functions are the contract the pipeline calls.
 
 ProgressFn = Callable[[str, int, int | None], None]
 
 
 def ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
-    """Read every record, decode each image once, compute all per-image evidence (hashes, NSFW, faces)."""
-    raise NotImplementedError
+    """Read every record, decode each image once, compute all per-image evidence (hashes, NSFW, faces).
+
+    Raises governance.errors.DatasetError when the dataset itself is missing or unusable; problems
+    with single records become decisions.
+    """
+    counts = run_ingest(cfg, Path(work_dir), progress)
+    save_stage_counts(work_dir, counts)
+    return counts
 
 
 def provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Licences, required fields, declared hashes, opt-out and AI-generated signals."""
-    raise NotImplementedError
+    progress("provenance", 0, 1)
+    counts = run_provenance(cfg, Path(work_dir))
+    progress("provenance", 1, 1)
+    save_stage_counts(work_dir, counts)
+    return counts
 
 
 def dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Exact and near duplicates: one deterministic representative per group."""
-    raise NotImplementedError
+    progress("dedup", 0, 1)
+    counts = run_dedup(cfg, Path(work_dir))
+    progress("dedup", 1, 1)
+    save_stage_counts(work_dir, counts)
+    return counts
 
 
 def nsfw(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Drop records whose NudeNet detections exceed the label x threshold policy."""
-    raise NotImplementedError
+    progress("nsfw", 0, 1)
+    counts = run_nsfw_policy(cfg, Path(work_dir))
+    progress("nsfw", 1, 1)
+    save_stage_counts(work_dir, counts)
+    return counts
 
 
 def finalize(cfg: GovernanceConfig, work_dir: Path, seed: int) -> GovernanceReport:
     """Write the manifest, the governed table (with the train/eval split), datasheet and attribution list."""
-    raise NotImplementedError
+    return run_finalize(cfg, Path(work_dir), seed)

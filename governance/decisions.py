@@ -1,0 +1,167 @@
+"""The one mechanism that turns check findings into per-record decisions.
+
+Every check reports `Finding`s (record, check, decision, reason, evidence) into a `FindingsLog`;
+nobody writes a decision by hand. Resolution is the same everywhere: the most severe decision wins
+(drop > quarantine > keep), the reasons are the sorted union of the non-keep findings' codes, and the
+evidence is a mapping check -> evidence. Findings are stored per stage as Parquet in
+`work_dir/findings/`, so a rerun of one stage replaces exactly its own findings.
+"""
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from governance.reasons import Decision, Reason
+from governance.report import StageCounts
+
+FINDINGS_DIR = "findings"
+_COLUMNS = ["record_id", "check", "decision", "reason", "evidence"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict on one record. `reason` is None for evidence-only (keep) findings."""
+
+    record_id: str
+    check: str
+    decision: Decision
+    reason: Reason | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FindingsLog:
+    """Collects the findings of one stage (or one ingest shard) and writes them atomically."""
+
+    name: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(
+        self,
+        record_id: str,
+        check: str,
+        decision: Decision,
+        reason: Reason | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        """Record that `check` decided `decision` for `record_id` because of `reason`."""
+        if decision is not Decision.KEEP and reason is None:
+            raise ValueError(f"check {check!r}: a {decision} finding for {record_id} needs a reason code")
+        self.findings.append(Finding(record_id, check, decision, reason, evidence or {}))
+
+    @classmethod
+    def from_frame(cls, name: str, frame: pd.DataFrame) -> "FindingsLog":
+        """A log holding stored findings (as `load_findings` returns them)."""
+        log = cls(name)
+        for rid, check, dec, reason, ev in frame[_COLUMNS].itertuples(index=False, name=None):
+            log.findings.append(
+                Finding(
+                    rid,
+                    check,
+                    Decision(dec),
+                    None if reason is None else Reason(reason),
+                    json.loads(ev or "{}"),
+                )
+            )
+        return log
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        """Add findings produced elsewhere (e.g. by a worker process)."""
+        self.findings.extend(findings)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The findings as a table with the stored schema."""
+        rows = [
+            {
+                "record_id": f.record_id,
+                "check": f.check,
+                "decision": str(f.decision),
+                "reason": None if f.reason is None else str(f.reason),
+                "evidence": json.dumps(f.evidence, sort_keys=True, default=str),
+            }
+            for f in self.findings
+        ]
+        return pd.DataFrame(rows, columns=_COLUMNS).astype({c: "object" for c in _COLUMNS})
+
+    def write(self, work_dir: Path) -> Path:
+        """Write `work_dir/findings/<name>.parquet` atomically (tmp file + rename)."""
+        out_dir = Path(work_dir) / FINDINGS_DIR
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{self.name}.parquet"
+        tmp = path.with_suffix(".parquet.tmp")
+        self.to_frame().to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        return path
+
+    def counts(self, stage: str, records_in: int, seconds: float = 0.0) -> StageCounts:
+        """What this log decided: per record its most severe decision, and records per reason."""
+        worst: dict[str, Decision] = {}
+        reasons: dict[str, set[str]] = {}
+        for f in self.findings:
+            if f.record_id not in worst or f.decision.severity > worst[f.record_id].severity:
+                worst[f.record_id] = f.decision
+            if f.reason is not None and f.decision is not Decision.KEEP:
+                reasons.setdefault(str(f.reason), set()).add(f.record_id)
+        decided = Counter(str(d) for d in worst.values() if d is not Decision.KEEP)
+        return StageCounts(
+            stage=stage,
+            records_in=records_in,
+            decided=dict(sorted(decided.items())),
+            reasons={r: len(ids) for r, ids in sorted(reasons.items())},
+            seconds=seconds,
+        )
+
+
+def load_findings(work_dir: Path, names: Iterable[str] | None = None) -> pd.DataFrame:
+    """All stored findings (or those of the named logs; a name ending in '*' is a prefix)."""
+    folder = Path(work_dir) / FINDINGS_DIR
+    frames = []
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.parquet")):
+            if names is not None and not any(
+                path.stem == n or (n.endswith("*") and path.stem.startswith(n[:-1])) for n in names
+            ):
+                continue
+            frames.append(pd.read_parquet(path))
+    if not frames:
+        return pd.DataFrame(columns=_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per record id: `decision` (most severe wins), `reasons` (sorted list), `evidence` (JSON).
+
+    Records without findings are kept. The result is indexed by record_id in the given order.
+    """
+    decision = {rid: Decision.KEEP for rid in record_ids}
+    reasons: dict[str, set[str]] = {rid: set() for rid in record_ids}
+    evidence: dict[str, dict[str, Any]] = {rid: {} for rid in record_ids}
+    for rid, check, dec, reason, ev in findings[_COLUMNS].itertuples(index=False, name=None):
+        if rid not in decision:
+            raise ValueError(f"finding of check {check!r} names record {rid!r}, which is not in the dataset")
+        d = Decision(dec)
+        if d.severity > decision[rid].severity:
+            decision[rid] = d
+        if reason is not None and d is not Decision.KEEP:
+            reasons[rid].add(reason)
+        loaded = json.loads(ev) if ev else {}
+        # Two findings of one check on one record (e.g. two signals) are kept side by side.
+        if check in evidence[rid]:
+            previous = evidence[rid][check]
+            evidence[rid][check] = (previous if isinstance(previous, list) else [previous]) + [loaded]
+        else:
+            evidence[rid][check] = loaded
+    return pd.DataFrame(
+        {
+            "decision": [str(decision[r]) for r in record_ids],
+            "reasons": [sorted(reasons[r]) for r in record_ids],
+            "evidence": [json.dumps(evidence[r], sort_keys=True) for r in record_ids],
+        },
+        index=pd.Index(record_ids, name="record_id"),
+    )

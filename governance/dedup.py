@@ -1,0 +1,186 @@
+"""The dedup pass: exact and near duplicates, one deterministic representative per group, eval leaks.
+
+Only records still alive after ingest and provenance take part (a dropped record can neither
+represent a group nor link two others). The representative is the most preferred member: not
+quarantined (its licence and provenance are in order) first, then the larger image, then the smaller
+record id. Near duplicates are found greedily from the most preferred record down, so each dropped
+record is within the Hamming radius of its own representative (no chaining through a third image),
+and it must also match in colour (see governance.color).
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from governance.color import color_array, color_distance
+from governance.config import GovernanceConfig
+from governance.decisions import FindingsLog, load_findings, resolve
+from governance.evidence import ImageTask, evidence_batch
+from governance.exact_duplicates import exact_groups
+from governance.images import ImageLimits
+from governance.near_duplicates import near_pairs
+from governance.perceptual_hash import hamming
+from governance.reasons import Decision, Reason
+from governance.report import StageCounts
+from governance.tables import atomic_parquet, read_ingest
+
+DEDUP_FILE = "dedup_groups.parquet"
+
+
+def _eval_hashes(cfg: GovernanceConfig) -> pd.DataFrame:
+    """sha256, pHash and colour hash of the user's evaluation set (an imagefolder)."""
+    from governance.sources.imagefolder import load_imagefolder
+
+    data_cfg = cfg.data.model_copy(update={"limit": None})
+    records, _ = load_imagefolder(data_cfg, Path(cfg.dedup.eval_dir), prefix="eval")  # type: ignore[arg-type]
+    limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
+    evidence = evidence_batch([ImageTask(r.index, r.path, None) for r in records if r.path], limits)
+    rows = [
+        {
+            "record_id": records[e.index].record_id,
+            "content_sha256": e.content_sha256,
+            "phash": e.phash,
+            "color_hash": e.color_hash,
+        }
+        for e in evidence
+        if e.phash is not None
+    ]
+    return pd.DataFrame(rows, columns=["record_id", "content_sha256", "phash", "color_hash"])
+
+
+def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
+    """Record duplicate findings and write `work_dir/dedup_groups.parquet` (groups and similarity clusters)."""
+    started = time.perf_counter()
+    table = read_ingest(work_dir)
+    ids = list(table["record_id"])
+    so_far = resolve(ids, load_findings(work_dir, ["ingest-*", "provenance"]))
+    alive = table[(so_far["decision"].to_numpy() != Decision.DROP) & table["phash"].notna().to_numpy()].copy()
+    alive["severity"] = [Decision(d).severity for d in so_far.loc[alive["record_id"], "decision"]]
+    alive["pixels"] = alive["width"].astype("int64") * alive["height"].astype("int64")
+    alive = alive.sort_values(["severity", "pixels", "record_id"], ascending=[True, False, True]).reset_index(
+        drop=True
+    )
+    log = FindingsLog("dedup")
+    duplicate_of: dict[str, str] = {}
+    # Exact: identical bytes.
+    exact_dropped = np.zeros(len(alive), dtype=bool)
+    for members in exact_groups(list(alive["content_sha256"])):
+        rep = alive.at[members[0], "record_id"]
+        for m in members[1:]:
+            exact_dropped[m] = True
+            duplicate_of[alive.at[m, "record_id"]] = rep
+            log.add(
+                alive.at[m, "record_id"],
+                "exact_duplicate",
+                Decision.DROP,
+                Reason.DUPLICATE_EXACT,
+                {"duplicate_of": rep, "sha256": alive.at[m, "content_sha256"]},
+            )
+    # Near: pHash within the radius and the same colours, among the exact representatives.
+    reps = alive[~exact_dropped].reset_index(drop=True)
+    phash = reps["phash"].astype("int64").to_numpy()
+    colors = color_array(list(reps["color_hash"]))
+    pairs = near_pairs(phash, cfg.dedup.near_max_distance)
+    neighbours: list[list[int]] = [[] for _ in range(len(reps))]
+    for a, b in pairs:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    taken = np.zeros(len(reps), dtype=bool)
+    similar_distinct = 0
+    for i in range(len(reps)):  # reps are in preference order
+        if taken[i]:
+            continue
+        taken[i] = True
+        for j in sorted(neighbours[i]):
+            if taken[j]:
+                continue
+            colour = float(color_distance(colors[i], colors[j]))
+            if colour <= cfg.dedup.color_max_distance:
+                taken[j] = True
+                rep, dup = reps.at[i, "record_id"], reps.at[j, "record_id"]
+                duplicate_of[dup] = rep
+                evidence = {
+                    "duplicate_of": rep,
+                    "hamming": int(hamming(phash[i], phash[j])),
+                    "color_distance": round(colour, 4),
+                }
+                log.add(dup, "near_duplicate", Decision.DROP, Reason.DUPLICATE_NEAR, evidence)
+            else:
+                similar_distinct += 1
+    _check_eval_leaks(cfg, reps, phash, colors, log)
+    # Clusters of grey-scale-similar images (ignoring colour) keep train and eval apart later.
+    n = len(reps)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if n else None
+    labels = connected_components(graph, directed=False)[1] if n else np.zeros(0, dtype=int)
+    cluster_rep = {}
+    for i, label in enumerate(labels):
+        cluster_rep.setdefault(label, reps.at[i, "record_id"])
+    group_of = {rid: rep for rid, rep in duplicate_of.items()}
+    for rep in set(duplicate_of.values()):
+        group_of[rep] = rep
+    rows = [
+        {
+            "record_id": rid,
+            "duplicate_of": duplicate_of.get(rid),
+            "duplicate_group": group_of.get(rid),
+            "similar_cluster": cluster_rep[labels[i]] if i < n else None,
+        }
+        for i, rid in enumerate(reps["record_id"])
+    ] + [
+        {"record_id": rid, "duplicate_of": rep, "duplicate_group": rep, "similar_cluster": None}
+        for rid, rep in duplicate_of.items()
+        if rid not in set(reps["record_id"])
+    ]
+    atomic_parquet(
+        pd.DataFrame(rows, columns=["record_id", "duplicate_of", "duplicate_group", "similar_cluster"]),
+        Path(work_dir) / DEDUP_FILE,
+    )
+    counts = log.counts("dedup", len(table), time.perf_counter() - started)
+    log.write(work_dir)
+    counts.metrics.update(
+        {
+            "duplicate_groups": float(len(set(duplicate_of.values()))),
+            "near_pairs_checked": float(len(pairs)),
+            "similar_but_distinct_pairs": float(similar_distinct),
+        }
+    )
+    return counts
+
+
+def _check_eval_leaks(
+    cfg: GovernanceConfig, reps: pd.DataFrame, phash: np.ndarray, colors: np.ndarray, log: FindingsLog
+) -> None:
+    """Drop training candidates that are (near) copies of an image in the user's evaluation set."""
+    if cfg.dedup.eval_dir is None:
+        return
+    held_out = _eval_hashes(cfg)
+    if held_out.empty or reps.empty:
+        return
+    both = np.concatenate([phash, held_out["phash"].astype("int64").to_numpy()])
+    eval_colors = color_array(list(held_out["color_hash"]))
+    n = len(reps)
+    leaks: dict[int, dict] = {}
+    sha_to_eval = dict(zip(held_out["content_sha256"], held_out["record_id"], strict=True))
+    for i, sha in enumerate(reps["content_sha256"]):
+        if sha in sha_to_eval:
+            leaks[i] = {"eval_record": sha_to_eval[sha], "match": "identical bytes"}
+    for a, b in near_pairs(both, cfg.dedup.near_max_distance):
+        if a < n <= b and a not in leaks:
+            colour = float(color_distance(colors[a], eval_colors[b - n]))
+            if colour <= cfg.dedup.color_max_distance:
+                leaks[a] = {
+                    "eval_record": held_out.at[b - n, "record_id"],
+                    "hamming": int(hamming(both[a], both[b])),
+                    "color_distance": round(colour, 4),
+                }
+    for i, evidence in sorted(leaks.items()):
+        log.add(reps.at[i, "record_id"], "eval_leak", Decision.DROP, Reason.EVAL_LEAK, evidence)
+
+
+def read_groups(work_dir: Path) -> pd.DataFrame:
+    """The table `run_dedup` wrote, indexed by record_id."""
+    return pd.read_parquet(Path(work_dir) / DEDUP_FILE).set_index("record_id")

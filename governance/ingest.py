@@ -1,0 +1,205 @@
+"""The ingest stage: every record read, every image decoded once, all per-image evidence computed.
+
+Work is split into shards of `batch_size` records. Worker processes decode and hash a shard while the
+parent runs NudeNet on the previous one (one session, batched). Each shard is written as Parquet with
+its findings, then a completion marker; a rerun skips shards with markers, so a killed ingest resumes
+without losing or repeating records.
+"""
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from governance.config import GovernanceConfig
+from governance.decisions import FindingsLog, load_findings
+from governance.evidence import ImageEvidence, ImageTask, evidence_batch
+from governance.faces import count_faces
+from governance.images import ImageLimits
+from governance.nsfw import NsfwDetector
+from governance.reasons import Decision, Reason
+from governance.records import SourceRecord
+from governance.report import StageCounts
+from governance.sources import LoadedSource, load_source
+from governance.tables import INGEST_DIR, SOURCE_FILE, atomic_parquet, atomic_text
+
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+def worker_count(num_proc: int) -> int:
+    """Worker processes to use: `num_proc`, or every core when 0."""
+    return num_proc or os.cpu_count() or 1
+
+
+def _fingerprint(cfg: GovernanceConfig, loaded: LoadedSource) -> str:
+    """What the shards depend on; a change (other data, other limits) invalidates them."""
+    h = hashlib.sha256()
+    h.update(cfg.data.model_dump_json().encode())
+    h.update(cfg.nsfw.model_dump_json().encode())
+    h.update(str(cfg.batch_size).encode())
+    for r in loaded.records:
+        h.update(f"{r.record_id}\0{r.path}\0{r.file_name}\n".encode("utf-8", "replace"))
+    return h.hexdigest()
+
+
+def _prepare(folder: Path, work_dir: Path, meta: dict) -> None:
+    meta_path = folder / SOURCE_FILE
+    if (
+        meta_path.exists()
+        and json.loads(meta_path.read_text(encoding="utf-8")).get("fingerprint") == meta["fingerprint"]
+    ):
+        return
+    # Different data or settings: earlier shards describe something else and must not be reused.
+    for stale in [*folder.glob("shard-*"), *(Path(work_dir) / "findings").glob("ingest-*")]:
+        stale.unlink()
+    atomic_text(json.dumps(meta, indent=2), meta_path)
+
+
+def _evidence_stream(
+    tasks: dict[int, list[ImageTask]], limits: ImageLimits, workers: int
+) -> Iterator[tuple[int, list[ImageEvidence]]]:
+    """(shard, evidence) in shard order; at most 2 shards per worker in flight (bounded memory)."""
+    work = partial(evidence_batch, limits=limits)
+    if workers <= 1:
+        for k, batch in tasks.items():
+            yield k, work(batch)
+        return
+    # spawn, not fork: the parent may hold onnxruntime / torch thread pools that fork would corrupt.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pending: deque = deque()
+        queue = iter(tasks.items())
+        for k, batch in queue:
+            pending.append((k, pool.apply_async(work, (batch,))))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            k, result = pending.popleft()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt[0], pool.apply_async(work, (nxt[1],))))
+            yield k, result.get()
+
+
+def _run_nsfw(
+    detector: NsfwDetector | None, evidence: list[ImageEvidence], batch_size: int
+) -> dict[int, list[dict]]:
+    if detector is None:
+        return {}
+    with_pixels = [e for e in evidence if e.small is not None]
+    found: dict[int, list[dict]] = {}
+    for start in range(0, len(with_pixels), batch_size):
+        chunk = with_pixels[start : start + batch_size]
+        detections = detector.detect([e.small for e in chunk], [(e.width, e.height) for e in chunk])  # type: ignore[misc]
+        for e, dets in zip(chunk, detections, strict=True):
+            found[e.index] = [d.as_dict() for d in dets]
+    return found
+
+
+def _shard_frame(
+    records: list[SourceRecord],
+    evidence: dict[int, ImageEvidence],
+    detections: dict[int, list[dict]],
+    log: FindingsLog,
+) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        log.extend(r.findings)
+        e = evidence.get(r.index)
+        if e is not None and e.failure is not None:
+            log.add(r.record_id, "image", Decision.DROP, Reason(e.failure[0]), {"problem": e.failure[1]})
+        dets = detections.get(r.index)
+        rows.append(
+            {
+                "record_id": r.record_id,
+                "index": r.index,
+                "source": r.source,
+                "file_name": r.file_name,
+                "path": r.path,
+                "text": r.text,
+                "license_raw": r.license_raw,
+                "license_source": r.license_source,
+                "source_url": r.source_url,
+                "author": r.author,
+                "declared_sha256": r.declared_sha256,
+                "attributes": json.dumps(r.attributes, sort_keys=True),
+                "extra": json.dumps(r.extra, sort_keys=True, default=str),
+                "content_sha256": None if e is None else e.content_sha256,
+                "width": None if e is None else e.width,
+                "height": None if e is None else e.height,
+                "format": None if e is None else e.format,
+                "phash": None if e is None else e.phash,
+                "color_hash": None if e is None else e.color_hash,
+                "signals": json.dumps(e.signals if e is not None else {}, sort_keys=True),
+                "nsfw_detections": None if dets is None else json.dumps(dets),
+                "face_count": None if dets is None else count_faces(dets),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    for col in ("width", "height", "phash", "face_count"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _materialize(records: list[SourceRecord], folder: Path) -> None:
+    """Embedded image bytes are written once to the work folder so that later stages have a path."""
+    for r in records:
+        if r.data is not None and r.path is None:
+            target = folder / "blobs" / f"{hashlib.sha256(r.data).hexdigest()}.bin"
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(r.data)
+            r.path = str(target.resolve())
+
+
+def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
+    """Ingest every record of the configured source into `work_dir/ingest/` shards (resumable)."""
+    started = time.perf_counter()
+    work_dir = Path(work_dir)
+    folder = work_dir / INGEST_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    loaded = load_source(cfg.data)
+    records = loaded.records
+    size = cfg.batch_size
+    shards = [records[i : i + size] for i in range(0, len(records), size)]
+    meta = {
+        "source": loaded.name,
+        "root": str(loaded.root),
+        "records": len(records),
+        "shards": len(shards),
+        "fingerprint": _fingerprint(cfg, loaded),
+    }
+    _prepare(folder, work_dir, meta)
+    todo = [k for k in range(len(shards)) if not (folder / f"shard-{k:05d}.done").exists()]
+    done = len(records) - sum(len(shards[k]) for k in todo)
+    progress("ingest", done, len(records))
+    limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
+    detector = NsfwDetector(cfg.nsfw.providers) if cfg.nsfw.enabled and todo else None
+    tasks = {}
+    for k in todo:
+        # Records whose metadata already failed (no path) are not read; embedded bytes are.
+        tasks[k] = [
+            ImageTask(r.index, r.path, r.data) for r in shards[k] if r.path is not None or r.data is not None
+        ]
+    for k, batch_evidence in _evidence_stream(tasks, limits, worker_count(cfg.num_proc)):
+        evidence = {e.index: e for e in batch_evidence}
+        detections = _run_nsfw(detector, batch_evidence, cfg.nsfw.batch_size)
+        _materialize(shards[k], work_dir)
+        log = FindingsLog(f"ingest-{k:05d}")
+        frame = _shard_frame(shards[k], evidence, detections, log)
+        atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
+        log.write(work_dir)
+        atomic_text(json.dumps({"records": len(shards[k])}), folder / f"shard-{k:05d}.done")
+        done += len(shards[k])
+        progress("ingest", done, len(records))
+    stored = FindingsLog.from_frame("ingest", load_findings(work_dir, ["ingest-*"]))
+    counts = stored.counts("ingest", len(records), time.perf_counter() - started)
+    counts.metrics["records_ingested_now"] = float(sum(len(shards[k]) for k in todo))
+    counts.metrics["records_per_second"] = counts.metrics["records_ingested_now"] / max(counts.seconds, 1e-9)
+    return counts

@@ -1,0 +1,122 @@
+"""Near-duplicate search on 64-bit hashes that never compares all pairs.
+
+Multi-index hashing with the pigeonhole principle: cut the 64 bits into m chunks. Two hashes within
+Hamming distance r differ in at most r chunks, so at least m - r chunks are identical. For every
+choice of m - r chunks, hashes that agree on all of them are found by sorting on those bits (a mask),
+and only those candidates are compared. m is chosen from a cost model (sorts vs expected candidates),
+e.g. r = 6 on a million hashes: 9 chunks of 7-8 bits, 84 sorts, a few hundred thousand candidates.
+Identical hashes are collapsed first so that the work depends on the distinct values.
+"""
+
+import math
+from itertools import combinations
+
+import numpy as np
+
+from governance.perceptual_hash import hamming
+
+_SORT_NS_PER_ITEM_BIT = 3.0  # measured order of magnitude: argsort of n uint64 ~ 3 ns * n * log2(n)
+_PAIR_NS = 25.0  # one candidate: compare, popcount, filter
+
+
+def chunk_masks(m: int) -> list[np.uint64]:
+    """Bit masks of m contiguous chunks covering 64 bits (sizes differ by at most one)."""
+    masks, start = [], 0
+    for i in range(m):
+        size = 64 // m + (1 if i < 64 % m else 0)
+        masks.append(np.uint64(((1 << size) - 1) << start))
+        start += size
+    return masks
+
+
+def choose_chunks(n: int, radius: int) -> int:
+    """The chunk count m (> radius) with the lowest modelled cost for n distinct hashes."""
+    if radius == 0:
+        return 1
+    best, best_cost = radius + 1, math.inf
+    for m in range(radius + 1, min(64, radius + 12) + 1):
+        tables = math.comb(m, radius)
+        if tables > 5000:
+            break
+        bits = 64 * (m - radius) / m
+        cost = tables * (
+            _SORT_NS_PER_ITEM_BIT * n * max(math.log2(max(n, 2)), 1) + _PAIR_NS * n * n / 2 ** (bits + 1)
+        )
+        if cost < best_cost:
+            best, best_cost = m, cost
+    return best
+
+
+def _pairs_of_distinct(values: np.ndarray, radius: int) -> np.ndarray:
+    """(P, 2) index pairs i < j into `values` (distinct uint64) with Hamming distance <= radius."""
+    n = len(values)
+    if n < 2 or radius == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    m = choose_chunks(n, radius)
+    masks = chunk_masks(m)
+    found = []
+    for combo in combinations(range(m), m - radius):
+        mask = np.uint64(0)
+        for c in combo:
+            mask |= masks[c]
+        keys = values & mask
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        # Equal keys sit next to each other: compare each item with the one d places further on,
+        # for d = 1, 2, ... until no run is that long.
+        for d in range(1, n):
+            same = sorted_keys[d:] == sorted_keys[:-d]
+            if not same.any():
+                break
+            a, b = order[:-d][same], order[d:][same]
+            close = hamming(values[a].view(np.int64), values[b].view(np.int64)) <= radius
+            if close.any():
+                lo, hi = np.minimum(a[close], b[close]), np.maximum(a[close], b[close])
+                found.append(lo.astype(np.int64) * n + hi)
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def near_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
+    """All index pairs (i < j, sorted) of int64 hashes within Hamming `radius`, without an all-pairs scan."""
+    hashes = np.asarray(hashes, dtype=np.int64)
+    if len(hashes) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    values, inverse = np.unique(hashes.view(np.uint64), return_inverse=True)
+    distinct = _pairs_of_distinct(values, radius)
+    # Members of each distinct value, to expand pairs of values into pairs of items.
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(len(values) + 1))
+    members = [order[starts[v] : starts[v + 1]] for v in range(len(values))]
+    out = []
+    for group in members:
+        if len(group) > 1:
+            i, j = np.triu_indices(len(group), k=1)
+            out.append(np.stack([group[i], group[j]], axis=1))
+    for u, v in distinct:
+        a, b = members[u], members[v]
+        grid = np.stack(np.meshgrid(a, b, indexing="ij"), axis=-1).reshape(-1, 2)
+        out.append(np.sort(grid, axis=1))
+    if not out:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(out).astype(np.int64)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+
+def brute_force_pairs(hashes: np.ndarray, radius: int, block: int = 2048) -> np.ndarray:
+    """The reference answer (all pairs compared, in blocks): for tests and benchmarks only."""
+    hashes = np.asarray(hashes, dtype=np.int64)
+    out = []
+    for start in range(0, len(hashes), block):
+        rows = hashes[start : start + block]
+        dist = hamming(rows[:, None], hashes[None, :])
+        i, j = np.nonzero(dist <= radius)
+        i = i + start
+        keep = i < j
+        out.append(np.stack([i[keep], j[keep]], axis=1))
+    if not out:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(out).astype(np.int64)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]

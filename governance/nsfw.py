@@ -1,0 +1,149 @@
+"""NudeNet behind the project's own wrapper: one onnxruntime session, explicit providers, batches.
+
+We use NudeNet's bundled `320n.onnx` (YOLOv8n) but not its `NudeDetector` class, which ignores the
+`providers` argument and post-processes box by box in Python. The pre- and post-processing below
+follow nudenet 3.4.2 (`nudenet/nudenet.py`): letterbox to a square with black padding on the right and
+bottom, resize to 320 (bilinear), values in 0..1; boxes with class score >= 0.2, then OpenCV NMS (0.25,
+0.45). Channel order: NudeNet reads files with `cv2.imread` (BGR), swaps with `COLOR_RGBA2BGR` and
+again with `blobFromImage(swapRB=True)`, so its network sees BGR. We feed BGR too, so that scores and
+the policy thresholds mean what they mean for NudeNet (feeding RGB turns yellow emoji faces into
+`BUTTOCKS_EXPOSED` at 0.8).
+"""
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+LABELS = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+INPUT_SIDE = 320
+MIN_SCORE = 0.2
+NMS_SCORE, NMS_IOU = 0.25, 0.45
+
+
+def model_path() -> Path:
+    """The detector weights bundled in the nudenet wheel."""
+    return Path(str(resources.files("nudenet"))) / "320n.onnx"
+
+
+def default_providers() -> list[str]:
+    """CUDA when onnxruntime offers it, then CPU."""
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    score: float
+    box: tuple[int, int, int, int]  # x, y, w, h in original-image pixels
+
+    def as_dict(self) -> dict:
+        return {"class": self.label, "score": round(self.score, 4), "box": list(self.box)}
+
+
+class NsfwDetector:
+    """One onnxruntime session over NudeNet's 320n model; `detect` takes batches of RGB arrays."""
+
+    def __init__(self, providers: list[str] | None = None, threads: int | None = None):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.log_severity_level = 3
+        self.providers = providers or default_providers()
+        self.session = onnxruntime.InferenceSession(
+            str(model_path()), sess_options=options, providers=self.providers
+        )
+        self.input_name = self.session.get_inputs()[0].name
+
+    @staticmethod
+    def preprocess(image: np.ndarray) -> tuple[np.ndarray, float]:
+        """Letterbox an RGB uint8 image into a 3x320x320 float32 BGR blob; returns it and the scale back."""
+        image = np.ascontiguousarray(image[:, :, ::-1])  # RGB -> BGR, as NudeNet's network receives
+        h, w = image.shape[:2]
+        side = max(h, w)
+        padded = cv2.copyMakeBorder(image, 0, side - h, 0, side - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        # Bilinear, as cv2.dnn.blobFromImage in NudeNet: the policy thresholds were tuned on that input.
+        resized = cv2.resize(padded, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_LINEAR)
+        return resized.transpose(2, 0, 1).astype(np.float32) / 255.0, side / INPUT_SIDE
+
+    @staticmethod
+    def postprocess(
+        output: np.ndarray, scale: float, width: int, height: int, to_original: float
+    ) -> list[Detection]:
+        """Boxes of one image from the raw (22, N) output, in original-image pixels."""
+        rows = output.T
+        class_scores = rows[:, 4:]
+        best = class_scores.argmax(axis=1)
+        score = class_scores[np.arange(len(rows)), best]
+        keep = score >= MIN_SCORE
+        if not keep.any():
+            return []
+        cx, cy, bw, bh = (rows[keep, i] * scale for i in range(4))
+        x = np.clip(cx - bw / 2, 0, width)
+        y = np.clip(cy - bh / 2, 0, height)
+        bw = np.minimum(bw, width - x)
+        bh = np.minimum(bh, height - y)
+        boxes = np.stack([x, y, bw, bh], axis=1)
+        kept_scores, kept_classes = score[keep], best[keep]
+        chosen = cv2.dnn.NMSBoxes(boxes.tolist(), kept_scores.tolist(), NMS_SCORE, NMS_IOU)
+        detections = []
+        for i in np.asarray(chosen, dtype=int).reshape(-1):
+            bx = boxes[i] * to_original
+            detections.append(
+                Detection(LABELS[kept_classes[i]], float(kept_scores[i]), tuple(int(v) for v in bx))  # type: ignore[arg-type]
+            )
+        return detections
+
+    def detect(
+        self, images: list[np.ndarray], original_sizes: list[tuple[int, int]] | None = None
+    ) -> list[list[Detection]]:
+        """Detections for each RGB uint8 image (one forward pass for the whole list).
+
+        `original_sizes` (width, height) scales boxes back when the arrays are small copies.
+        """
+        if not images:
+            return []
+        blobs, scales = zip(*(self.preprocess(im) for im in images), strict=True)
+        outputs = self.session.run(None, {self.input_name: np.stack(blobs)})[0]
+        results = []
+        for j, image in enumerate(images):
+            h, w = image.shape[:2]
+            to_original = 1.0 if original_sizes is None else original_sizes[j][0] / w
+            results.append(self.postprocess(outputs[j], scales[j], w, h, to_original))
+        return results
+
+
+def policy_hits(detections: list[dict], thresholds: dict[str, float]) -> list[dict]:
+    """The detections at or above their label's threshold in the NSFW policy."""
+    return [d for d in detections if d["class"] in thresholds and d["score"] >= thresholds[d["class"]]]
+
+
+def policy_score(detections: list[dict], thresholds: dict[str, float]) -> float:
+    """The highest score over the labels the policy names (0 when none was detected)."""
+    return max((d["score"] for d in detections if d["class"] in thresholds), default=0.0)

@@ -1,0 +1,34 @@
+"""The NSFW pass: NudeNet detections (computed at ingest) against the label x threshold policy."""
+
+import json
+import time
+from pathlib import Path
+
+from governance.config import GovernanceConfig
+from governance.decisions import FindingsLog
+from governance.nsfw import policy_hits, policy_score
+from governance.reasons import Decision, Reason
+from governance.report import StageCounts
+from governance.tables import read_ingest
+
+
+def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
+    """Drop records with a detection at or above its label's threshold; the hits are the evidence."""
+    started = time.perf_counter()
+    table = read_ingest(work_dir)
+    log = FindingsLog("nsfw")
+    scored = 0
+    if cfg.nsfw.enabled:
+        for rid, raw in zip(table["record_id"], table["nsfw_detections"], strict=True):
+            if raw is None:
+                continue
+            scored += 1
+            detections = json.loads(raw)
+            hits = policy_hits(detections, cfg.nsfw.thresholds)
+            if hits:
+                evidence = {"hits": hits, "score": policy_score(detections, cfg.nsfw.thresholds)}
+                log.add(rid, "nsfw", Decision.DROP, Reason.NSFW, evidence)
+    counts = log.counts("nsfw", len(table), time.perf_counter() - started)
+    log.write(work_dir)
+    counts.metrics["images_scored"] = float(scored)
+    return counts

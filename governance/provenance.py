@@ -1,0 +1,156 @@
+"""The provenance pass: licences, required fields, declared hashes, opt-out and AI-generated signals."""
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from governance.config import GovernanceConfig
+from governance.decisions import FindingsLog, load_findings, resolve
+from governance.embedded_signals import EmbeddedSignals
+from governance.licenses import license_traits, normalize_license
+from governance.opt_out import load_opt_out
+from governance.reasons import Decision, Reason
+from governance.report import StageCounts
+from governance.tables import read_ingest
+
+_FIELD_COLUMNS = {
+    "license": "license_raw",
+    "source_url": "source_url",
+    "author": "author",
+    "text": "text",
+    "sha256": "declared_sha256",
+    "file_name": "file_name",
+}
+
+
+def license_decision(spdx: str | None, cfg: GovernanceConfig) -> tuple[Decision, Reason | None, str]:
+    """What the licence policy says about one SPDX id."""
+    policy = cfg.licenses
+    if spdx is None:
+        return Decision.QUARANTINE, Reason.LICENSE_UNKNOWN, "licence not recognised: a human must identify it"
+    if spdx in policy.deny:
+        return Decision.DROP, Reason.LICENSE_NOT_ALLOWED, f"{spdx} is in licenses.deny"
+    denied = sorted(license_traits(spdx) & set(policy.deny_traits))
+    if denied:
+        return (
+            Decision.DROP,
+            Reason.LICENSE_NOT_ALLOWED,
+            f"{spdx} has traits {denied} in licenses.deny_traits",
+        )
+    if spdx not in policy.allow:
+        return Decision.DROP, Reason.LICENSE_NOT_ALLOWED, f"{spdx} is not in licenses.allow"
+    return Decision.KEEP, None, "allowed"
+
+
+def _declared_hash(value: str) -> str:
+    return re.sub(r"^sha256[:=-]", "", value.strip().lower())
+
+
+def _field_value(row: pd.Series, cfg: GovernanceConfig, name: str) -> object:
+    if name in _FIELD_COLUMNS:
+        return row[_FIELD_COLUMNS[name]]
+    extra = json.loads(row["extra"] or "{}")
+    return extra.get(getattr(cfg.data.fields, name, name))
+
+
+def _is_empty(value: object) -> bool:
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
+
+
+def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
+    """Record the provenance findings of every ingested record in `work_dir/findings/provenance.parquet`."""
+    started = time.perf_counter()
+    table = read_ingest(work_dir)
+    log = FindingsLog("provenance")
+    opt_out = load_opt_out(cfg.provenance.opt_out)
+    ai_candidates: list[str] = []
+    for _, row in table.iterrows():
+        rid = row["record_id"]
+        info = normalize_license(row["license_raw"])
+        decision, reason, why = license_decision(info.spdx, cfg)
+        log.add(
+            rid,
+            "license",
+            decision,
+            reason,
+            {
+                "raw": row["license_raw"],
+                "from": row["license_source"],
+                "spdx": info.spdx,
+                "policy": why,
+                **info.evidence,
+            },
+        )
+        missing = [name for name in cfg.provenance.required_fields if _is_empty(_field_value(row, cfg, name))]
+        if missing:
+            log.add(
+                rid, "required_fields", Decision.QUARANTINE, Reason.PROVENANCE_MISSING, {"missing": missing}
+            )
+        declared = row["declared_sha256"]
+        actual = row["content_sha256"]
+        has_both = isinstance(declared, str) and declared.strip() and isinstance(actual, str)
+        if has_both and _declared_hash(declared) != actual:
+            evidence = {"declared": declared, "actual": actual}
+            log.add(rid, "declared_hash", Decision.DROP, Reason.HASH_MISMATCH, evidence)
+        hits = opt_out.match(row["source_url"], row["author"], row["content_sha256"])
+        if hits:
+            log.add(rid, "opt_out_list", Decision.DROP, Reason.OPT_OUT, {"matched": hits})
+        signals = EmbeddedSignals(**json.loads(row["signals"] or "{}"))
+        if cfg.provenance.respect_embedded_signals:
+            fired = signals.opt_out()
+            if fired:
+                log.add(rid, "embedded_opt_out", Decision.DROP, Reason.OPT_OUT, {"signals": fired})
+            elif any("CONSTRAINT" in v.upper() for v in signals.data_mining):
+                # "see constraint": the terms live elsewhere, so a human has to read them.
+                log.add(
+                    rid,
+                    "embedded_opt_out",
+                    Decision.QUARANTINE,
+                    Reason.OPT_OUT,
+                    {"signals": signals.data_mining},
+                )
+        if signals.ai_generated():
+            ai_candidates.append(rid)
+            ai_evidence = {
+                "digital_source_type": signals.ai_generated(),
+                "policy": cfg.provenance.ai_generated,
+            }
+            if cfg.provenance.ai_generated == "exclude":
+                log.add(rid, "ai_generated", Decision.DROP, Reason.AI_GENERATED, ai_evidence)
+            elif cfg.provenance.ai_generated == "keep":
+                log.add(rid, "ai_generated", Decision.KEEP, None, ai_evidence)
+    if cfg.provenance.ai_generated == "cap" and ai_candidates:
+        _cap_ai_generated(cfg, work_dir, table, log, ai_candidates)
+    counts = log.counts("provenance", len(table), time.perf_counter() - started)
+    log.write(work_dir)
+    counts.metrics["ai_generated_found"] = float(len(ai_candidates))
+    return counts
+
+
+def _cap_ai_generated(
+    cfg: GovernanceConfig, work_dir: Path, table: pd.DataFrame, log: FindingsLog, ai: list[str]
+) -> None:
+    """Keep AI-generated records only up to `ai_generated_max_share` of what would be kept."""
+    ids = list(table["record_id"])
+    so_far = resolve(
+        ids, pd.concat([load_findings(work_dir, ["ingest-*"]), log.to_frame()], ignore_index=True)
+    )
+    alive = so_far.index[so_far["decision"] != Decision.DROP]
+    ai_alive = sorted(set(ai) & set(alive))
+    others = len(alive) - len(ai_alive)
+    share = cfg.provenance.ai_generated_max_share
+    allowed = len(ai_alive) if share >= 1 else math.floor(share * others / (1 - share))
+    for i, rid in enumerate(ai_alive):
+        evidence = {"policy": "cap", "max_share": share, "allowed": allowed}
+        if i < allowed:
+            log.add(rid, "ai_generated_cap", Decision.KEEP, None, evidence)
+        else:
+            log.add(rid, "ai_generated_cap", Decision.DROP, Reason.AI_GENERATED, evidence)

@@ -1,0 +1,34 @@
+"""A source record: one metadata row as a source yields it, before any file is read."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from governance.decisions import Finding
+
+
+@dataclass
+class SourceRecord:
+    """One input record. `path` is set only when the file was found inside the dataset folder."""
+
+    record_id: str
+    index: int
+    source: str
+    file_name: str | None = None  # as given in the metadata (untrusted), made printable
+    path: str | None = None  # resolved absolute path inside the dataset folder
+    data: bytes | None = None  # embedded image bytes (datasets saved with save_to_disk)
+    text: str | None = None
+    license_raw: str | None = None
+    license_source: str | None = None  # where license_raw came from, e.g. "metadata field 'license'"
+    source_url: str | None = None
+    author: str | None = None
+    declared_sha256: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # every other metadata field, kept as given
+    findings: list[Finding] = field(default_factory=list)  # problems found in the metadata itself
+
+
+def printable(value: str | None) -> str | None:
+    """A string that Parquet can store: lone surrogates (from non-UTF-8 bytes) become U+FFFD."""
+    if value is None:
+        return None
+    return value.encode("utf-8", errors="replace").decode("utf-8")

@@ -1,0 +1,50 @@
+"""The Parquet tables governance keeps in its work folder, and how to read them back."""
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+INGEST_DIR = "ingest"
+SOURCE_FILE = "source.json"
+
+
+def atomic_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """Write a table so that a reader never sees half of it (tmp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def atomic_text(text: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_ingest(work_dir: Path) -> pd.DataFrame:
+    """All ingested records in input order; raises if ingest has not completed in this work folder."""
+    folder = Path(work_dir) / INGEST_DIR
+    meta_path = folder / SOURCE_FILE
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{meta_path} is missing: run the ingest stage on this work folder first")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    missing = [k for k in range(meta["shards"]) if not (folder / f"shard-{k:05d}.done").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"ingest in {folder} is incomplete (shards {missing[:5]}...): rerun ingest to resume"
+        )
+    frames = [pd.read_parquet(folder / f"shard-{k:05d}.parquet") for k in range(meta["shards"])]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).sort_values("index", kind="stable").reset_index(drop=True)
+
+
+def read_source_meta(work_dir: Path) -> dict:
+    """Source name, root folder, record and shard counts written by ingest."""
+    return json.loads((Path(work_dir) / INGEST_DIR / SOURCE_FILE).read_text(encoding="utf-8"))
