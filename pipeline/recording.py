@@ -26,6 +26,10 @@ def _quiet_mlflow() -> None:
     # MLflow prints alembic migration chatter and "run view" links on every start; the CLI shows its own.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK", "true")
+    # Library progress bars (weight loading, shard writing) would interleave with the pipeline's own.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     import logging
 
     for name in ("mlflow", "alembic", "alembic.runtime.migration"):
@@ -140,6 +144,8 @@ class Recorder:
             # MLflow registers two equivalent local sources ("" and "file" schemes) and warns that
             # a local path matches both; either is right.
             warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            # Schema inference hints at missing values in integer columns; the governed table has none.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
             ds = mlflow.data.from_pandas(
                 df, source=table_path.resolve().as_uri(), name=name, digest=digest[:36]
             )
