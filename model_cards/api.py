@@ -27,6 +27,7 @@ __all__ = ["CARD_HTML", "CARD_JSON", "README", "CardResult", "publish", "push_to
 
 CARD_JSON_SCHEMA = 1
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+SUMMARY_LIMIT = 4000  # MLflow's registered-model-version description holds 5000 characters
 
 
 class CardResult(BaseModel):
@@ -34,6 +35,8 @@ class CardResult(BaseModel):
     json_path: Path  # machine-readable card.json
     html_path: Path | None = None
     files: list[Path] = []  # charts and attribution list the card links to (relative to its folder)
+    # Added: a short Markdown digest (verdict, reasons, key facts, gates) that fits a registry description.
+    summary: str = ""
 
 
 def _environment() -> jinja2.Environment:
@@ -82,6 +85,16 @@ def _write_licenses(env: jinja2.Environment, context: dict, mixed: bool, out_dir
     text = env.get_template("LICENSES.md.j2").render(attribution_file=attribution, **context)
     path.write_text(redact(text), encoding="utf-8")
     return LICENSES_FILE
+
+
+def _summary(env: jinja2.Environment, context: dict, limit: int = SUMMARY_LIMIT) -> str:
+    """The verdict and key facts; the gates table too when it fits under `limit` characters."""
+    template = env.get_template("summary.md.j2")
+    for include_gates in (True, False):
+        text = redact(re.sub(r"\n{3,}", "\n\n", template.render(include_gates=include_gates, **context)))
+        if len(text) <= limit:
+            return text
+    return text[: limit - 1] + "…"
 
 
 def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
@@ -140,5 +153,9 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     }
     json_path.write_text(redact(json.dumps(card_json, indent=2)) + "\n", encoding="utf-8")
     return CardResult(
-        readme_path=readme_path, json_path=json_path, html_path=html_path, files=[Path(f) for f in files]
+        readme_path=readme_path,
+        json_path=json_path,
+        html_path=html_path,
+        files=[Path(f) for f in files],
+        summary=_summary(env, context),
     )

@@ -376,3 +376,26 @@ def test_a_check_without_threshold_is_recorded_not_passed(make_inputs, tmp_path)
     text = _render(inputs, tmp_path / "card")
     row = next(line for line in text.splitlines() if line.startswith("| heldout_loss |"))
     assert "| no threshold | recorded |" in row
+
+
+def test_summary_fits_a_registry_description_and_leads_with_the_verdict(make_inputs, tmp_path):
+    inputs = make_inputs(verdict="not_approved", verdict_reasons=["bias.representation_disparity: too high"])
+    summary = render_card(inputs, tmp_path / "card").summary
+    assert summary.startswith("**NOT APPROVED")
+    assert "bias.representation_disparity: too high" in summary
+    assert fmt_number(inputs.training.compute.device_hours) in summary
+    assert "| data | kept_records |" in summary
+    assert "---\n" not in summary.split("|", 1)[0]  # no YAML header
+    assert len(summary) <= 4000
+
+
+def test_summary_drops_the_gates_table_before_exceeding_its_limit(make_inputs, tmp_path):
+    from model_cards.inputs import GateRow
+
+    gates = [
+        GateRow(stage="bias", name=f"check_{i}", measured=i, threshold=1, passed=True, message="x" * 200)
+        for i in range(40)
+    ]
+    summary = render_card(make_inputs(gates=gates), tmp_path / "card").summary
+    assert "check_0" not in summary and "at a glance" in summary
+    assert len(summary) <= 4000
