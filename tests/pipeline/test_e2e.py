@@ -218,3 +218,65 @@ def test_config_errors_exit_2_and_name_the_problem(tmp_path):
     proc = cli(tmp_path, "run", "--data", str(empty))
     assert proc.returncode == 2 and "metadata" in proc.stderr
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _dump_dom(url: str, profile: Path) -> str:
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+        url,
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_mlflow_ui_shows_stage_runs_and_the_card(full_run, project, tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    run_id, _, _ = full_run
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    server = subprocess.Popen(
+        [PIPELINE, "ui", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(180):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        exp = _client(project).get_run(run_id).info.experiment_id
+        base = f"http://127.0.0.1:{port}/#/experiments/{exp}/runs/{run_id}"
+        overview = _dump_dom(base, tmp_path / "p1")
+        for stage in ("ingest", "data_gate", "train", "deepfake", "card"):
+            assert stage in overview, f"stage run {stage} not shown on the run page"
+        artifacts = _dump_dom(base + "/artifacts", tmp_path / "p2")
+        assert "card" in artifacts and "governance" in artifacts
+    finally:
+        import signal
+
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
