@@ -127,9 +127,11 @@ def build_and_record_card(runner: "Runner", stage_run: str) -> None:
     rec.tags(st.run_id, {"pipeline.top_digest": chain.top, "pipeline.card_verdict": verdict})
     training: TrainingReport | None = reports.get("training")  # type: ignore[assignment]
     if training is not None and (training.model_dir / "model_index.json").is_file():
-        text = result.readme_path.read_text(encoding="utf-8")
+        # The registry shows the card's summary (verdict, reasons, key facts); the full card is an artifact.
+        text = result.summary or result.readme_path.read_text(encoding="utf-8")
         if len(text) > _DESCRIPTION_LIMIT:
             text = text[:_DESCRIPTION_LIMIT] + "\n\n… (truncated; the full card is the run's card/README.md)"
+        text += f"\n\nFull model card: artifact `card/README.md` of run {st.run_id}."
         name = st.config["run"]["name"]
         if st.model_version is None:
             st.model_version = rec.register_model(name, st.run_id, "training/model", text)

@@ -237,8 +237,15 @@ def card(
     publish: Annotated[
         Path | None, typer.Option("--publish", help="copy the card to DIR/<model-name>/")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace a different card already published there")
+    ] = False,
+    push: Annotated[
+        str | None,
+        typer.Option("--push", help="also push the card to this Hugging Face Hub repo (needs HF_TOKEN)"),
+    ] = None,
 ) -> None:
-    """Render (if needed) and publish the model card of a run."""
+    """Show where a run's model card is; publish it to a folder and, optionally, to the Hub."""
     from pipeline.cards import card_paths
 
     try:
@@ -248,12 +255,26 @@ def card(
     paths = card_paths(state.run_dir)
     if "card" not in paths:
         _fail_usage(f"run {run_id} has no card yet; finish it with: pipeline run --resume {run_id}")
-    console.print(f"card: {paths['card']}", highlight=False)
+    for name, path in paths.items():
+        console.print(f"{name.replace('_', ' ')}: {path}", highlight=False)
     if publish is not None:
         from model_cards.api import publish as publish_card
+        from model_cards.publishing import CardPublishError
 
-        dest = publish_card(state.run_dir / "card", publish, state.config["run"]["name"])
+        try:
+            dest = publish_card(state.run_dir / "card", publish, state.config["run"]["name"], force=force)
+        except CardPublishError as exc:
+            _fail_usage(str(exc))
         console.print(f"published: {dest}", highlight=False)
+    if push is not None:
+        from model_cards.hub import HubPushError, push_to_hub
+
+        try:
+            url = push_to_hub(state.run_dir / "card", push)
+        except HubPushError as exc:
+            err.print(f"[bold red]push failed:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        console.print(f"pushed: {url}", highlight=False)
 
 
 @app.command()
