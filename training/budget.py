@@ -28,6 +28,8 @@ class Budget:
     start: float
     deadline: float
     reserve_s: float
+    # the reserve is re-measured as saves are timed; the fraction must still never step backwards
+    _floor: float = 0.0
 
     @property
     def total_s(self) -> float:
@@ -40,7 +42,9 @@ class Budget:
     def fraction(self, now: float | None = None) -> float:
         """Share of the training window (start .. deadline - reserve) already spent."""
         now = time.time() if now is None else now
-        return min(1.0, max(0.0, (now - self.start) / max(self.train_end - self.start, 1e-9)))
+        current = min(1.0, max(0.0, (now - self.start) / max(self.train_end - self.start, 1e-9)))
+        self._floor = max(self._floor, current)
+        return self._floor
 
     def should_stop(self, next_step_s: float, now: float | None = None) -> bool:
         """True when one more step would run past the training window."""

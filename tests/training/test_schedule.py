@@ -46,3 +46,10 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects_garbage(text):
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_fraction_never_steps_back_when_the_reserve_shrinks():
+    budget = Budget(start=0.0, deadline=100.0, reserve_s=20.0)
+    before = budget.fraction(now=40.0)
+    budget.reserve_s = 5.0  # a save turned out faster than first estimated
+    assert budget.fraction(now=41.0) >= before

@@ -20,7 +20,7 @@ def trained(governed, tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     cfg = tiny_config(root / "cache", checkpoint_every="4s", warmup_fraction=0.1, decay_fraction=0.5)
     logged: list[tuple[int, dict]] = []
-    budget = 24.0
+    budget = 20.0
     deadline = time.time() + budget
     report = train(
         cfg, governed, root / "run", deadline, 0, lambda m, s: logged.append((s, m)), lambda *a: None

@@ -1,0 +1,137 @@
+"""Killed with SIGKILL mid-training, a resume finishes and the model loads; 2-process runs under accelerate."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from training.api import load_pipeline, train
+from training.checkpoint import latest_checkpoint, list_checkpoints, read_state
+from training.report import TrainingReport
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write_config(path: Path, cfg) -> Path:
+    path.write_text(cfg.model_dump_json())
+    return path
+
+
+def _env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def test_sigkill_then_resume_finishes_and_loads(governed, tiny_cfg, tmp_path):
+    cfg = tiny_cfg(checkpoint_every="2s", sample_prompts=[])
+    out = tmp_path / "run"
+    deadline = time.time() + 45
+    cmd = [
+        sys.executable,
+        "-m",
+        "training.launch",
+        "--config",
+        str(_write_config(tmp_path / "c.json", cfg)),
+        "--governed",
+        str(governed),
+        "--out",
+        str(out),
+        "--deadline",
+        str(deadline),
+    ]
+    log_file = tmp_path / "stderr.txt"
+    with log_file.open("wb") as stderr:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        # wait for a checkpoint past step 0, then kill without warning
+        while time.time() < deadline - 15:
+            found = latest_checkpoint(out / "checkpoints")
+            if found is not None and read_state(found)["step"] > 0:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"training exited early: {log_file.read_text()[-2000:]}")
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint appeared")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = time.time()
+    assert not (out / "model").exists()
+    step = read_state(latest_checkpoint(out / "checkpoints"))["step"]
+    spent_before = read_state(latest_checkpoint(out / "checkpoints"))["time_spent_s"]
+
+    # a few more steps are enough to show it continues (max_steps keeps the test short)
+    more = cfg.model_copy(update={"max_steps": step + 5})
+    report = train(more, governed, out, deadline, 0, lambda *a: None, lambda *a: None, resume=True)
+    assert time.time() <= deadline
+    assert report.resumed_from_step is not None and report.resumed_from_step >= step
+    assert report.steps == step + 5 and report.stopped_reason == "max_steps"
+    # time spent before the kill counts: the budget is the first attempt's, the clock kept running
+    assert report.compute.wall_clock_s > spent_before
+    assert report.budget_s > deadline - killed_at + spent_before * 0.9
+    assert len(list_checkpoints(out / "checkpoints")) <= cfg.keep_checkpoints
+    assert not list((out / "checkpoints").glob(".tmp-*"))
+    pipe = load_pipeline(report.model_dir)
+    assert pipe("red heart", num_inference_steps=2, output_type="np").images.shape == (1, 16, 16, 3)
+
+
+def test_two_processes_under_accelerate_train_checkpoint_and_resume(governed, tiny_cfg, tmp_path):
+    out = tmp_path / "ddp"
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "training.launch",
+        "--governed",
+        str(governed),
+        "--out",
+        str(out),
+        "--budget",
+        "60s",
+    ]
+
+    def run(max_steps: int, *extra: str) -> TrainingReport:
+        cfg = tiny_cfg(max_steps=max_steps, sample_prompts=[])
+        config = _write_config(tmp_path / f"c{max_steps}.json", cfg)
+        report_file = tmp_path / f"report{max_steps}.json"
+        done = subprocess.run(
+            [*launch, "--config", str(config), "--report", str(report_file), *extra],
+            cwd=REPO,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return TrainingReport.model_validate_json(report_file.read_text())
+
+    first = run(3)
+    assert first.compute.processes == 2 and first.steps == 3
+    assert first.images_seen == 3 * 8 * 2  # per-process batch x processes
+    state = read_state(latest_checkpoint(out / "checkpoints"))
+    assert state["world_size"] == 2 and state["step"] == 3
+    assert {p.name for p in latest_checkpoint(out / "checkpoints").glob("rng-rank*")} == {
+        "rng-rank0.safetensors",
+        "rng-rank1.safetensors",
+    }
+
+    second = run(5, "--resume")
+    assert second.resumed_from_step == 3 and second.steps == 5 and second.images_seen == 5 * 16
+    assert json.loads((second.model_dir / "model_index.json").read_text())["_class_name"][1] == "T2IPipeline"
