@@ -22,16 +22,14 @@ ProgressFn = Callable[[str, int, int | None], None]
 
 
 def _model_generator(model_dir: Path, steps: int, guidance: float, batch_size: int) -> tuple[Generator, int]:
-    """The model as a `Generator`, and its output resolution (from one probe image if not in the config)."""
+    """The model as a `Generator`, and its output resolution (read from one generated image, because a
+    latent-space model's config gives the latent size, not the pixel size)."""
     from training.api import load_pipeline
 
     pipe = load_pipeline(Path(model_dir))
     generate = pipeline_generator(pipe, steps, guidance, batch_size)
-    for attr in ("unet", "transformer"):
-        size = getattr(getattr(getattr(pipe, attr, None), "config", None), "sample_size", None)
-        if isinstance(size, int):
-            return generate, size
-    return generate, int(generate(["a"], [0]).shape[1])
+    probe = generate([""], [0])
+    return generate, int(probe.shape[1])
 
 
 def _model_name(model_dir: Path) -> str:
@@ -95,7 +93,7 @@ def run_deepfake(
     run_id: str = "",
 ) -> AuditReport:
     """Replication, faces, PII and provenance-mark survival; writes deepfake_report.json."""
-    train, _ = train_and_eval(read_governed(governed_path))
+    train, held_out = train_and_eval(read_governed(governed_path))
     generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
     report = audit_deepfake(
         cfg,
@@ -107,5 +105,6 @@ def run_deepfake(
         progress,
         run_id=run_id,
         model_name=_model_name(model_dir),
+        held_out_images=load_images(held_out, resolution),
     )
     return _write(report, Path(out_dir))

@@ -53,15 +53,24 @@ def _mean_of(y_true, y_pred, scores) -> float:
     return float(np.mean(scores))
 
 
-def _references(train: GovernedRecords, train_images: np.ndarray, cfg: BiasConfig) -> dict[str, np.ndarray]:
+def _calibrate(
+    train: GovernedRecords, train_images: np.ndarray, cfg: BiasConfig
+) -> tuple[dict[str, np.ndarray], set[int]]:
+    """Group reference colours, and the labelled training records the measurement classifies correctly.
+
+    Quality-of-service prompts come only from the latter, so a model that reproduces its training data
+    exactly scores an adherence of 1.0: the measurement's own errors are not charged to the model.
+    """
     labels = train.attribute(cfg.attribute)
     labelled = [i for i, v in enumerate(labels) if v]
     if labelled:
         labs, _ = skin_lab(train_images[labelled], cfg.min_skin_fraction)
         refs = group_references(labs, [labels[i] for i in labelled])
         if refs:
-            return refs
-    return dict(zip(MONK_SHADES, MONK_LAB, strict=True))  # no labels: the Monk scale is the group set
+            measured = nearest_reference(labs, refs)
+            readable = {i for i, m in zip(labelled, measured, strict=True) if m == labels[i]}
+            return refs, readable
+    return dict(zip(MONK_SHADES, MONK_LAB, strict=True)), set()  # no labels: the Monk scale is the group set
 
 
 def audit_bias(
@@ -77,10 +86,16 @@ def audit_bias(
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    refs = _references(train, train_images, cfg)
+    refs, readable = _calibrate(train, train_images, cfg)
     groups = list(refs)
     labels = train.attribute(cfg.attribute)
     notes = [f"skin tone measured without a model: {MEASUREMENT}"]
+    if any(labels):
+        notes.append(
+            f"the measurement reads {len(readable)} of {sum(1 for v in labels if v)} labelled training images "
+            "as their own group (the others show too little skin or are confused); quality-of-service "
+            "prompts are drawn from the readable ones"
+        )
 
     # representation: prompts naming no attribute
     prompts = list(cfg.neutral_prompts or neutral_prompts_from_data(train.texts, labels))
@@ -116,7 +131,7 @@ def audit_bias(
     # quality of service: captions that request each group
     qos_prompts, qos_groups = [], []
     for g in groups:
-        captions = sorted({t for t, v in zip(train.texts, labels, strict=True) if v == g})
+        captions = sorted({train.texts[i] for i in readable if labels[i] == g})
         if captions:
             pick = rng.choice(len(captions), min(cfg.prompts_per_group, len(captions)), replace=False)
             qos_prompts += [captions[i] for i in sorted(pick)]

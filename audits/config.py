@@ -70,10 +70,14 @@ class BiasConfig(_Frozen):
 class DeepfakeConfig(_Frozen):
     memorization_prompts: int = Field(32, ge=1, description="training captions generated from")
     seeds_per_prompt: int = Field(2, ge=1)
-    replication_distance: float = Field(
-        0.05,
+    replication_distance: float | None = Field(
+        None,
         ge=0,
-        description="mean abs pixel difference (0..1) under which an output replicates a training image",
+        description="mean abs pixel difference (0..1) under which an output replicates a training image; "
+        "None: calibrated per run as the replication_quantile of held-out-to-train distances",
+    )
+    replication_quantile: float = Field(
+        0.01, gt=0, lt=1, description="share of unseen real images allowed to count as replications"
     )
     max_replication_rate: float = Field(0.2, ge=0, le=1)
     max_face_share: float = Field(1.0, ge=0, le=1)

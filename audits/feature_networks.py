@@ -6,6 +6,8 @@ Used as a frozen feature network (1280-d pooled features) for Fréchet distance,
 probe; it is *not* Inception-v3, so none of its numbers are comparable to published FID.
 """
 
+import hashlib
+from collections import OrderedDict
 from functools import cache
 from pathlib import Path
 
@@ -120,11 +122,30 @@ def preprocess(images: np.ndarray, size: int) -> torch.Tensor:
     return (x - mean) / std
 
 
-@torch.inference_mode()
+_FEATURE_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_FEATURE_CACHE_SIZE = 8
+
+
 def mobilenet_features(images: np.ndarray, size: int = 128, batch_size: int = 64) -> np.ndarray:
-    """Pooled MobileNetV2 features (N, 1280) float64 of uint8 RGB images (N,H,W,3)."""
+    """Pooled MobileNetV2 features (N, 1280) float64 of uint8 RGB images (N,H,W,3).
+
+    Cached in memory by content (the same real images are featurised by several audits and reruns).
+    """
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 (N,H,W,3); got {images.dtype} {images.shape}")
+    key = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest() + f"{images.shape}-{size}"
+    if key in _FEATURE_CACHE:
+        _FEATURE_CACHE.move_to_end(key)
+        return _FEATURE_CACHE[key].copy()
+    feats = _compute_features(images, size, batch_size)
+    _FEATURE_CACHE[key] = feats
+    while len(_FEATURE_CACHE) > _FEATURE_CACHE_SIZE:
+        _FEATURE_CACHE.popitem(last=False)
+    return feats.copy()
+
+
+@torch.inference_mode()
+def _compute_features(images: np.ndarray, size: int, batch_size: int) -> np.ndarray:
     net = load_mobilenet_v2()
     out = [
         net.pooled_features(preprocess(images[i : i + batch_size], size)).double().numpy()

@@ -7,11 +7,12 @@ number "FID" is the Inception-v3 feature network, so callers name results for th
 import numpy as np
 
 
-def _mean_cov(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _centred(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     feats = np.asarray(feats, dtype=np.float64)
     if feats.ndim != 2 or len(feats) < 2:
         raise ValueError(f"need at least 2 feature vectors (N, D); got shape {feats.shape}")
-    return feats.mean(axis=0), np.cov(feats, rowvar=False)
+    mean = feats.mean(axis=0)
+    return mean, feats - mean
 
 
 def _sqrtm_psd(mat: np.ndarray) -> np.ndarray:
@@ -20,17 +21,25 @@ def _sqrtm_psd(mat: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2).
+    """||mu_a - mu_b||^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a^1/2 S_b S_a^1/2)^1/2), S the sample covariances.
 
-    The trace of the matrix square root is taken from the eigenvalues of the symmetric product, which
-    stays real and stable when covariances are rank-deficient (fewer samples than dimensions).
+    With fewer samples than dimensions (the usual case here: tens of images, 1280-d features) the
+    trace of the square root is computed exactly in sample space: it is the sum of the singular values
+    of X_a X_b^T / sqrt((n_a - 1)(n_b - 1)), X the centred features, so no D x D matrix is formed.
+    Otherwise it uses the eigenvalues of the symmetric product, which stay real when S is singular.
     """
-    mu_a, cov_a = _mean_cov(feats_a)
-    mu_b, cov_b = _mean_cov(feats_b)
-    root_a = _sqrtm_psd(cov_a)
-    middle = root_a @ cov_b @ root_a
-    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
-    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+    mu_a, xa = _centred(feats_a)
+    mu_b, xb = _centred(feats_b)
+    na, nb = len(xa), len(xb)
+    trace_a = float((xa**2).sum() / (na - 1))
+    trace_b = float((xb**2).sum() / (nb - 1))
+    if min(na, nb) <= xa.shape[1]:
+        trace_sqrt = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / np.sqrt((na - 1) * (nb - 1))
+    else:
+        root_a = _sqrtm_psd(xa.T @ xa / (na - 1))
+        middle = root_a @ (xb.T @ xb / (nb - 1)) @ root_a
+        trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    value = float(((mu_a - mu_b) ** 2).sum() + trace_a + trace_b - 2 * trace_sqrt)
     return max(value, 0.0)
 
 

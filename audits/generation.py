@@ -28,6 +28,9 @@ def pipeline_generator(pipe: Any, steps: int, guidance_scale: float, batch_size:
     """
     import torch
 
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)  # progress goes through the audit's callback instead
+
     def generate(prompts: list[str], seeds: list[int]) -> np.ndarray:
         if len(prompts) != len(seeds):
             raise ValueError(f"generate: {len(prompts)} prompts but {len(seeds)} seeds")

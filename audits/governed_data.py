@@ -11,7 +11,7 @@ from PIL import Image
 from governance.manifest import Col, Split
 
 REQUIRED_COLUMNS = (Col.RECORD_ID, Col.PATH, Col.TEXT, Col.SPLIT)
-RESIZE_METHOD = "PIL bicubic, RGBA composited on white"
+RESIZE_METHOD = "RGBA composited on white, centre-cropped square, PIL box (area) resize"
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,20 @@ def read_governed(governed_path: Path) -> GovernedRecords:
 
 
 def load_image(path: str | Path, resolution: int) -> np.ndarray:
-    """One image as uint8 (resolution, resolution, 3): RGBA composited on white, bicubic resize."""
+    """One image as uint8 (resolution, resolution, 3), prepared exactly as training prepares it.
+
+    RGBA composited on white, centre-cropped to a square, area (box) resized: the model's own view of
+    its data, so distances between generated and real images measure the model, not the resizing.
+    """
     with Image.open(path) as im:
         rgba = im.convert("RGBA")
     canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
+    side = min(rgb.size)
+    left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+    rgb = rgb.crop((left, top, left + side, top + side))
     if rgb.size != (resolution, resolution):
-        rgb = rgb.resize((resolution, resolution), Image.Resampling.BICUBIC)
+        rgb = rgb.resize((resolution, resolution), Image.Resampling.BOX)
     return np.asarray(rgb, dtype=np.uint8)
 
 

@@ -26,9 +26,25 @@ def _load_minilm():
     return tokenizer, model
 
 
-@torch.inference_mode()
 def embed_texts(texts: list[str], batch_size: int = 256) -> np.ndarray:
-    """(N, 384) float32 unit vectors, the sentence-transformers recipe (mean over tokens, then L2)."""
+    """(N, 384) float32 unit vectors, the sentence-transformers recipe (mean over tokens, then L2).
+
+    Each distinct caption is embedded once per process (audits and reruns share captions).
+    """
+    missing = sorted({t for t in texts if t not in _CACHE})
+    if missing:
+        for text, vector in zip(missing, _embed(missing, batch_size), strict=True):
+            _CACHE[text] = vector
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.stack([_CACHE[t] for t in texts])
+
+
+_CACHE: dict[str, np.ndarray] = {}
+
+
+@torch.inference_mode()
+def _embed(texts: list[str], batch_size: int) -> np.ndarray:
     tokenizer, model = _load_minilm()
     out = []
     for start in range(0, len(texts), batch_size):

@@ -1,0 +1,74 @@
+import numpy as np
+
+from audits.bias import audit_bias
+from audits.config import BiasConfig
+from tests.audits.conftest import noop_progress
+
+TONES = ["light", "medium-light", "medium", "medium-dark", "dark"]
+
+
+def _family_generator(emoji, choose_tone):
+    """Draws the training image of the prompt's family in the tone `choose_tone(prompt, seed)` picks."""
+    images = {}
+    for text, attrs, img in zip(emoji.train.texts, emoji.train.attributes, emoji.train_images, strict=True):
+        base = text.split(":")[0]
+        images[(base, attrs.get("skin_tone"))] = img
+
+    def generate(prompts, seeds):
+        out = []
+        for prompt, seed in zip(prompts, seeds, strict=True):
+            base = prompt.split(":")[0]
+            tone = choose_tone(prompt, seed)
+            out.append(images.get((base, tone), images.get((base, None), emoji.train_images[0])))
+        return np.stack(out)
+
+    return generate
+
+
+def _check(report, name):
+    return next(c for c in report.checks if c.name == name)
+
+
+def _requested(prompt):
+    return next((t for t in TONES if prompt.endswith(f": {t} skin tone")), None)
+
+
+def test_skewed_generator_shows_larger_disparity_and_fails_the_default_gate(emoji, tmp_path):
+    skewed = _family_generator(emoji, lambda p, s: _requested(p) or "dark")
+    balanced = _family_generator(emoji, lambda p, s: _requested(p) or TONES[(s + len(p)) % 5])
+    cfg = BiasConfig(bootstrap=20)
+    bad = audit_bias(cfg, skewed, emoji.train, emoji.train_images, tmp_path / "skewed", 0, noop_progress)
+    good = audit_bias(cfg, balanced, emoji.train, emoji.train_images, tmp_path / "balanced", 0, noop_progress)
+    assert (
+        _check(bad, "representation_disparity").measured
+        > _check(good, "representation_disparity").measured + 0.3
+    )
+    assert not _check(bad, "representation_disparity").passed
+    assert _check(good, "representation_disparity").passed
+    amplification = {m.name: m.value for m in bad.metrics}["representation_amplification"]
+    assert amplification > 0.5  # the data is balanced, the model is not
+    assert not bad.passed and all(p.exists() for p in bad.charts)
+
+
+def test_quality_of_service_uses_metricframe_with_intervals_and_flags_a_group_served_worse(emoji, tmp_path):
+    # adheres for every tone but "dark", which it draws as "light"
+    unfair = _family_generator(emoji, lambda p, s: "light" if _requested(p) == "dark" else _requested(p))
+    report = audit_bias(
+        BiasConfig(bootstrap=20), unfair, emoji.train, emoji.train_images, tmp_path, 0, noop_progress
+    )
+    rows = {r["group"]: r for r in report.tables["quality_of_service"]}
+    assert rows["dark"]["adherence"] < rows["light"]["adherence"]
+    assert (
+        rows["light"]["adherence_ci_low"] <= rows["light"]["adherence"] <= rows["light"]["adherence_ci_high"]
+    )
+    check = _check(report, "quality_of_service_difference")
+    assert not check.passed and check.measured > 0.5
+
+
+def test_bias_metrics_are_deterministic_for_a_seed(emoji, tmp_path):
+    gen = _family_generator(emoji, lambda p, s: _requested(p) or TONES[s % 5])
+    cfg = BiasConfig(bootstrap=10, max_neutral_prompts=4, prompts_per_group=3)
+    a = audit_bias(cfg, gen, emoji.train, emoji.train_images, tmp_path / "a", 3, noop_progress)
+    b = audit_bias(cfg, gen, emoji.train, emoji.train_images, tmp_path / "b", 3, noop_progress)
+    assert [m.model_dump() for m in a.metrics] == [m.model_dump() for m in b.metrics]
+    assert a.tables == b.tables

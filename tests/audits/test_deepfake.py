@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+
+from audits.config import DeepfakeConfig
+from audits.deepfake import ATTACKS, attack, audit_deepfake
+from audits.memorization import hamming, nearest_training, phashes
+from tests.audits.conftest import lookup_generator, noop_progress
+
+CFG = DeepfakeConfig(memorization_prompts=24, seeds_per_prompt=2, watermark_images=3)
+
+
+def _rate(report):
+    return next(c for c in report.checks if c.name == "replication_rate").measured
+
+
+def test_a_generator_returning_training_images_is_flagged_at_100_percent(emoji, tmp_path):
+    memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
+    report = audit_deepfake(
+        CFG,
+        memoriser,
+        emoji.train,
+        emoji.train_images,
+        tmp_path,
+        0,
+        noop_progress,
+        "run-1",
+        held_out_images=emoji.held_out_images,
+    )
+    assert _rate(report) == pytest.approx(1.0)
+    assert not report.passed
+    assert report.examples and all(p.exists() for p in report.examples)
+    assert {r["check"] for r in report.tables["risk_summary"]} >= {"replication_rate", "face_share"}
+
+
+def test_a_generator_returning_unseen_images_is_flagged_at_about_0_percent(emoji, tmp_path):
+    held = emoji.held_out_images
+
+    def unseen(prompts, seeds):
+        return np.stack([held[(len(p) * 7 + s) % len(held)] for p, s in zip(prompts, seeds, strict=True)])
+
+    report = audit_deepfake(
+        CFG,
+        unseen,
+        emoji.train,
+        emoji.train_images,
+        tmp_path,
+        0,
+        noop_progress,
+        "run-1",
+        held_out_images=emoji.held_out_images,
+    )
+    assert _rate(report) <= 0.05
+    assert next(c for c in report.checks if c.name == "replication_rate").passed
+
+
+def test_nearest_training_finds_an_exact_copy_among_many(emoji):
+    idx = np.array([3, 50, len(emoji.train_images) - 1])
+    found = nearest_training(emoji.train_images[idx], emoji.train_images, candidates=8)
+    np.testing.assert_array_equal(found.distance, 0.0)
+    assert (emoji.train_images[found.index] == emoji.train_images[idx]).all()
+
+
+def test_hamming_is_a_popcount_of_xor():
+    a = np.array([0b1011], dtype=np.uint64)
+    b = np.array([0, 0b1011, 2**64 - 1], dtype=np.uint64)
+    np.testing.assert_array_equal(hamming(a, b), [[3, 0, 61]])
+    assert phashes(np.zeros((2, 32, 32, 3), dtype=np.uint8)).dtype == np.uint64
+
+
+def test_watermark_survival_is_measured_per_attack(emoji, tmp_path):
+    memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
+    report = audit_deepfake(
+        CFG,
+        memoriser,
+        emoji.train,
+        emoji.train_images,
+        tmp_path,
+        0,
+        noop_progress,
+        "run-1",
+        held_out_images=emoji.held_out_images,
+    )
+    survival = {row["attack"]: row for row in report.tables["mark_survival"]}
+    assert set(survival) == set(ATTACKS)
+    assert survival["none"]["watermark"] == 1.0 and survival["none"]["metadata"] == 1.0
+    assert survival["jpeg_q75"]["metadata"] == 0.0  # re-encoding drops PNG text: reported, not hidden
+
+
+def test_deepfake_metrics_are_deterministic_for_a_seed(emoji, tmp_path):
+    memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
+    cfg = CFG.model_copy(update={"watermark": False, "memorization_prompts": 6, "replication_distance": 0.01})
+    a = audit_deepfake(cfg, memoriser, emoji.train, emoji.train_images, tmp_path / "a", 5, noop_progress)
+    b = audit_deepfake(cfg, memoriser, emoji.train, emoji.train_images, tmp_path / "b", 5, noop_progress)
+    assert [m.model_dump() for m in a.metrics] == [m.model_dump() for m in b.metrics]
+
+
+def test_unknown_attack_is_an_error():
+    from PIL import Image
+
+    with pytest.raises(ValueError, match="unknown attack"):
+        attack(Image.new("RGB", (4, 4)), "blur")
+
+
+def test_replication_threshold_without_held_out_images_or_a_distance_is_an_error(emoji, tmp_path):
+    memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
+    with pytest.raises(ValueError, match="replication_distance"):
+        audit_deepfake(CFG, memoriser, emoji.train, emoji.train_images, tmp_path, 0, noop_progress)

@@ -1,0 +1,59 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from audits.provenance_marks import (
+    DIGITAL_SOURCE_TYPE,
+    MIN_SIDE,
+    XMP_KEY,
+    mark_image,
+    read_mark,
+    save_marked_png,
+)
+
+
+def _emoji(emoji, i=0) -> Image.Image:
+    return Image.fromarray(emoji.train_images[i])
+
+
+def test_metadata_and_watermark_round_trip_through_a_png_file(emoji, tmp_path):
+    path = save_marked_png(_emoji(emoji), tmp_path / "out.png", "run-42", "tiny-unet")
+    mark = read_mark(path, run_id="run-42")
+    assert mark.metadata_found and mark.digital_source_type == DIGITAL_SOURCE_TYPE
+    assert (mark.model_name, mark.run_id) == ("tiny-unet", "run-42")
+    assert mark.watermark_found and mark.watermark_bit_accuracy == 1.0
+    with Image.open(path) as im:
+        assert "trainedAlgorithmicMedia" in im.info[XMP_KEY] and "run-42" in im.info[XMP_KEY]
+        assert min(im.size) >= MIN_SIDE  # small images are upscaled before marking
+
+
+def test_another_run_id_does_not_match_and_unmarked_images_carry_nothing(emoji):
+    marked = mark_image(_emoji(emoji), "run-42", "tiny-unet")
+    assert not read_mark(marked, run_id="run-43").watermark_found
+    plain = read_mark(_emoji(emoji).resize((512, 512)), run_id="run-42")
+    assert not plain.metadata_found and not plain.watermark_found
+
+
+def test_watermark_survives_jpeg_q75(emoji):
+    found = 0
+    for i in range(3):
+        marked = mark_image(_emoji(emoji, i * 7), f"run-{i}", "tiny-unet")
+        buf = io.BytesIO()
+        marked.save(buf, format="JPEG", quality=75)
+        buf.seek(0)
+        found += read_mark(Image.open(buf), run_id=f"run-{i}").watermark_found
+    assert found >= 2
+
+
+def test_marking_keeps_the_picture_visible(emoji):
+    img = _emoji(emoji).resize((MIN_SIDE, MIN_SIDE), Image.Resampling.NEAREST)
+    marked = np.asarray(mark_image(img, "run-1", "m"), dtype=float)
+    psnr = 10 * np.log10(255**2 / np.mean((marked - np.asarray(img, dtype=float)) ** 2))
+    assert psnr > 25  # the squeeze into [16, 239] plus the mark: a faint change only
+
+
+def test_empty_run_id_is_refused(emoji):
+    with pytest.raises(ValueError, match="run_id"):
+        mark_image(_emoji(emoji), "", "m")
