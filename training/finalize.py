@@ -131,7 +131,7 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
         wall_clock_s=wall,
         device_hours=device_hours,
         precision=s.precision,
-        speed_options=s.speed_options,
+        speed_options=s.speed_options | {"threads": s.threads.describe()},
         flops_per_image=flops,
         mfu=mfu,
         energy_kwh=energy.kwh,

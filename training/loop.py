@@ -7,6 +7,21 @@ from training.schedule import lr_multiplier
 from training.session import Session
 
 
+def train_step(s: Session, lr: float):
+    """One optimisation step at learning rate `lr`; returns (loss, per-sample loss, sigma, batch size)."""
+    for group in s.opt.param_groups:
+        group["lr"] = lr
+    x0, emb, mask = s.batch()
+    with s.autocast():
+        loss, per_sample, sigma = s.flow.loss(s.velocity, x0, emb, mask, generator=s.generator)
+    s.accelerator.backward(loss)
+    s.accelerator.clip_grad_norm_(s.model.parameters(), 1.0)
+    s.opt.step()
+    s.opt.zero_grad(set_to_none=True)
+    s.ema.update(s.unwrapped)
+    return loss.detach(), per_sample, sigma, x0.shape[0]
+
+
 def run_loop(s: Session, log, progress) -> str:
     """Train until the budget (or max_steps) says stop; returns why it stopped."""
     cfg, acc = s.cfg, s.accelerator
@@ -17,23 +32,16 @@ def run_loop(s: Session, log, progress) -> str:
             return "max_steps" if cfg.max_steps is not None and s.step >= cfg.max_steps else "budget"
         if due:
             s.save_checkpoint()
+        s.threads.before_step()
         t0 = time.time()
         lr = cfg.learning_rate * lr_multiplier(s.budget.fraction(), cfg.warmup_fraction, cfg.decay_fraction)
-        for group in s.opt.param_groups:
-            group["lr"] = lr
-        x0, emb, mask = s.batch()
-        with s.autocast():
-            loss, per_sample, sigma = s.flow.loss(s.velocity, x0, emb, mask, generator=s.generator)
-        acc.backward(loss)
-        acc.clip_grad_norm_(s.model.parameters(), 1.0)
-        s.opt.step()
-        s.opt.zero_grad(set_to_none=True)
-        s.ema.update(s.unwrapped)
+        loss, per_sample, sigma, batch = train_step(s, lr)
+        s.threads.after_step(time.time() - t0)
         s.step += 1
-        s.images_seen += x0.shape[0] * acc.num_processes
-        # exponential average of the step time: the stop condition needs the next step's duration
+        s.images_seen += batch * acc.num_processes
+        # moving average of the step time: the stop condition needs the next step's duration
         step_s = time.time() - t0 if step_s == 0 else 0.9 * step_s + 0.1 * (time.time() - t0)
-        window_loss, window_n = window_loss + float(loss.detach()), window_n + 1
+        window_loss, window_n = window_loss + float(loss), window_n + 1
         for key, (total, count) in sigma_bins(sigma, per_sample).items():
             old = bins.get(key, (0.0, 0))
             bins[key] = (old[0] + total, old[1] + count)
@@ -42,7 +50,7 @@ def run_loop(s: Session, log, progress) -> str:
             metrics = {
                 "loss": window_loss / window_n,
                 "lr": lr,
-                "images_per_s": window_n * x0.shape[0] * acc.num_processes / max(elapsed, 1e-9),
+                "images_per_s": window_n * batch * acc.num_processes / max(elapsed, 1e-9),
                 "budget_fraction": s.budget.fraction(),
                 "epoch": float(s.sampler.epoch),
             }

@@ -23,6 +23,7 @@ from training.presets import build_denoiser, resolve_resolution
 from training.samples import sample_grid
 from training.t2i_pipeline import call_denoiser
 from training.text_encoder import cached_text_embeddings, default_cache_dir, load_text_encoder, token_length
+from training.threads import ThreadTuner, make_tuner
 
 
 def resolve_precision(cfg: TrainingConfig, device: torch.device) -> str:
@@ -62,6 +63,7 @@ class Session:
     max_tokens: int
     dataset_digest: str
     embeddings_from_cache: bool
+    threads: ThreadTuner
     step: int = 0
     images_seen: int = 0
     time_spent_before: float = 0.0  # active seconds of earlier attempts
@@ -240,8 +242,6 @@ def build_session(
     # launched processes a gloo process group (accelerate's MULTI_CPU) instead of independent runs
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     device = accelerator.device
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
     # Adam's second moments and EMA weights can decay into denormals, which are very slow on CPUs
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
@@ -288,11 +288,11 @@ def build_session(
         "sdpa_attention": True,
         "optimizer": "AdamW fused" if fused else "AdamW foreach",
         "torch_compile": cfg.compile,
-        "threads": str(torch.get_num_threads()),
         "text_embeddings": "reused from cache" if from_cache else "computed and cached",
         "cached_decoded_images": True,
     }
     rank, world = accelerator.process_index, accelerator.num_processes
+    tuner = make_tuner(cfg.threads, device.type, world)
     generator = torch.Generator().manual_seed(seed * 7919 + rank)
     return Session(
         cfg=cfg,
@@ -318,6 +318,7 @@ def build_session(
         speed_options=speed,
         max_tokens=max_tokens,
         dataset_digest=digest,
+        threads=tuner,
         embeddings_from_cache=from_cache,
         attempt_start=start,
     )

@@ -53,3 +53,23 @@ def test_fraction_never_steps_back_when_the_reserve_shrinks():
     before = budget.fraction(now=40.0)
     budget.reserve_s = 5.0  # a save turned out faster than first estimated
     assert budget.fraction(now=41.0) >= before
+
+
+def test_thread_tuner_keeps_the_faster_count():
+    import torch
+
+    from training.threads import ThreadTuner
+
+    before = torch.get_num_threads()
+    try:
+        tuner = ThreadTuner([2, 1], probe_steps=2)
+        fake = {2: 0.5, 1: 0.1}
+        tuner.before_step()
+        tuner.after_step(9.0)  # warm-up step: ignored
+        while tuner.probing:
+            tuner.before_step()
+            tuner.after_step(fake[torch.get_num_threads()])
+        assert tuner.chosen == 1 and torch.get_num_threads() == 1
+        assert "1: 0.100 s/step" in tuner.describe()
+    finally:
+        torch.set_num_threads(before)

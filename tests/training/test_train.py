@@ -115,3 +115,21 @@ def test_second_run_reuses_cached_text_embeddings(trained, governed):
     assert first == "computed and cached"
     assert report.compute.speed_options["text_embeddings"] == "reused from cache"
     assert report.steps == 2 and report.stopped_reason == "max_steps"
+
+
+def test_transformer_architecture_trains_and_reloads(governed, tiny_cfg, tmp_path):
+    """The DiT-style preset (PixArt transformer with cross-attention to the caption tokens)."""
+    cfg = tiny_cfg(
+        architecture="transformer",
+        block_out_channels=[32],
+        layers_per_block=1,
+        max_steps=2,
+        sample_prompts=[],
+    )
+    report = train(cfg, governed, tmp_path / "dit", time.time() + 60, 0, lambda *a: None, lambda *a: None)
+    assert report.architecture["class"] == "PixArtTransformer2DModel" and report.steps == 2
+    pipe = DiffusionPipeline.from_pretrained(report.model_dir, trust_remote_code=True)
+    image = pipe(
+        "rocket", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np"
+    )
+    assert image.images.shape == (1, 16, 16, 3)
