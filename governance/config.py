@@ -101,7 +101,10 @@ class ProvenanceConfig(_Frozen):
 class DedupConfig(_Frozen):
     near_max_distance: int = Field(6, ge=0, le=32, description="Hamming radius on the 64-bit pHash")
     color_max_distance: float = Field(
-        0.08, ge=0, description="near duplicates must also be this close in colour (mean abs diff, 0..1)"
+        0.045,
+        ge=0,
+        description="near duplicates must also be this close in colour: largest difference of the mean colour "
+        "of any cell of a 16x16 grid, any channel (0..1)",
     )
     eval_fraction: float = Field(0.05, ge=0, lt=1, description="share of kept records held out for audits")
     eval_dir: Path | None = Field(

@@ -180,7 +180,11 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     done = len(records) - sum(len(shards[k]) for k in todo)
     progress("ingest", done, len(records))
     limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
-    detector = NsfwDetector(cfg.nsfw.providers) if cfg.nsfw.enabled and todo else None
+    detector = (
+        NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small)
+        if cfg.nsfw.enabled and todo
+        else None
+    )
     tasks = {}
     for k in todo:
         # Records whose metadata already failed (no path) are not read; embedded bytes are.
