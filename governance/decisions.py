@@ -165,3 +165,9 @@ def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
         },
         index=pd.Index(record_ids, name="record_id"),
     )
+
+
+def dropped_ids(work_dir: Path, names: Iterable[str]) -> set[str]:
+    """Records that the named logs already dropped: later passes do not assess them again."""
+    findings = load_findings(work_dir, names)
+    return set(findings.loc[findings["decision"] == str(Decision.DROP), "record_id"])

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from governance.config import GovernanceConfig
-from governance.decisions import FindingsLog
+from governance.decisions import FindingsLog, dropped_ids
 from governance.nsfw import policy_hits, policy_score
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
@@ -19,8 +19,9 @@ def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     log = FindingsLog("nsfw")
     scored = 0
     if cfg.nsfw.enabled:
+        dropped = dropped_ids(work_dir, ["ingest-*", "provenance", "dedup"])
         for rid, raw in zip(table["record_id"], table["nsfw_detections"], strict=True):
-            if raw is None:
+            if raw is None or rid in dropped:
                 continue
             scored += 1
             detections = json.loads(raw)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from governance.config import GovernanceConfig
-from governance.decisions import FindingsLog, load_findings, resolve
+from governance.decisions import FindingsLog, dropped_ids, load_findings, resolve
 from governance.embedded_signals import EmbeddedSignals
 from governance.licenses import license_traits, normalize_license
 from governance.opt_out import load_opt_out
@@ -72,8 +72,12 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     log = FindingsLog("provenance")
     opt_out = load_opt_out(cfg.provenance.opt_out)
     ai_candidates: list[str] = []
+    # A record that ingest dropped (no file, broken metadata) has no provenance worth assessing.
+    dropped = dropped_ids(work_dir, ["ingest-*"])
     for _, row in table.iterrows():
         rid = row["record_id"]
+        if rid in dropped:
+            continue
         info = normalize_license(row["license_raw"])
         decision, reason, why = license_decision(info.spdx, cfg)
         log.add(

@@ -8,6 +8,10 @@ import pandas as pd
 
 INGEST_DIR = "ingest"
 SOURCE_FILE = "source.json"
+TEXT_COLUMNS = (
+    "file_name", "path", "text", "license_raw", "license_source", "source_url", "author", "declared_sha256",
+    "content_sha256", "format", "color_hash", "nsfw_detections",
+)  # fmt: skip
 
 
 def atomic_parquet(frame: pd.DataFrame, path: Path) -> Path:
@@ -42,7 +46,12 @@ def read_ingest(work_dir: Path) -> pd.DataFrame:
     frames = [pd.read_parquet(folder / f"shard-{k:05d}.parquet") for k in range(meta["shards"])]
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).sort_values("index", kind="stable").reset_index(drop=True)
+    table = pd.concat(frames, ignore_index=True).sort_values("index", kind="stable").reset_index(drop=True)
+    # A shard whose column is all null reads back as float NaN; text columns must hold None instead.
+    for col in table.columns:
+        if table[col].dtype == object or col in TEXT_COLUMNS:
+            table[col] = table[col].astype(object).where(table[col].notna(), None)
+    return table
 
 
 def read_source_meta(work_dir: Path) -> dict:
