@@ -106,14 +106,21 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         files[name] = _png_bytes(_noise(seed))
     files["bad_hash.png"] = _png_bytes(_noise(11))
     files["good_hash.png"] = _png_bytes(_noise(19))
-    for name, seed in [("cap_missing.png", 20), ("cap_bad.png", 21), ("cap_long.png", 22), ("lic_list.png", 23)]:
+    for name, seed in [
+        ("cap_missing.png", 20),
+        ("cap_bad.png", 21),
+        ("cap_long.png", 22),
+        ("lic_list.png", 23),
+    ]:
         files[name] = _png_bytes(_noise(seed))
     files["empty_license.png"] = _png_bytes(_noise(24))
     files["optout_domain.png"] = _png_bytes(_noise(12))
     info = PngImagePlugin.PngInfo()
     info.add_itxt(
         "XML:com.adobe.xmp",
-        _xmp("<plus:DataMining>http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING</plus:DataMining>"),
+        _xmp(
+            "<plus:DataMining>http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING</plus:DataMining>"
+        ),
         zip=True,  # compressed: only the decoded text chunk shows it
     )
     files["xmp_optout.png"] = _png_bytes(_noise(13), info)
@@ -156,7 +163,9 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         (data / name).write_bytes(content)
     (data / "link.png").symlink_to(outside)
     (evalset / "held_out.png").write_bytes(files["leak.png"])
-    (evalset / "metadata.jsonl").write_text(json.dumps({"file_name": "held_out.png", "text": "held out"}) + "\n")
+    (evalset / "metadata.jsonl").write_text(
+        json.dumps({"file_name": "held_out.png", "text": "held out"}) + "\n"
+    )
 
     keep = ("keep", set())
     specs = [
@@ -207,7 +216,11 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         Spec("heart.png", keep),
         Spec("heart_blue.png", keep),
         Spec("empty_license.png", ("quarantine", {"license_unknown", "provenance_missing"}), license=""),
-        Spec("good_hash.png", keep, sha256="sha256:" + hashlib.sha256(files["good_hash.png"]).hexdigest().upper()),
+        Spec(
+            "good_hash.png",
+            keep,
+            sha256="sha256:" + hashlib.sha256(files["good_hash.png"]).hexdigest().upper(),
+        ),
     ]
     lines = []
     expected = {}
@@ -215,7 +228,12 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         if spec.raw_line is not None:
             lines.append(spec.raw_line)
         else:
-            row = {"file_name": spec.file_name, "text": spec.text, "license": spec.license, "source_url": spec.source_url}
+            row = {
+                "file_name": spec.file_name,
+                "text": spec.text,
+                "license": spec.license,
+                "source_url": spec.source_url,
+            }
             if spec.author is not None:
                 row["author"] = spec.author
             if spec.sha256 is not None:

@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from governance import stages
-from governance.config import DataConfig, DedupConfig, GovernanceConfig, NsfwConfig, OptOutList, ProvenanceConfig
+from governance.config import (
+    DataConfig,
+    DedupConfig,
+    GovernanceConfig,
+    NsfwConfig,
+    OptOutList,
+    ProvenanceConfig,
+)
 from governance.errors import DatasetError
 from governance.manifest import GOVERNED_FILE, MANIFEST_FILE, Col
 from governance.reasons import Reason
@@ -115,7 +122,13 @@ def test_governed_table_and_split(governed):
     assert set(table["split"]) == {"train", "eval"}
     assert report.split_counts == table["split"].value_counts().to_dict()
     assert all(Path(p).is_file() for p in table["path"])
-    assert report.decisions == manifest[Col.DECISION].value_counts().reindex(["keep", "drop", "quarantine"], fill_value=0).to_dict()
+    assert (
+        report.decisions
+        == manifest[Col.DECISION]
+        .value_counts()
+        .reindex(["keep", "drop", "quarantine"], fill_value=0)
+        .to_dict()
+    )
     assert sum(report.decisions.values()) == report.records_in == len(governed["expected"])
 
 
@@ -141,7 +154,9 @@ def test_rerun_is_deterministic_and_resume_repeats_nothing(governed, tmp_path):
     assert again.dataset_digest == first.dataset_digest
     assert again.stages[0].metrics["records_ingested_now"] == 8
     other_seed = stages.finalize(cfg, work, seed=8)
-    assert other_seed.manifest_digest != first.manifest_digest or len(pd.read_parquet(first.governed_path)) < 3
+    assert (
+        other_seed.manifest_digest != first.manifest_digest or len(pd.read_parquet(first.governed_path)) < 3
+    )
 
 
 def test_missing_dataset_folder_or_metadata_raises_dataset_error(tmp_path):
@@ -150,10 +165,10 @@ def test_missing_dataset_folder_or_metadata_raises_dataset_error(tmp_path):
         stages.ingest(missing, tmp_path / "w1", lambda *_: None)
     (tmp_path / "empty").mkdir()
     no_meta = GovernanceConfig(data=DataConfig(source="imagefolder", path=tmp_path / "empty"))
-    with pytest.raises(DatasetError, match="metadata.jsonl"):
+    with pytest.raises(DatasetError, match=r"metadata\.jsonl"):
         stages.ingest(no_meta, tmp_path / "w2", lambda *_: None)
     no_path = GovernanceConfig(data=DataConfig(source="imagefolder"))
-    with pytest.raises(DatasetError, match="data.path"):
+    with pytest.raises(DatasetError, match=r"data\.path"):
         stages.ingest(no_path, tmp_path / "w3", lambda *_: None)
 
 
