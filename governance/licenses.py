@@ -114,6 +114,8 @@ def _creative_commons(text: str) -> LicenseInfo | None:
         if url.group(1):
             return _cc_id(url.group(1), url.group(2))
         return LicenseInfo("CC0-1.0" if url.group(3) == "zero" else "PDM-1.0")
+    if re.search(r"\bcc[ -]?0\b|\bcc[ -]zero\b|creative ?commons zero", text):
+        return LicenseInfo("CC0-1.0")
     if not re.search(r"\bcc\b|creative ?commons|\battribution\b", text):
         return None
     words = text.replace("creative commons", " ").replace("creativecommons", " ")

@@ -1,0 +1,44 @@
+"""The built-in emoji source and a small end-to-end run on it (worker processes included)."""
+
+import json
+
+import pandas as pd
+
+from governance import stages
+from governance.config import DataConfig, GovernanceConfig
+from governance.sources.emoji import caption, gender, load_emoji, skin_tone
+
+
+def test_records_are_captioned_licensed_and_ordered():
+    records, folder = load_emoji(None)
+    assert 3700 < len(records) < 3900
+    assert [r.record_id for r in records[:3]] == ["emoji:00000", "emoji:00001", "emoji:00002"]
+    assert all(r.path and r.path.startswith(str(folder)) for r in records)
+    assert all(r.text and r.text == r.text.lower() for r in records)
+    assert {r.license_raw for r in records} == {"CC-BY-4.0"}
+    assert all(r.source_url.endswith(r.file_name) for r in records)
+    tones = {r.attributes.get("skin_tone") for r in records}
+    assert tones == {None, "light", "medium-light", "medium", "medium-dark", "dark"}
+    assert {r.attributes.get("gender") for r in records} == {None, "man", "woman", "person"}
+    assert len({r.text for r in records}) > 0.99 * len(records)
+
+
+def test_caption_and_attribute_helpers():
+    assert caption("THUMBS UP SIGN", "1F3FD") == "thumbs up sign: medium skin tone"
+    assert caption("WOMAN: BALD", "1F3FB") == "woman: bald, light skin tone"
+    assert skin_tone("1F3FB-1F3FF") is None and skin_tone("1F3FF-1F3FF") == "dark"
+    assert gender("MAN AND WOMAN HOLDING HANDS") is None and gender("WOMAN BOWING") == "woman"
+
+
+def test_limit_takes_the_first_records(tmp_path):
+    cfg = GovernanceConfig(data=DataConfig(limit=12), num_proc=2, batch_size=5)
+    for stage in (stages.ingest, stages.provenance, stages.dedup, stages.nsfw):
+        stage(cfg, tmp_path, lambda *_: None)
+    report = stages.finalize(cfg, tmp_path, seed=0)
+    manifest = pd.read_parquet(report.manifest_path)
+    assert list(manifest["record_id"]) == [r.record_id for r in load_emoji(12)[0]]
+    assert report.decisions["keep"] == 12
+    assert report.licenses_kept == {"CC-BY-4.0": 12}
+    assert manifest["phash"].notna().all() and manifest["nsfw_detections"].notna().all()
+    assert any(c.name.startswith("Twemoji") and c.license == "CC-BY-4.0" for c in report.components)
+    assert json.loads(manifest["attributes"].iloc[0]) == {}

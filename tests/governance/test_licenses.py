@@ -1,0 +1,104 @@
+"""Licence strings as real metadata holds them -> SPDX ids, traits, URLs and the policy decision."""
+
+import pytest
+
+from governance.config import GovernanceConfig, LicensePolicy
+from governance.licenses import ALL_RIGHTS_RESERVED, license_traits, license_url, normalize_license
+from governance.obligations import derive_obligations
+from governance.provenance import license_decision
+from governance.reasons import Decision, Reason
+
+TABLE = [
+    ("CC BY-SA 4.0", "CC-BY-SA-4.0"),
+    ("cc-by-nc", "CC-BY-NC-4.0"),
+    ("CC0", "CC0-1.0"),
+    ("CC0 1.0 Universal", "CC0-1.0"),
+    ("CC-BY-4.0", "CC-BY-4.0"),
+    ("Attribution 4.0 International (CC BY 4.0)", "CC-BY-4.0"),
+    ("Creative Commons Attribution-NonCommercial-ShareAlike 2.0", "CC-BY-NC-SA-2.0"),
+    ("cc by-nd 2.5", "CC-BY-ND-2.5"),
+    ("CC-BY-NC-ND-4.0", "CC-BY-NC-ND-4.0"),
+    ("https://creativecommons.org/licenses/by-nc-sa/3.0/deed.en", "CC-BY-NC-SA-3.0"),
+    ("http://creativecommons.org/licenses/by/2.0/", "CC-BY-2.0"),
+    ("https://creativecommons.org/publicdomain/zero/1.0/", "CC0-1.0"),
+    ("creativecommons.org/publicdomain/mark/1.0/", "PDM-1.0"),
+    ("public domain", "PDM-1.0"),
+    ("Apache 2.0", "Apache-2.0"),
+    ("Apache License, Version 2.0", "Apache-2.0"),
+    ("apache-2.0", "Apache-2.0"),
+    ("MIT", "MIT"),
+    ("The MIT License", "MIT"),
+    ("BSD-3-Clause", "BSD-3-Clause"),
+    ("BSD 2-Clause", "BSD-2-Clause"),
+    ("New BSD", "BSD-3-Clause"),
+    ("OFL", "OFL-1.1"),
+    ("SIL OFL 1.1", "OFL-1.1"),
+    ("GPLv3", "GPL-3.0-only"),
+    ("GPL-2.0+", "GPL-2.0-or-later"),
+    ("GPL", "GPL-1.0-or-later"),
+    ("LGPL-2.1", "LGPL-2.1-only"),
+    ("LGPLv3+", "LGPL-3.0-or-later"),
+    ("AGPL-3.0", "AGPL-3.0-only"),
+    ("GNU Affero General Public License v3", "AGPL-3.0-only"),
+    ("MPL-2.0", "MPL-2.0"),
+    ("All rights reserved", ALL_RIGHTS_RESERVED),
+    ("proprietary", ALL_RIGHTS_RESERVED),
+    ("© 2020 Joe Bloggs", ALL_RIGHTS_RESERVED),
+    ("", None),
+    (None, None),
+    ("BSD", None),
+    ("MIT OR Apache-2.0", None),
+    ("Ask me first v7", None),
+]
+
+
+@pytest.mark.parametrize(("raw", "spdx"), TABLE)
+def test_normalisation_table(raw, spdx):
+    assert normalize_license(raw).spdx == spdx
+
+
+def test_assumptions_are_recorded_as_evidence():
+    assert "assumed" in normalize_license("cc-by-nc").evidence
+    assert "assumed" in normalize_license("GPL").evidence
+    assert normalize_license("CC BY 4.0").evidence == {}
+    assert "problem" in normalize_license("BSD").evidence
+
+
+@pytest.mark.parametrize(
+    ("spdx", "traits"),
+    [
+        ("CC-BY-4.0", {"attribution"}),
+        ("CC-BY-NC-SA-4.0", {"attribution", "non-commercial", "share-alike"}),
+        ("CC-BY-ND-4.0", {"attribution", "no-derivatives"}),
+        ("CC0-1.0", set()),
+        ("GPL-3.0-only", {"attribution", "copyleft", "share-alike"}),
+        ("MIT", {"attribution"}),
+    ],
+)
+def test_traits(spdx, traits):
+    assert license_traits(spdx) == traits
+
+
+def test_urls():
+    assert license_url("CC-BY-SA-4.0") == "https://creativecommons.org/licenses/by-sa/4.0/"
+    assert license_url("CC0-1.0") == "https://creativecommons.org/publicdomain/zero/1.0/"
+    assert license_url("MIT") == "https://spdx.org/licenses/MIT.html"
+
+
+def test_policy_by_id_and_by_trait():
+    cfg = GovernanceConfig(licenses=LicensePolicy(deny=["MIT"], deny_traits=["non-commercial"]))
+    assert license_decision("CC-BY-4.0", cfg)[:2] == (Decision.KEEP, None)
+    assert license_decision("MIT", cfg)[:2] == (Decision.DROP, Reason.LICENSE_NOT_ALLOWED)
+    assert license_decision("CC-BY-NC-4.0", cfg)[:2] == (Decision.DROP, Reason.LICENSE_NOT_ALLOWED)
+    assert license_decision("GPL-3.0-only", cfg)[:2] == (Decision.DROP, Reason.LICENSE_NOT_ALLOWED)
+    assert license_decision(None, cfg)[:2] == (Decision.QUARANTINE, Reason.LICENSE_UNKNOWN)
+
+
+def test_obligations_and_conflicts_with_intended_use():
+    research = derive_obligations({"CC-BY-NC-SA-4.0": 3, "CC0-1.0": 2}, "research")
+    assert research.attribution_required
+    assert research.share_alike == ["CC-BY-NC-SA-4.0"] and research.non_commercial == ["CC-BY-NC-SA-4.0"]
+    assert research.conflicts == []
+    commercial = derive_obligations({"CC-BY-NC-SA-4.0": 3}, "commercial")
+    assert any("non-commercial" in c for c in commercial.conflicts)
+    assert derive_obligations({"CC0-1.0": 1}, "commercial").attribution_required is False
