@@ -58,4 +58,12 @@ def image_evidence(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
 
 def evidence_batch(tasks: list[ImageTask], limits: ImageLimits) -> list[ImageEvidence]:
     """`image_evidence` over a batch (the unit of work sent to a worker process)."""
-    return [image_evidence(t, limits) for t in tasks]
+    out = []
+    for task in tasks:
+        try:
+            out.append(image_evidence(task, limits))
+        except Exception as exc:  # a record must never stop the stage: it becomes a decision instead
+            failed = ImageEvidence(task.index)
+            failed.failure = ("unreadable_image", f"unexpected {exc.__class__.__name__}: {exc}"[:300])
+            out.append(failed)
+    return out

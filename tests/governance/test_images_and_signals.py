@@ -93,3 +93,22 @@ def test_signals():
     assert scan(ai).ai_generated() == ["compositeWithTrainedAlgorithmicMedia"]
     camera = b"http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
     assert scan(camera).ai_generated() == []
+
+
+def test_an_unexpected_error_in_one_record_becomes_a_decision(monkeypatch):
+    import governance.evidence as evidence
+
+    paths = [str(assets_dir() / f"{stem}.png") for stem in ("1f600", "1f44d")]
+    real = evidence.phash_int64
+    calls = []
+
+    def flaky(small):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("boom")
+        return real(small)
+
+    monkeypatch.setattr(evidence, "phash_int64", flaky)
+    out = evidence.evidence_batch([evidence.ImageTask(i, p, None) for i, p in enumerate(paths)], LIMITS)
+    assert out[0].failure[0] == "unreadable_image" and "boom" in out[0].failure[1]
+    assert out[1].failure is None and out[1].phash is not None
