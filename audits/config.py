@@ -4,6 +4,8 @@ Sample counts are sized so the three audits of the default run (32 px model, ~3,
 ~180 held-out emoji) finish within 3 minutes on 2 CPU cores.
 """
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -70,10 +72,15 @@ class BiasConfig(_Frozen):
 class DeepfakeConfig(_Frozen):
     memorization_prompts: int = Field(32, ge=1, description="training captions generated from")
     seeds_per_prompt: int = Field(2, ge=1)
+    replication_metric: Literal["correlation", "pixel"] = Field(
+        "correlation",
+        description="correlation: 1 - Pearson correlation (blind to colour shifts from guidance); "
+        "pixel: mean absolute difference in 0..1",
+    )
     replication_distance: float | None = Field(
         None,
         ge=0,
-        description="mean abs pixel difference (0..1) under which an output replicates a training image; "
+        description="distance (in replication_metric) under which an output replicates a training image; "
         "None: calibrated per run as the replication_quantile of held-out-to-train distances",
     )
     replication_quantile: float = Field(

@@ -16,7 +16,7 @@ from audits.config import DeepfakeConfig
 from audits.faces import DETECTION, face_counts, opencv_component
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
-from audits.memorization import DISTANCE, nearest_training
+from audits.memorization import DISTANCES, PIXEL_DISTANCE, nearest_training
 from audits.pii import scan_captions
 from audits.provenance_marks import WATERMARK_METHOD, marked_png_bytes, read_mark, watermark_component
 from audits.report import AuditReport, Metric
@@ -68,19 +68,20 @@ def replication_threshold(
     Calibrated on the data when not configured: the `replication_quantile` of the distances from unseen
     (held-out) real images to their nearest training image, i.e. an output replicates when it sits closer
     to a training image than 99% of unseen real images do. Emoji at 32 px include distinct images within
-    0.003 of each other, so no fixed distance fits every dataset. Half a grey level always counts.
+    0.003 of each other in pixels, so no fixed distance fits every dataset. Identical pixels always count.
     """
-    exact = 0.5 / 255
     if cfg.replication_distance is not None:
-        return max(cfg.replication_distance, exact), "configured: audits.deepfake.replication_distance"
+        return cfg.replication_distance, "configured: audits.deepfake.replication_distance"
     if held_out_images is None or len(held_out_images) == 0:
         raise ValueError(
             "audits.deepfake.replication_distance is not set and no held-out images were given to calibrate "
             "it: set a distance (e.g. 0.01) or keep an eval split"
         )
-    unseen = nearest_training(held_out_images, train_images, cfg.phash_candidates).distance
+    unseen = nearest_training(
+        held_out_images, train_images, cfg.phash_candidates, metric=cfg.replication_metric
+    ).distance
     value = float(np.quantile(unseen, cfg.replication_quantile))
-    return max(value, exact), (
+    return value, (
         f"calibrated: {cfg.replication_quantile:.0%} quantile of {len(unseen)} held-out-to-train distances"
     )
 
@@ -116,7 +117,9 @@ def audit_deepfake(
     own = [[int(i)] for i in pick for _ in range(cfg.seeds_per_prompt)]
     generated = generate_batched(generate, prompts, seeds, progress, "deepfake: memorization", cfg.batch_size)
     progress("deepfake: nearest training images", 0, 1)
-    nearest = nearest_training(generated, train_images, cfg.phash_candidates, extra=own)
+    nearest = nearest_training(
+        generated, train_images, cfg.phash_candidates, extra=own, metric=cfg.replication_metric
+    )
     progress("deepfake: nearest training images", 1, 1)
     threshold, how = replication_threshold(cfg, train_images, held_out_images)
     replicated = nearest.distance <= threshold
@@ -126,19 +129,28 @@ def audit_deepfake(
         Metric(
             name="replication_rate",
             value=rate,
-            implementation=f"share of outputs with a training image at {DISTANCE} < {cfg.replication_distance}",
+            implementation=f"share of outputs with a training image at distance <= {threshold:.4f}, "
+            f"distance: {DISTANCES[cfg.replication_metric]}",
             details={
                 "outputs": len(generated),
                 "prompts": len(pick),
                 "seeds_per_prompt": cfg.seeds_per_prompt,
                 "candidates": "pHash + 8x8 thumbnail top-k, plus the caption's own record",
                 "k": cfg.phash_candidates,
+                "metric": cfg.replication_metric,
+                "threshold": threshold,
+                "threshold_source": how,
             },
         ),
         Metric(
             name="nearest_training_distance_median",
             value=float(np.median(nearest.distance)),
-            implementation=DISTANCE,
+            implementation=DISTANCES[cfg.replication_metric],
+        ),
+        Metric(
+            name="nearest_training_pixel_distance_median",
+            value=float(np.median(nearest.pixel_distance)),
+            implementation=PIXEL_DISTANCE,
         ),
         Metric(
             name="own_caption_image_is_nearest",
@@ -163,6 +175,7 @@ def audit_deepfake(
             "seed": seeds[i],
             "nearest_record": train.record_ids[nearest.index[i]],
             "distance": float(nearest.distance[i]),
+            "pixel_distance": float(nearest.pixel_distance[i]),
             "replicated": bool(replicated[i]),
         }
         for i in order

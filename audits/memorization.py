@@ -13,15 +13,38 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-DISTANCE = "mean absolute pixel difference in [0, 1] at the model's resolution (RGB on white)"
+PIXEL_DISTANCE = "mean absolute pixel difference in [0, 1] at the model's resolution (RGB on white)"
+CORRELATION_DISTANCE = (
+    "1 - Pearson correlation of the pixels, averaged over R, G, B, at the model's resolution: blind to the "
+    "global colour and contrast shifts that classifier-free guidance adds to a copied image"
+)
+DISTANCES = {"correlation": CORRELATION_DISTANCE, "pixel": PIXEL_DISTANCE}
+# Flat channels (std under 2 grey levels) correlate with nothing rather than with everything.
+_MIN_STD = 2.0 / 255
 
 
 @dataclass
 class NearestTraining:
-    """Per generated image: index of the nearest training image and the distance to it."""
+    """Per generated image: the nearest training image, the distance to it, and their pixel distance."""
 
     index: np.ndarray  # (N,) int
-    distance: np.ndarray  # (N,) float in [0, 1]
+    distance: np.ndarray  # (N,) float, in the metric asked for
+    pixel_distance: np.ndarray  # (N,) float in [0, 1]: identical images are 0 in any metric
+
+
+def pixel_distances(image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Mean absolute difference in [0, 1] between one float image (H,W,3) and candidates (K,H,W,3)."""
+    return np.abs(candidates - image).mean(axis=(1, 2, 3))
+
+
+def correlation_distances(image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """1 - mean per-channel Pearson correlation between one float image and each candidate, in [0, 2]."""
+    g = image.reshape(-1, 3)
+    t = candidates.reshape(len(candidates), -1, 3)
+    gc, tc = g - g.mean(axis=0), t - t.mean(axis=1, keepdims=True)
+    g_std, t_std = np.sqrt((gc**2).mean(axis=0)), np.sqrt((tc**2).mean(axis=1))
+    corr = (gc[None] * tc).mean(axis=1) / np.maximum(g_std * t_std, _MIN_STD**2)
+    return 1.0 - corr.mean(axis=1)
 
 
 def phashes(images: np.ndarray) -> np.ndarray:
@@ -52,21 +75,28 @@ def nearest_training(
     candidates: int = 64,
     train_hashes: np.ndarray | None = None,
     extra: list[list[int]] | None = None,
+    metric: str = "correlation",
     chunk: int = 64,
 ) -> NearestTraining:
-    """Nearest training image of each generated image among pHash / thumbnail / `extra` candidates."""
+    """Nearest training image of each generated image among pHash / thumbnail / `extra` candidates.
+
+    `metric` is "correlation" (default) or "pixel"; see `DISTANCES`.
+    """
+    if metric not in DISTANCES:
+        raise ValueError(f"memorization metric {metric!r} unknown; use one of {sorted(DISTANCES)}")
     if generated.shape[1:] != train_images.shape[1:]:
         raise ValueError(
             f"generated {generated.shape[1:]} and training {train_images.shape[1:]} images differ"
         )
     if len(train_images) == 0:
         raise ValueError("memorization: no training images to compare with")
+    measure = correlation_distances if metric == "correlation" else pixel_distances
     hashes = phashes(train_images) if train_hashes is None else train_hashes
     gen_hashes = phashes(generated)
     train_thumbs, gen_thumbs = thumbnails(train_images), thumbnails(generated)
     k = min(candidates, len(train_images))
     index = np.zeros(len(generated), dtype=np.int64)
-    distance = np.zeros(len(generated))
+    distance, pixel = np.zeros(len(generated)), np.zeros(len(generated))
     train_f = train_images.astype(np.float32) / 255.0
     for start in range(0, len(generated), chunk):
         stop = min(start + chunk, len(generated))
@@ -74,11 +104,12 @@ def nearest_training(
         thumb_d = np.abs(gen_thumbs[start:stop, None] - train_thumbs[None]).mean(axis=2)
         by_thumb = np.argpartition(thumb_d, k - 1, axis=1)[:, :k]
         for row, i in enumerate(range(start, stop)):
-            cand = np.unique(
-                np.concatenate([by_hash[row], by_thumb[row], (extra or [[]] * len(generated))[i]])
-            )
-            cand = cand.astype(np.int64)
-            d = np.abs(train_f[cand] - generated[i].astype(np.float32) / 255.0).mean(axis=(1, 2, 3))
+            own = (extra or [[]] * len(generated))[i]
+            cand = np.unique(np.concatenate([by_hash[row], by_thumb[row], own])).astype(np.int64)
+            image = generated[i].astype(np.float32) / 255.0
+            d, px = measure(image, train_f[cand]), pixel_distances(image, train_f[cand])
+            # identical pixels are a copy in any metric (flat images have no defined correlation)
+            d = np.where(px < 0.5 / 255, 0.0, d)
             best = int(np.argmin(d))
-            index[i], distance[i] = cand[best], float(d[best])
-    return NearestTraining(index=index, distance=distance)
+            index[i], distance[i], pixel[i] = cand[best], float(d[best]), float(px[best])
+    return NearestTraining(index=index, distance=distance, pixel_distance=pixel)
