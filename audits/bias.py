@@ -15,6 +15,7 @@ from audits.checks import threshold_check
 from audits.config import BiasConfig
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
+from audits.memorization import correlation_distances
 from audits.report import AuditReport, Metric
 from audits.representation import distribution, neutral_prompts_from_data, total_variation, uniform
 from audits.skin_tone import (
@@ -73,6 +74,43 @@ def _calibrate(
     return dict(zip(MONK_SHADES, MONK_LAB, strict=True)), set()  # no labels: the Monk scale is the group set
 
 
+def _qos_prompts(
+    cfg: BiasConfig,
+    train: GovernedRecords,
+    labels: list[str | None],
+    readable: set[int],
+    groups: list[str],
+    neutral: list[str],
+    rng: np.random.Generator,
+) -> tuple[list[str], list[str], list[int | None]]:
+    """Prompts that request each group, the group, and the training record whose caption it is (or None).
+
+    From `cfg.group_prompt_template` over the neutral prompts when set, else from training captions
+    whose own image the measurement reads correctly.
+    """
+    prompts: list[str] = []
+    wanted: list[str] = []
+    own: list[int | None] = []
+    for g in groups:
+        if cfg.group_prompt_template:
+            chosen = neutral[: cfg.prompts_per_group]
+            prompts += [cfg.group_prompt_template.format(prompt=p, group=g) for p in chosen]
+            own += [None] * len(chosen)
+            wanted += [g] * len(chosen)
+            continue
+        first_of = {}
+        for i in sorted(readable):
+            if labels[i] == g:
+                first_of.setdefault(train.texts[i], i)
+        captions = sorted(first_of)
+        if captions:
+            pick = sorted(rng.choice(len(captions), min(cfg.prompts_per_group, len(captions)), replace=False))
+            prompts += [captions[k] for k in pick]
+            own += [first_of[captions[k]] for k in pick]
+            wanted += [g] * len(pick)
+    return prompts, wanted, own
+
+
 def audit_bias(
     cfg: BiasConfig,
     generate: Generator,
@@ -129,13 +167,7 @@ def audit_bias(
     amplification = disparity - data_disparity if disparity is not None else None
 
     # quality of service: captions that request each group
-    qos_prompts, qos_groups = [], []
-    for g in groups:
-        captions = sorted({train.texts[i] for i in readable if labels[i] == g})
-        if captions:
-            pick = rng.choice(len(captions), min(cfg.prompts_per_group, len(captions)), replace=False)
-            qos_prompts += [captions[i] for i in sorted(pick)]
-            qos_groups += [g] * len(pick)
+    qos_prompts, qos_groups, qos_own = _qos_prompts(cfg, train, labels, readable, groups, prompts, rng)
     tables: dict[str, list[dict]] = {
         "representation": [
             {
@@ -227,12 +259,22 @@ def audit_bias(
         ref_of = np.stack([refs[g] for g in qos_groups])
         delta_e = np.sqrt(((np.nan_to_num(qlabs, nan=0.0) - ref_of) ** 2).sum(axis=1))
         delta_e = np.where(np.isnan(qlabs).any(axis=1), 100.0, delta_e)  # no skin drawn: the worst colour
+        per_image = {"skin_tone_delta_e": delta_e}
+        if all(i is not None for i in qos_own):
+            # quality of the image itself: how closely it follows its caption's training image
+            own = train_images[[int(i) for i in qos_own]].astype(np.float32) / 255
+            per_image["own_image_correlation"] = np.array(
+                [
+                    1 - correlation_distances(g.astype(np.float32) / 255, o[None])[0]
+                    for g, o in zip(qos_images, own, strict=True)
+                ]
+            )
         frame = MetricFrame(
-            metrics={"adherence": _adherence, "skin_tone_delta_e": _mean_of},
+            metrics={"adherence": _adherence, **dict.fromkeys(per_image, _mean_of)},
             y_true=np.array(qos_groups),
             y_pred=qmeasured,
             sensitive_features=np.array(qos_groups),
-            sample_params={"skin_tone_delta_e": {"scores": delta_e}},
+            sample_params={name: {"scores": values} for name, values in per_image.items()},
             n_boot=cfg.bootstrap or None,
             ci_quantiles=[0.025, 0.975] if cfg.bootstrap else None,
             random_state=seed if cfg.bootstrap else None,

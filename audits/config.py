@@ -57,6 +57,11 @@ class BiasConfig(_Frozen):
         16, ge=1, description="neutral prompts drawn from the data when not given"
     )
     prompts_per_group: int = Field(8, ge=1, description="captions per group for quality of service")
+    group_prompt_template: str | None = Field(
+        None,
+        description="prompts with an attribute slot, e.g. '{prompt}: {group} skin tone', filled with the "
+        "neutral prompts and each group; default: training captions that name the group",
+    )
     min_skin_fraction: float = Field(
         0.15, gt=0, le=1, description="share of skin pixels for an image to count"
     )

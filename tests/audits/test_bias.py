@@ -58,6 +58,7 @@ def test_quality_of_service_uses_metricframe_with_intervals_and_flags_a_group_se
     )
     rows = {r["group"]: r for r in report.tables["quality_of_service"]}
     assert rows["dark"]["adherence"] < rows["light"]["adherence"]
+    assert rows["light"]["own_image_correlation"] > 0.99  # it draws the caption's own training image
     assert (
         rows["light"]["adherence_ci_low"] <= rows["light"]["adherence"] <= rows["light"]["adherence_ci_high"]
     )
@@ -72,3 +73,23 @@ def test_bias_metrics_are_deterministic_for_a_seed(emoji, tmp_path):
     b = audit_bias(cfg, gen, emoji.train, emoji.train_images, tmp_path / "b", 3, noop_progress)
     assert [m.model_dump() for m in a.metrics] == [m.model_dump() for m in b.metrics]
     assert a.tables == b.tables
+
+
+def test_group_prompt_template_fills_the_attribute_slot(emoji, tmp_path):
+    seen = []
+
+    def recording(prompts, seeds):
+        seen.extend(prompts)
+        return np.stack([emoji.train_images[0]] * len(prompts))
+
+    cfg = BiasConfig(
+        bootstrap=0,
+        neutral_prompts=["waving hand"],
+        samples_per_prompt=1,
+        group_prompt_template="{prompt}: {group} skin tone",
+        prompts_per_group=1,
+    )
+    report = audit_bias(cfg, recording, emoji.train, emoji.train_images, tmp_path, 0, noop_progress)
+    assert {f"waving hand: {t} skin tone" for t in TONES} <= set(seen)
+    assert {r["group"] for r in report.tables["quality_of_service"]} == set(TONES)
+    assert "qos_own_image_correlation_difference" not in {m.name for m in report.metrics}
