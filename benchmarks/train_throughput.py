@@ -63,6 +63,14 @@ class ReferenceLoop:
         self.ema = EMAModel(self.unet.parameters(), decay=cfg.ema_decay)
         self.scheduler = DDPMScheduler(num_train_timesteps=1000)
 
+    def ema_model(self) -> torch.nn.Module:
+        """A copy of the UNet holding the EMA weights, for evaluation."""
+        import copy
+
+        model = copy.deepcopy(self.unet)
+        self.ema.copy_to(model.parameters())
+        return model
+
     def step(self) -> int:
         try:
             pixels, captions = next(self.batches)
@@ -120,7 +128,7 @@ def main() -> None:
         s = build_session(
             cfg, governed, work / precision, time.time() + 3600, 0, lambda *a: None, time.time()
         )
-        ours[precision] = (s, lambda s=s: train_step(s, cfg.learning_rate)[3])
+        ours[precision] = (s, lambda s=s: train_step(s, s.cfg.learning_rate)[3])
     session = ours["fp32"][0]
     ref = ReferenceLoop(session.cfg, governed, session.images.shape[-1], session.max_tokens, 0)
 

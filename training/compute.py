@@ -42,6 +42,19 @@ def cpu_name() -> str:
     return f"{name} ({os.cpu_count()} logical cores)"
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), read from /proc/cpuinfo (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def device_description(device: torch.device) -> tuple[str, str]:
     """(device_type, device_name)."""
     if device.type == "cuda":

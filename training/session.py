@@ -14,6 +14,7 @@ from accelerate.utils import broadcast
 
 from training import checkpoint as ckpt
 from training.budget import Budget, parse_duration
+from training.compute import cpu_has_native_bf16
 from training.config import TrainingConfig
 from training.data import EpochSampler, cached_images, dataset_digest, read_governed, to_model_range
 from training.ema import EMA
@@ -27,10 +28,13 @@ from training.threads import ThreadTuner, make_tuner
 
 
 def resolve_precision(cfg: TrainingConfig, device: torch.device) -> str:
-    """'bf16' or 'fp32'. auto: bf16 on a GPU that supports it; fp32 on CPU, where bf16 measured no faster."""
+    """'bf16' or 'fp32'. auto: bf16 where the hardware computes it natively (GPUs from Ampere on, CPUs with
+    AVX512-BF16/AMX, where the tiny preset measured 1.3-1.5x faster than fp32); fp32 elsewhere."""
     if cfg.precision != "auto":
         return cfg.precision
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and cpu_has_native_bf16():
         return "bf16"
     return "fp32"
 
@@ -265,7 +269,8 @@ def build_session(
     model = build_denoiser(cfg, text_dim, in_channels=3, sample_size=resolution)
     ema = EMA(model, cfg.ema_decay)
     precision = resolve_precision(cfg, device)
-    channels_last = cfg.architecture == "unet"
+    # channels-last helps convolutions on GPUs; on this CPU it measured slower (with bf16 by a third)
+    channels_last = cfg.architecture == "unet" and device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     fused = device.type == "cuda"

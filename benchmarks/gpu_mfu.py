@@ -1,0 +1,176 @@
+"""GPU throughput and MFU of the `base` transformer preset (DiT-style, 256 px, pixel space) in bf16.
+
+Self-contained on purpose (torch + diffusers only, synthetic data), so a bare GPU machine runs it:
+
+    python benchmarks/gpu_mfu.py benchmarks/results/train_gpu_mfu.json [--compile] [--batch 64]
+    python benchmarks/gpu_mfu.py /tmp/smoke.json --smoke      # tiny sizes, runs on a CPU in seconds
+
+MFU = (FLOPs per training image, counted by torch's FlopCounterMode over forward + backward)
+      x (images per second) / (the device's dense bf16 peak).
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+# Dense bf16 tensor-core peaks (FLOP/s) from the vendors' datasheets.
+PEAKS = {
+    "H200": 989.4e12,
+    "H100 PCIe": 756.5e12,
+    "H100 NVL": 835.5e12,
+    "H100": 989.4e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "L4": 121e12,
+    "B200": 2250e12,
+}
+
+# The `base` preset of training/presets.py (tests/training checks the two agree).
+BASE = {
+    "resolution": 256,
+    "width": 768,
+    "depth": 12,
+    "heads": 12,
+    "patch": 8,
+    "text_dim": 384,
+    "text_tokens": 32,
+}
+SMOKE = {"resolution": 32, "width": 64, "depth": 2, "heads": 2, "patch": 4, "text_dim": 384, "text_tokens": 8}
+
+
+def build(sizes: dict):
+    """The DiT-style denoiser: PixArt transformer with cross-attention to caption tokens, no extra conditions."""
+    from diffusers import PixArtTransformer2DModel
+
+    return PixArtTransformer2DModel(
+        num_attention_heads=sizes["heads"],
+        attention_head_dim=sizes["width"] // sizes["heads"],
+        in_channels=3,
+        out_channels=3,
+        num_layers=sizes["depth"],
+        cross_attention_dim=sizes["width"],
+        caption_channels=sizes["text_dim"],
+        sample_size=sizes["resolution"],
+        patch_size=sizes["patch"],
+        use_additional_conditions=False,
+        norm_type="ada_norm_single",
+        norm_elementwise_affine=False,
+        norm_eps=1e-6,
+    )
+
+
+def peak_for(name: str) -> float | None:
+    for key, value in PEAKS.items():
+        if key in name:
+            return value
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path, help="where to write the JSON result")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the denoiser")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes and few steps, for a CPU check")
+    parser.add_argument(
+        "--no-mask",
+        action="store_true",
+        help="pass no text attention mask (valid when captions are unpadded): lets SDPA pick flash kernels",
+    )
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else BASE
+    if args.smoke:
+        args.batch, args.steps, args.warmup = min(args.batch, 4), 2, 1
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+    model = build(sizes).to(device)  # fp32 master weights; bf16 compute through autocast
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    fwd = torch.compile(model) if args.compile else model
+    res, b = sizes["resolution"], args.batch
+    gen = torch.Generator(device=device).manual_seed(0)
+    x0 = torch.randn(b, 3, res, res, device=device, generator=gen)
+    emb = torch.randn(b, sizes["text_tokens"], sizes["text_dim"], device=device, generator=gen)
+    mask = None if args.no_mask else torch.ones(b, sizes["text_tokens"], device=device, dtype=torch.long)
+
+    def step():
+        # rectified-flow step, as training/flow.py: x = (1 - s) x0 + s noise, target noise - x0
+        sigma = torch.sigmoid(torch.randn(b, device=device, generator=gen))
+        noise = torch.randn_like(x0)
+        s = sigma.view(-1, 1, 1, 1)
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            pred = fwd(
+                (1 - s) * x0 + s * noise,
+                encoder_hidden_states=emb,
+                timestep=sigma * 1000,
+                encoder_attention_mask=mask,
+                added_cond_kwargs={"resolution": None, "aspect_ratio": None},
+            ).sample
+        loss = (pred.float() - (noise - x0)).pow(2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()  # counted eagerly (compile hides ops from the counter); also a warm-up step
+    flops_per_image = counter.get_total_flops() / b
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(args.warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    step_s = statistics.median(times)
+    ips = b / step_s
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    peak = peak_for(name) if device.type == "cuda" else None
+    result = {
+        "benchmark": "gpu_mfu",
+        "preset": "smoke" if args.smoke else "base",
+        "architecture": "PixArtTransformer2DModel (DiT-style, cross-attention), pixel space",
+        "sizes": sizes,
+        "parameters": params,
+        "device": name,
+        "device_type": device.type,
+        "precision": "bf16 autocast, fp32 master weights",
+        "torch": torch.__version__,
+        "compile": args.compile,
+        "text_mask": not args.no_mask,
+        "batch": b,
+        "steps_timed": args.steps,
+        "median_step_s": step_s,
+        "images_per_s": ips,
+        "flops_per_image": flops_per_image,
+        "achieved_tflops": flops_per_image * ips / 1e12,
+        "peak_tflops": peak / 1e12 if peak else None,
+        "mfu": flops_per_image * ips / peak if peak else None,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+        "target_mfu": 0.35,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
