@@ -49,6 +49,7 @@ def train(
     else:
         s.write_grid()  # step-0 grid: a baseline picture, and its timing sizes the final reserve
     flops = measure_flops(s)
+    s.last_checkpoint = time.time()  # the checkpoint timer starts with the loop
     stopped = run_loop(s, log, progress)
     if s.resumed_from_step != s.step or latest is None:
         s.save_checkpoint(grid=False)  # the last state, so a later --resume (or a larger budget) continues

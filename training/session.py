@@ -244,6 +244,11 @@ def build_session(
     """Load data and embeddings (cached), build model, EMA, optimiser and budget."""
     # autocast is ours, so the precision choice is recorded; cpu=True without CUDA makes several
     # launched processes a gloo process group (accelerate's MULTI_CPU) instead of independent runs
+    if cfg.vae is not None:
+        raise NotImplementedError(
+            f"training.vae={cfg.vae!r}: latent-space training is not built yet; unset training.vae to train in "
+            "pixel space"
+        )
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     device = accelerator.device
     # Adam's second moments and EMA weights can decay into denormals, which are very slow on CPUs

@@ -62,14 +62,16 @@ def test_thread_tuner_keeps_the_faster_count():
 
     before = torch.get_num_threads()
     try:
-        tuner = ThreadTuner([2, 1], probe_steps=2)
-        fake = {2: 0.5, 1: 0.1}
-        tuner.before_step()
-        tuner.after_step(9.0)  # warm-up step: ignored
-        while tuner.probing:
+        for fake, expected, steps in (({2: 0.5, 1: 0.1}, 1, 4), ({2: 0.05, 1: 0.1}, 2, 5)):
+            tuner = ThreadTuner([2, 1], probe_steps=2)
             tuner.before_step()
-            tuner.after_step(fake[torch.get_num_threads()])
-        assert tuner.chosen == 1 and torch.get_num_threads() == 1
-        assert "1: 0.100 s/step" in tuner.describe()
+            tuner.after_step(9.0)  # warm-up step: ignored
+            while tuner.probing:
+                tuner.before_step()
+                tuner.after_step(fake[torch.get_num_threads()])
+            assert tuner.chosen == expected and torch.get_num_threads() == expected
+            # a slower multi-threaded step ends the probe at once: it costs one step, not several
+            assert tuner.calls == steps
+            assert f"{expected}: {fake[expected]:.3f} s/step" in tuner.describe()
     finally:
         torch.set_num_threads(before)

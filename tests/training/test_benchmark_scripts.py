@@ -1,0 +1,36 @@
+"""The GPU benchmark must measure the same `base` preset that training builds, and run on a CPU with --smoke."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from training.presets import PRESETS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_benchmark_sizes_match_the_base_preset():
+    base, preset = _load("gpu_mfu").BASE, PRESETS["base"]
+    assert (base["resolution"], base["width"], base["depth"], base["heads"], base["patch"]) == (
+        preset.resolution,
+        preset.dit_width,
+        preset.dit_depth,
+        preset.dit_heads,
+        preset.dit_patch,
+    )
+
+
+def test_gpu_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "mfu.json"
+    monkeypatch.setattr(sys, "argv", ["gpu_mfu.py", str(out), "--smoke"])
+    _load("gpu_mfu").main()
+    result = json.loads(out.read_text())
+    assert result["images_per_s"] > 0 and result["flops_per_image"] > 0 and result["mfu"] is None
