@@ -63,22 +63,33 @@ def _prepare(folder: Path, work_dir: Path, meta: dict) -> None:
 
 
 def _evidence_stream(
-    tasks: dict[int, list[ImageTask]], limits: ImageLimits, workers: int
+    tasks: dict[int, list[ImageTask]], limits: ImageLimits, workers: int, help_while_booting: bool = True
 ) -> Iterator[tuple[int, list[ImageEvidence]]]:
-    """(shard, evidence) in shard order; at most 2 shards per worker in flight (bounded memory)."""
+    """(shard, evidence) in shard order; at most 2 shards per worker in flight (bounded memory).
+
+    Worker processes take a few seconds to start (spawn imports the main module again), so the parent
+    decodes shards itself until the first worker answers: no core idles while the pool boots.
+    """
     work = partial(evidence_batch, limits=limits)
-    if workers <= 1:
-        for k, batch in tasks.items():
+    queue = iter(tasks.items())
+    if workers <= 1 or len(tasks) <= 1:
+        for k, batch in queue:
             yield k, work(batch)
         return
     # spawn, not fork: the parent may hold onnxruntime / torch thread pools that fork would corrupt.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        booted = pool.apply_async(os.getpid)
         pending: deque = deque()
-        queue = iter(tasks.items())
         for k, batch in queue:
-            pending.append((k, pool.apply_async(work, (batch,))))
-            if len(pending) >= 2 * workers:
+            if booted.ready() or not help_while_booting:
+                pending.append((k, pool.apply_async(work, (batch,))))
                 break
+            yield k, work(batch)
+        while pending and len(pending) < 2 * workers:
+            nxt = next(queue, None)
+            if nxt is None:
+                break
+            pending.append((nxt[0], pool.apply_async(work, (nxt[1],))))
         while pending:
             k, result = pending.popleft()
             nxt = next(queue, None)

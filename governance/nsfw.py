@@ -78,6 +78,8 @@ class NsfwDetector:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
+        # Idle onnxruntime threads spin by default; beside the decoding workers that steals their cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.providers = providers or default_providers()
         self.session = onnxruntime.InferenceSession(
             str(model_path()), sess_options=options, providers=self.providers

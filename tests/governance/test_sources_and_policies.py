@@ -158,3 +158,19 @@ def test_progress_is_reported(tmp_path):
     stages.ingest(cfg, tmp_path, lambda d, c, t: seen.append((d, c, t)))
     assert seen[0] == ("ingest", 0, 6) and seen[-1] == ("ingest", 6, 6)
     assert [c for _, c, _ in seen] == sorted(c for _, c, _ in seen)
+
+
+def test_worker_pool_yields_every_shard_once_in_order():
+    from governance.evidence import ImageTask
+    from governance.images import ImageLimits
+    from governance.ingest import _evidence_stream
+    from governance.sources.emoji import load_emoji
+
+    records, _ = load_emoji(40)
+    tasks = {k: [ImageTask(r.index, r.path, None) for r in records[k * 3 : k * 3 + 3]] for k in range(13)}
+    for helping in (True, False):
+        out = list(
+            _evidence_stream(tasks, ImageLimits(10**7, 10**7, 16), workers=2, help_while_booting=helping)
+        )
+        assert [k for k, _ in out] == list(range(13))
+        assert [e.index for _, batch in out for e in batch] == list(range(39))
