@@ -61,7 +61,7 @@ def train(
         energy.stop()
     report = _share(s, report)
     s.accelerator.wait_for_everyone()
-    progress("train", 1000, 1000)
+    progress("train (s)", round(s.budget.total_s), round(s.budget.total_s))
     return report
 
 

@@ -58,5 +58,6 @@ def run_loop(s: Session, log, progress) -> str:
             s.history.append([s.step, metrics["loss"]])
             if acc.is_main_process:
                 log(metrics, s.step)
-                progress("train", round(1000 * s.budget.fraction()), 1000)
+                # seconds of the budget: the pipeline's bar then shows the time left as its ETA
+                progress("train (s)", round(time.time() - s.budget.start), round(s.budget.total_s))
             window_loss, window_n, bins, window_start = 0.0, 0, {}, time.time()
