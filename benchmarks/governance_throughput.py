@@ -3,10 +3,11 @@
 The kernels are what governance cannot avoid: read + decode each image to its small copy, the pHash,
 the colour hash and NudeNet inference (batched, same session settings), timed one after another in one
 process. Governance is the real stages (ingest, provenance, dedup, nsfw, finalize) with the default
-config. Target (issue 3): governance <= 1.2x the kernel sum. The kernels are timed before and after
-the governance run and averaged, because other work on a shared machine shifts both.
+config. Target (issue 3): governance <= 1.2x the kernel sum. Kernels and governance are timed
+alternately, `--repeats` times each, and the ratio uses the fastest of each (other work on a shared
+machine slows single runs by up to 2x); every run is in the JSON.
 
-    python benchmarks/governance_throughput.py [--limit N]
+    python benchmarks/governance_throughput.py [--limit N] [--repeats 2]
 
 Writes benchmarks/results/governance_throughput.json.
 """
@@ -80,15 +81,18 @@ def governance_seconds(cfg: GovernanceConfig) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     cfg = GovernanceConfig(data=DataConfig(limit=args.limit))
     records, _ = load_emoji(args.limit)
     paths = [r.path for r in records]
-    before = kernel_seconds(paths, cfg)
-    governance = governance_seconds(cfg)
-    after = kernel_seconds(paths, cfg)
-    kernel_sum = (before["sum"] + after["sum"]) / 2
+    kernel_runs, governance_runs = [], []
+    for _ in range(args.repeats):
+        kernel_runs.append(kernel_seconds(paths, cfg))
+        governance_runs.append(governance_seconds(cfg))
+    kernels = min(kernel_runs, key=lambda r: r["sum"])
+    governance = min(governance_runs, key=lambda r: r["total"])
     result = {
         "benchmark": "governance_throughput",
         "dataset": "emoji (built in)",
@@ -99,12 +103,13 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "load_average_at_end": os.getloadavg(),
-        "kernels_before": before,
-        "kernels_after": after,
-        "governance": governance,
+        "kernel_runs": kernel_runs,
+        "governance_runs": governance_runs,
+        "kernels_fastest": kernels,
+        "governance_fastest": governance,
         "records_per_second": round(len(paths) / governance["total"], 1),
-        "ratio_governance_to_kernel_sum": round(governance["total"] / kernel_sum, 3),
-        "ratio_ingest_to_kernel_sum": round(governance["ingest"] / kernel_sum, 3),
+        "ratio_governance_to_kernel_sum": round(governance["total"] / kernels["sum"], 3),
+        "ratio_ingest_to_kernel_sum": round(governance["ingest"] / kernels["sum"], 3),
         "target_ratio": 1.2,
     }
     print(json.dumps(result, indent=2))

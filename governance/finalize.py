@@ -55,20 +55,24 @@ def build_manifest(cfg: GovernanceConfig, work_dir: Path, seed: int) -> pd.DataF
     m[Col.REASONS] = list(resolved["reasons"])
     m[Col.EVIDENCE] = resolved["evidence"].to_numpy()
     m[Col.LICENSE_SPDX] = [normalize_license(raw).spdx for raw in m["license_raw"]]
-    groups = read_groups(work_dir) if (Path(work_dir) / DEDUP_FILE).exists() else pd.DataFrame()
-    m[Col.DUPLICATE_OF] = [groups["duplicate_of"].get(r) if len(groups) else None for r in ids]
-    m[Col.DUPLICATE_GROUP] = [groups["duplicate_group"].get(r) if len(groups) else None for r in ids]
+    groups = read_groups(work_dir) if (Path(work_dir) / DEDUP_FILE).exists() else None
+
+    def group_column(name: str, rids: list[str]) -> list[str | None]:
+        if groups is None:
+            return [None] * len(rids)
+        values = groups[name].reindex(rids)
+        return [None if pd.isna(v) else str(v) for v in values]
+
+    m[Col.DUPLICATE_OF] = group_column("duplicate_of", ids)
+    m[Col.DUPLICATE_GROUP] = group_column("duplicate_group", ids)
     m[Col.NSFW_SCORE] = [
         None if d is None else policy_score(json.loads(d), cfg.nsfw.thresholds) for d in m["nsfw_detections"]
     ]
     kept = m[Col.DECISION] == Decision.KEEP
-    clusters = [
-        (groups["similar_cluster"].get(r) if len(groups) else None) or r for r in m.loc[kept, Col.RECORD_ID]
-    ]
+    kept_ids = list(m.loc[kept, Col.RECORD_ID])
+    clusters = [c or r for c, r in zip(group_column("similar_cluster", kept_ids), kept_ids, strict=True)]
     m[Col.SPLIT] = None
-    m.loc[kept, Col.SPLIT] = assign_splits(
-        list(m.loc[kept, Col.RECORD_ID]), clusters, cfg.dedup.eval_fraction, seed
-    )
+    m.loc[kept, Col.SPLIT] = assign_splits(kept_ids, clusters, cfg.dedup.eval_fraction, seed)
     m[Col.DUPLICATE_OF] = m[Col.DUPLICATE_OF].astype("object")
     m[Col.DUPLICATE_GROUP] = m[Col.DUPLICATE_GROUP].astype("object")
     first = [str(c) for c in Col]
