@@ -140,8 +140,9 @@ class Runner:
         if path is None or not Path(path).exists():
             return
         rel = Path(path).resolve().relative_to(self.state.run_dir)
-        parent = rel.parent.as_posix()
-        self.recorder.artifact(run_id, Path(path), None if parent == "." else parent)
+        # A folder's files go under its own relative path; a file goes into its parent folder.
+        where = rel.as_posix() if Path(path).is_dir() else rel.parent.as_posix()
+        self.recorder.artifact(run_id, Path(path), None if where == "." else where)
 
     def _gates(self, rows: list[GateRow]) -> bool:
         stages = {r.stage for r in rows}

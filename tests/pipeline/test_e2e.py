@@ -25,6 +25,8 @@ SMALL = [
     "audits.reserve=70s",
     "audits.quality.num_images=8",
     "audits.bias.samples_per_prompt=2",
+    # The first 40 emoji carry no skin-tone variants, so the data cannot supply the neutral prompts.
+    "audits.bias.neutral_prompts=[grinning face, waving hand]",
     "audits.bias.bootstrap=20",
     "audits.deepfake.memorization_prompts=6",
     "audits.deepfake.seeds_per_prompt=1",
