@@ -1,7 +1,10 @@
 """Configuration of the audits, thresholds included (a rerun with new thresholds needs no retraining).
 
 Sample counts are sized so the three audits of the default run (32 px model, ~3,600 training and
-~180 held-out emoji) finish within 3 minutes on 2 CPU cores.
+~180 held-out emoji) aim at 3 minutes on 2 CPU cores: about 140 generated images in all, since the
+default tiny model draws about one image per second per core at 20 steps with guidance
+(benchmarks/audits_speed.py). MobileNetV2 features at 64 px: the alignment probe's held-out top-5
+accuracy was 0.73 at 64 px and 0.74 at 96 px on the emoji data, at 2.6x less compute.
 """
 
 from typing import Literal
@@ -14,7 +17,7 @@ class _Frozen(BaseModel):
 
 
 class QualityConfig(_Frozen):
-    num_images: int = Field(64, ge=2, description="generated images for the Fréchet distance / KID")
+    num_images: int = Field(48, ge=2, description="generated images for the Fréchet distance / KID")
     sample_steps: int = Field(20, ge=1)
     guidance_scale: float = Field(3.0, ge=1)
     max_heldout_loss: float = Field(2.0, gt=0, description="fail when the held-out flow loss is above")
@@ -22,14 +25,14 @@ class QualityConfig(_Frozen):
     inception_weights: str | None = Field(None, description="local path to pt_inception weights for real FID")
     clip_model: str | None = Field(None, description="local path to CLIP weights for a real CLIP score")
     # added by the audits package (backward compatible: all have defaults)
-    feature_resolution: int = Field(96, ge=32, description="side the images are resized to for MobileNetV2")
+    feature_resolution: int = Field(64, ge=32, description="side the images are resized to for MobileNetV2")
     max_heldout_images: int = Field(512, ge=2, description="held-out images compared with the generated ones")
     kid_subsets: int = Field(50, ge=1)
     kid_subset_size: int = Field(100, ge=2, description="capped by the smaller sample count")
     probe_train_images: int = Field(
         4000, ge=8, description="train-split pairs the alignment probe learns from"
     )
-    probe_steps: int = Field(300, ge=1)
+    probe_steps: int = Field(200, ge=1)
     min_probe_heldout_top5: float | None = Field(
         None, ge=0, le=1, description="fail when the probe's held-out top-5 retrieval accuracy is below"
     )
@@ -44,7 +47,7 @@ class BiasConfig(_Frozen):
     neutral_prompts: list[str] | None = Field(
         None, description="prompts naming no attribute; default: from data"
     )
-    samples_per_prompt: int = Field(4, ge=1)
+    samples_per_prompt: int = Field(2, ge=1)
     max_representation_disparity: float = Field(
         0.6, ge=0, le=1, description="fail when total variation distance to uniform is above"
     )
@@ -54,9 +57,9 @@ class BiasConfig(_Frozen):
     bootstrap: int = Field(200, ge=0)
     # added by the audits package (backward compatible: all have defaults)
     max_neutral_prompts: int = Field(
-        16, ge=1, description="neutral prompts drawn from the data when not given"
+        12, ge=1, description="neutral prompts drawn from the data when not given"
     )
-    prompts_per_group: int = Field(8, ge=1, description="captions per group for quality of service")
+    prompts_per_group: int = Field(5, ge=1, description="captions per group for quality of service")
     group_prompt_template: str | None = Field(
         None,
         description="prompts with an attribute slot, e.g. '{prompt}: {group} skin tone', filled with the "
@@ -75,7 +78,7 @@ class BiasConfig(_Frozen):
 
 
 class DeepfakeConfig(_Frozen):
-    memorization_prompts: int = Field(32, ge=1, description="training captions generated from")
+    memorization_prompts: int = Field(20, ge=1, description="training captions generated from")
     seeds_per_prompt: int = Field(2, ge=1)
     replication_metric: Literal["correlation", "pixel"] = Field(
         "correlation",
@@ -101,7 +104,7 @@ class DeepfakeConfig(_Frozen):
     phash_candidates: int = Field(64, ge=1, description="nearest training images by pHash compared in pixels")
     max_pii_captions: int | None = Field(None, ge=0, description="fail when more training captions carry PII")
     pii_prompts: int = Field(8, ge=0, description="PII-flagged captions generated from, to see what is drawn")
-    watermark_images: int = Field(8, ge=1, description="generated images marked and attacked")
+    watermark_images: int = Field(6, ge=1, description="generated images marked and attacked")
     batch_size: int = Field(64, ge=1)
 
 
