@@ -12,7 +12,6 @@ Same model size, same data, same batch. The two alternate in rounds so a busy ma
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.training.fixtures import write_governed
+from training.compute import cpu_name
 from training.config import TrainingConfig
 from training.data import decode_image, read_governed
 from training.loop import train_step
@@ -145,7 +145,7 @@ def main() -> None:
         "benchmark": "train_throughput",
         "what": "training images/s, ours vs the classic diffusers recipe, same UNet, data and batch",
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_name(),
             "cores": os.cpu_count(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),

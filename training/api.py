@@ -46,8 +46,7 @@ def train(
     latest = ckpt.latest_checkpoint(s.checkpoints) if resume else None
     if latest is not None:
         s.resume_from(latest)
-    else:
-        s.write_grid()  # step-0 grid: a baseline picture, and its timing sizes the final reserve
+    s.probe_grid_time()  # sizes the time held back for the final sample grid
     flops = measure_flops(s)
     s.last_checkpoint = time.time()  # the checkpoint timer starts with the loop
     stopped = run_loop(s, log, progress)

@@ -1,15 +1,23 @@
 """Sample grids from the fixed prompts and seeds, and the loss chart (matplotlib, Agg backend)."""
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 
-def sample_grid(pipe, prompts: list[str], seeds: list[int], steps: int, guidance: float, file: Path) -> float:
-    """Write a PNG grid (one row per prompt, one column per seed); returns images per second generated."""
+def sample_grid(
+    pipe, prompts: list[str], seeds: list[int], steps: int, guidance: float, file: Path | None
+) -> float:
+    """Write a PNG grid (one row per prompt, one column per seed; none when `file` is None).
+
+    The prompts, seeds, step count and guidance scale are stored in the PNG's text chunks.
+    Returns the images per second generated.
+    """
     rows = []
     start = time.perf_counter()
     for prompt in prompts:
@@ -25,14 +33,27 @@ def sample_grid(pipe, prompts: list[str], seeds: list[int], steps: int, guidance
         ]
         rows.append(np.concatenate(images, axis=1))
     elapsed = time.perf_counter() - start
+    if file is None:
+        return len(prompts) * len(seeds) / max(elapsed, 1e-9)
     grid = (np.concatenate(rows, axis=0) * 255).round().astype(np.uint8)
     side = grid.shape[0] // max(len(prompts), 1)
     # upscale small grids with nearest neighbour so a 32 px sample is visible in the MLflow UI
     factor = max(1, 128 // max(side, 1))
     file.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).resize(
+    info = PngInfo()
+    settings = {
+        "prompts": prompts,
+        "seeds": seeds,
+        "steps": steps,
+        "guidance_scale": guidance,
+        "scheduler": type(pipe.scheduler).__name__,
+    }
+    for key, value in settings.items():
+        info.add_text(key, json.dumps(value))
+    big = Image.fromarray(grid).resize(
         (grid.shape[1] * factor, grid.shape[0] * factor), Image.Resampling.NEAREST
-    ).save(file)
+    )
+    big.save(file, pnginfo=info)
     return len(prompts) * len(seeds) / max(elapsed, 1e-9)
 
 

@@ -157,11 +157,7 @@ class Session:
         self.last_checkpoint = time.time()
         return final
 
-    def write_grid(self) -> None:
-        """Sample grid of the EMA model at this step (main process); its timing feeds the reserve."""
-        if not self.accelerator.is_main_process or not self.cfg.sample_prompts:
-            return
-        start = time.time()
+    def _sample_pipeline(self):
         pipe = make_pipeline(
             self.ema.model,
             self.text_encoder,
@@ -171,17 +167,41 @@ class Session:
             self.cfg.guidance_scale,
         )
         pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    def write_grid(self) -> None:
+        """Sample grid of the EMA model at this step (main process); its timing feeds the reserve."""
+        if not self.accelerator.is_main_process or not self.cfg.sample_prompts:
+            return
+        start = time.time()
         file = self.out_dir / "samples" / f"step-{self.step:08d}.png"
+        cfg = self.cfg
         self.inference_images_per_s = sample_grid(
-            pipe,
-            self.cfg.sample_prompts,
-            self.cfg.sample_seeds,
-            self.cfg.sample_steps,
-            self.cfg.guidance_scale,
+            self._sample_pipeline(),
+            cfg.sample_prompts,
+            cfg.sample_seeds,
+            cfg.sample_steps,
+            cfg.guidance_scale,
             file,
         )
         self.sample_grids.append(file)
         self.grid_s = time.time() - start
+
+    def probe_grid_time(self) -> None:
+        """Time one sample image and scale to the grid: the final grid's share of the reserve, cheaply."""
+        if not self.accelerator.is_main_process or not self.cfg.sample_prompts:
+            return
+        cfg = self.cfg
+        start = time.time()
+        sample_grid(
+            self._sample_pipeline(),
+            cfg.sample_prompts[:1],
+            cfg.sample_seeds[:1],
+            cfg.sample_steps,
+            cfg.guidance_scale,
+            None,
+        )
+        self.grid_s = (time.time() - start) * len(cfg.sample_prompts) * len(cfg.sample_seeds)
 
     def state_dict(self) -> dict:
         return {

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline
+from PIL import Image
 
 from training.api import denoising_loss, load_pipeline, train
 from training.export import directory_sha256
@@ -57,7 +58,9 @@ def test_report_is_complete(trained):
     assert report.text_encoder.license == "Apache-2.0"
     assert report.model_digest == directory_sha256(report.model_dir)
     assert all(p.is_file() for p in report.sample_grids + report.charts)
-    assert len(report.sample_grids) >= 2  # the step-0 grid and at least one later one
+    assert len(report.sample_grids) >= 2  # at least one checkpoint grid and the final one
+    with Image.open(report.sample_grids[-1]) as grid:
+        assert json.loads(grid.text["prompts"]) == ["red heart"] and json.loads(grid.text["steps"]) == 2
 
 
 def test_metrics_stream_every_n_steps_and_lr_anneals_with_the_budget(trained):
