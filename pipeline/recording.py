@@ -59,6 +59,8 @@ class Recorder:
         _quiet_mlflow()
         from mlflow import MlflowClient
 
+        _quiet_mlflow()  # again: importing mlflow installs its own logging levels
+
         self.uri = tracking_uri(cfg)
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         self.cfg = cfg
@@ -149,7 +151,7 @@ class Recorder:
             ds = mlflow.data.from_pandas(
                 df, source=table_path.resolve().as_uri(), name=name, digest=digest[:36]
             )
-        entity = ds._to_mlflow_entity()
+            entity = ds._to_mlflow_entity()
         self.client.log_inputs(
             run_id,
             datasets=[DatasetInput(dataset=entity, tags=[InputTag("mlflow.data.context", "training")])],
