@@ -51,6 +51,7 @@ class TrainingConfig(BaseModel):
         description="UNet channel widths per level (or transformer width); default: preset",
     )
     layers_per_block: int | None = Field(None, ge=1, description="UNet blocks per level / transformer depth")
+    vae_license: str | None = Field(None, description="SPDX id of the user-given VAE's weights, for the card")
     max_text_tokens: int = Field(32, ge=2, description="caption tokens kept (padding masked)")
     log_every: int = Field(10, ge=1, description="steps between streamed metrics")
     cache_dir: str | None = Field(

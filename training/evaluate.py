@@ -7,8 +7,9 @@ import torch
 from training.data import cached_images, dataset_digest, read_governed, to_model_range
 from training.export import load_model_dir
 from training.flow import RectifiedFlow
+from training.latents import cached_latents
 from training.t2i_pipeline import call_denoiser, encode_text
-from training.text_encoder import default_cache_dir
+from training.text_encoder import default_cache_dir, directory_digest
 
 
 def fixed_noise(n: int, shape: tuple[int, ...], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,14 +35,18 @@ def held_out_loss(
     denoiser = pipe.denoiser.eval()
     table = read_governed(governed_path, split)
     table = table.sample(n=min(max_images, len(table)), random_state=seed).sort_values("record_id")
-    size = denoiser.config.sample_size
-    if pipe.vae is not None:
-        raise NotImplementedError(
-            "held-out loss of latent-space models: encode with the VAE first (not built yet)"
+    cache = cache_dir or default_cache_dir()
+    digest = dataset_digest(table)
+    if pipe.vae is None:
+        images = to_model_range(
+            cached_images(table, digest, denoiser.config.sample_size, cache, lambda *a: None)
         )
-    images = cached_images(
-        table, dataset_digest(table), size, cache_dir or default_cache_dir(), lambda *a: None
-    )
+    else:
+        # pixels at the VAE's scale, then the same scaled latents the training used
+        factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+        pixels = cached_images(table, digest, denoiser.config.sample_size * factor, cache, lambda *a: None)
+        vae_digest = directory_digest(Path(model_dir) / "vae")
+        images = cached_latents(pixels, pipe.vae, vae_digest, digest, cache, lambda *a: None)
     noise, sigma = fixed_noise(len(table), tuple(images.shape[1:]), seed)
     flow, total = RectifiedFlow(), 0.0
     texts = table["text"].astype(str).tolist()
@@ -53,7 +58,7 @@ def held_out_loss(
         velocity = lambda x, s, e, m: call_denoiser(denoiser, x, s, e, m)  # noqa: E731
         _, per_sample, _ = flow.loss(
             velocity,
-            to_model_range(images[start:end]),
+            images[start:end],
             emb,
             mask,
             sigma=sigma[start:end],

@@ -24,8 +24,21 @@ def _version(dist: str) -> str | None:
 def components(s: Session) -> list[Component]:
     """Every third-party weight and library the training used, with its licence."""
     text = text_encoder_component(s)
+    vae = []
+    if s.cfg.vae is not None:
+        vae = [
+            Component(
+                name=s.cfg.vae,
+                kind="model weights",
+                license=s.cfg.vae_license or "NOASSERTION",
+                source=s.cfg.vae,
+                note="frozen AutoencoderKL: training in its latent space"
+                + ("" if s.cfg.vae_license else "; licence not given: set training.vae_license"),
+            )
+        ]
     return [
         text,
+        *vae,
         Component(
             name="diffusers",
             kind="library",
@@ -105,7 +118,13 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
     """Main process: write out_dir/model (EMA weights), the final grid and chart; return the report."""
     cfg = s.cfg
     pipe = make_pipeline(
-        s.ema.model, s.text_encoder, s.tokenizer, s.max_tokens, cfg.sample_steps, cfg.guidance_scale
+        s.ema.model,
+        s.text_encoder,
+        s.tokenizer,
+        s.max_tokens,
+        cfg.sample_steps,
+        cfg.guidance_scale,
+        vae=s.vae,
     )
     model_dir = save_model_dir(pipe, s.out_dir / "model")
     s.write_grid()
@@ -161,7 +180,7 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
             "class": arch,
             "preset": cfg.preset,
             "architecture": cfg.architecture,
-            "space": "pixel",
+            "space": "latent" if s.vae is not None else "pixel",
             "resolution": resolve_resolution(cfg),
             "objective": "rectified flow (flow matching), logit-normal sigma",
             "batch_size_per_process": cfg.batch_size,

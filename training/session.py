@@ -20,6 +20,7 @@ from training.data import EpochSampler, cached_images, dataset_digest, read_gove
 from training.ema import EMA
 from training.export import make_pipeline
 from training.flow import RectifiedFlow
+from training.latents import cached_latents, load_vae
 from training.presets import build_denoiser, resolve_resolution
 from training.samples import sample_grid
 from training.t2i_pipeline import call_denoiser
@@ -47,7 +48,7 @@ class Session:
     out_dir: Path
     seed: int
     accelerator: Accelerator
-    images: torch.Tensor  # uint8 [N, 3, R, R]
+    images: torch.Tensor  # uint8 [N, 3, R, R] pixels, or float [N, C, h, w] scaled latents with a VAE
     text_emb: torch.Tensor  # [N, L, D]
     text_mask: torch.Tensor  # [N, L]
     null_emb: torch.Tensor  # [1, L, D]: the empty caption, for caption dropout and guidance
@@ -68,6 +69,7 @@ class Session:
     dataset_digest: str
     embeddings_from_cache: bool
     threads: ThreadTuner
+    vae: torch.nn.Module | None = None
     step: int = 0
     images_seen: int = 0
     time_spent_before: float = 0.0  # active seconds of earlier attempts
@@ -104,7 +106,8 @@ class Session:
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The next batch: images in [-1, 1] and caption embeddings, with caption dropout applied."""
         idx = self.sampler.next_indices()
-        x0 = to_model_range(self.images[idx]).to(self.device)
+        x0 = self.images[idx]
+        x0 = (to_model_range(x0) if x0.dtype == torch.uint8 else x0).to(self.device)
         if self.speed_options.get("channels_last"):
             x0 = x0.contiguous(memory_format=torch.channels_last)
         emb, mask = self.text_emb[idx], self.text_mask[idx]
@@ -165,6 +168,7 @@ class Session:
             self.max_tokens,
             self.cfg.sample_steps,
             self.cfg.guidance_scale,
+            vae=self.vae,
         )
         pipe.set_progress_bar_config(disable=True)
         return pipe
@@ -264,11 +268,6 @@ def build_session(
     """Load data and embeddings (cached), build model, EMA, optimiser and budget."""
     # autocast is ours, so the precision choice is recorded; cpu=True without CUDA makes several
     # launched processes a gloo process group (accelerate's MULTI_CPU) instead of independent runs
-    if cfg.vae is not None:
-        raise NotImplementedError(
-            f"training.vae={cfg.vae!r}: latent-space training is not built yet; unset training.vae to train in "
-            "pixel space"
-        )
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     device = accelerator.device
     # Adam's second moments and EMA weights can decay into denormals, which are very slow on CPUs
@@ -287,11 +286,15 @@ def build_session(
         emb, mask, from_cache = cached_text_embeddings(
             texts, digest, tokenizer, text_encoder, info, max_tokens, cache, progress
         )
+        vae = None
+        if cfg.vae is not None:
+            vae, vae_digest = load_vae(cfg.vae)
+            images = cached_latents(images, vae, vae_digest, digest, cache, progress)
     from training.t2i_pipeline import encode_text
 
     null_emb, null_mask = encode_text(tokenizer, text_encoder, [""], max_tokens)
     text_dim = emb.shape[-1]
-    model = build_denoiser(cfg, text_dim, in_channels=3, sample_size=resolution)
+    model = build_denoiser(cfg, text_dim, in_channels=images.shape[1], sample_size=images.shape[-1])
     ema = EMA(model, cfg.ema_decay)
     precision = resolve_precision(cfg, device)
     # channels-last helps convolutions on GPUs; on this CPU it measured slower (with bf16 by a third)
@@ -349,6 +352,7 @@ def build_session(
         max_tokens=max_tokens,
         dataset_digest=digest,
         threads=tuner,
+        vae=vae.to(device) if vae is not None else None,
         embeddings_from_cache=from_cache,
         attempt_start=start,
     )

@@ -136,3 +136,33 @@ def test_transformer_architecture_trains_and_reloads(governed, tiny_cfg, tmp_pat
         "rocket", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np"
     )
     assert image.images.shape == (1, 16, 16, 3)
+
+
+def test_latent_space_with_a_user_vae(governed, tiny_cfg, tmp_path, monkeypatch):
+    """A (tiny, random) AutoencoderKL given by path: training, export and sampling happen in its latents."""
+    from diffusers import AutoencoderKL
+
+    vae_dir = tmp_path / "vae"
+    AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=4,
+        sample_size=16,
+    ).save_pretrained(vae_dir)
+    cfg = tiny_cfg(vae=str(vae_dir), vae_license="MIT", max_steps=2, sample_prompts=[])
+    report = train(cfg, governed, tmp_path / "latent", time.time() + 60, 0, lambda *a: None, lambda *a: None)
+    assert report.architecture["space"] == "latent"
+    assert {c.name: c.license for c in report.components}[str(vae_dir)] == "MIT"
+    pipe = load_pipeline(report.model_dir)
+    assert pipe.denoiser.config.in_channels == 4 and pipe.denoiser.config.sample_size == 8
+    image = pipe(
+        "rocket", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np"
+    )
+    assert image.images.shape == (1, 16, 16, 3)
+    monkeypatch.setenv("T2I_CACHE_DIR", str(tmp_path / "cache"))
+    assert 0 < denoising_loss(report.model_dir, governed, "eval", seed=0) < 100
