@@ -41,25 +41,30 @@ def train(
         )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    threads_before = torch.get_num_threads()
     energy = EnergyMeter(cfg.country_iso_code, enabled=cfg.measure_energy)
-    s = build_session(cfg, Path(governed_path), out_dir, deadline, seed, progress, start)
-    latest = ckpt.latest_checkpoint(s.checkpoints) if resume else None
-    if latest is not None:
-        s.resume_from(latest)
-    s.probe_grid_time()  # sizes the time held back for the final sample grid
-    flops = measure_flops(s)
-    s.last_checkpoint = time.time()  # the checkpoint timer starts with the loop
-    stopped = run_loop(s, log, progress)
-    if s.resumed_from_step != s.step or latest is None:
-        s.save_checkpoint(grid=False)  # the last state, so a later --resume (or a larger budget) continues
-    s.accelerator.wait_for_everyone()
-    report = None
-    if s.accelerator.is_main_process:
-        report = finalize(s, stopped, energy.stop(), flops)
-    else:
-        energy.stop()
-    report = _share(s, report)
-    s.accelerator.wait_for_everyone()
+    try:
+        s = build_session(cfg, Path(governed_path), out_dir, deadline, seed, progress, start)
+        latest = ckpt.latest_checkpoint(s.checkpoints) if resume else None
+        if latest is not None:
+            s.resume_from(latest)
+        s.probe_grid_time()  # sizes the time held back for the final sample grid
+        flops = measure_flops(s)
+        s.last_checkpoint = time.time()  # the checkpoint timer starts with the loop
+        stopped = run_loop(s, log, progress)
+        if s.resumed_from_step != s.step or latest is None:
+            s.save_checkpoint(
+                grid=False
+            )  # the last state, so a later --resume (or a larger budget) continues
+        s.accelerator.wait_for_everyone()
+        report = finalize(s, stopped, energy.stop(), flops) if s.accelerator.is_main_process else None
+        report = _share(s, report)
+        s.accelerator.wait_for_everyone()
+    finally:
+        energy.stop()  # no-op when already stopped; a failed run must not leave the tracker's thread running
+        torch.set_num_threads(threads_before)  # the tuned count was for this stage only
     progress("train (s)", round(s.budget.total_s), round(s.budget.total_s))
     return report
 

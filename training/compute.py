@@ -97,6 +97,7 @@ class EnergyMeter:
     def __init__(self, country_iso_code: str, enabled: bool = True):
         self.tracker = None
         self.error: str | None = None
+        self.result: EnergyResult | None = None
         if not enabled:
             self.error = "disabled in the config"
             return
@@ -118,8 +119,14 @@ class EnergyMeter:
 
     def stop(self) -> EnergyResult:
         """Stop tracking; the energy read from real counters, or None with the reason."""
+        if self.result is not None:
+            return self.result
         if self.tracker is None:
             return EnergyResult(None, f"not measured ({self.error})", None)
+        self.result = self._stop_tracker()
+        return self.result
+
+    def _stop_tracker(self) -> EnergyResult:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
