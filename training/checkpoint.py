@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from training.quiet import library_bars_off
+
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d{8})$")
 STATE_FILE = "state.json"
 
@@ -97,8 +99,9 @@ def write_main_files(
     tmp: Path, model: torch.nn.Module, ema_model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict
 ) -> None:
     """Everything but the per-process RNG files, written by the main process into `tmp`."""
-    model.save_pretrained(tmp / "denoiser", safe_serialization=True)
-    ema_model.save_pretrained(tmp / "ema", safe_serialization=True)
+    with library_bars_off():
+        model.save_pretrained(tmp / "denoiser", safe_serialization=True)
+        ema_model.save_pretrained(tmp / "ema", safe_serialization=True)
     save_optimizer(opt, tmp)
     # the state file goes last: its presence after the rename marks a complete checkpoint
     (tmp / STATE_FILE).write_text(json.dumps(state, indent=1))

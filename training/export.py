@@ -11,6 +11,7 @@ import transformers
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from training import t2i_pipeline
+from training.quiet import library_bars_off
 from training.t2i_pipeline import T2IPipeline
 
 PIPELINE_FILE = "pipeline.py"  # the Hub convention for a custom pipeline beside the weights
@@ -36,7 +37,8 @@ def save_model_dir(pipe: T2IPipeline, model_dir: Path) -> Path:
     tmp = model_dir.with_name(f".tmp-{model_dir.name}-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
-    pipe.save_pretrained(tmp, safe_serialization=True)
+    with library_bars_off():
+        pipe.save_pretrained(tmp, safe_serialization=True)
     shutil.copyfile(t2i_pipeline.__file__, tmp / PIPELINE_FILE)
     index_file = tmp / "model_index.json"
     index = json.loads(index_file.read_text())
@@ -85,7 +87,8 @@ def load_model_dir(model_dir: Path, device: str = "cpu") -> T2IPipeline:
                 )
             cls = getattr(libraries[library], cls_name)
             kwargs = {"use_safetensors": True} if name not in ("scheduler", "tokenizer") else {}
-            parts[name] = cls.from_pretrained(model_dir / name, **kwargs)
+            with library_bars_off():
+                parts[name] = cls.from_pretrained(model_dir / name, **kwargs)
         else:
             settings[name] = value
     return T2IPipeline(**parts, **settings).to(device)

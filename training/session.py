@@ -22,6 +22,7 @@ from training.export import make_pipeline
 from training.flow import RectifiedFlow
 from training.latents import cached_latents, load_vae
 from training.presets import build_denoiser, resolve_resolution
+from training.quiet import library_bars_off
 from training.samples import sample_grid
 from training.t2i_pipeline import call_denoiser
 from training.text_encoder import cached_text_embeddings, default_cache_dir, load_text_encoder, token_length
@@ -278,7 +279,7 @@ def build_session(
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     resolution = resolve_resolution(cfg)
     # the main process fills the caches first; the others then read them
-    with accelerator.main_process_first():
+    with accelerator.main_process_first(), library_bars_off():
         images = cached_images(table, digest, resolution, cache, progress)
         tokenizer, text_encoder, info = load_text_encoder(cfg.text_encoder, cfg.text_encoder_license)
         texts = table["text"].astype(str).tolist()
