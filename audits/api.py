@@ -7,7 +7,10 @@ The audit logic lives in `quality.py`, `bias.py` and `deepfake.py` as pure funct
 
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+
+import torch
 
 from audits.bias import audit_bias
 from audits.config import BiasConfig, DeepfakeConfig, QualityConfig
@@ -41,7 +44,20 @@ def _model_name(model_dir: Path) -> str:
     return Path(model_dir).name
 
 
-def _write(report: AuditReport, out_dir: Path) -> AuditReport:
+@contextmanager
+def _caller_threads():
+    """Restore the caller's torch thread count: generation may tune it for the audit's duration."""
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _write(report: AuditReport, out_dir: Path, generate: Generator) -> AuditReport:
+    tuner = getattr(generate, "thread_tuner", None)
+    if tuner is not None:
+        report.notes.append(f"torch threads while generating: {tuner.describe()}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{report.audit}_report.json").write_text(report.model_dump_json(indent=2))
     return report
@@ -54,23 +70,26 @@ def run_quality(
     from training.api import denoising_loss
 
     train, held_out = train_and_eval(read_governed(governed_path))
-    generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
-    progress("quality: held-out loss", 0, 1)
-    loss = float(denoising_loss(Path(model_dir), Path(governed_path), str(Split.EVAL), seed))
-    progress("quality: held-out loss", 1, 1)
-    report = audit_quality(
-        cfg,
-        generate,
-        train,
-        load_images(train, resolution),
-        held_out,
-        load_images(held_out, resolution),
-        loss,
-        Path(out_dir),
-        seed,
-        progress,
-    )
-    return _write(report, Path(out_dir))
+    with _caller_threads():
+        generate, resolution = _model_generator(
+            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
+        )
+        progress("quality: held-out loss", 0, 1)
+        loss = float(denoising_loss(Path(model_dir), Path(governed_path), str(Split.EVAL), seed))
+        progress("quality: held-out loss", 1, 1)
+        report = audit_quality(
+            cfg,
+            generate,
+            train,
+            load_images(train, resolution),
+            held_out,
+            load_images(held_out, resolution),
+            loss,
+            Path(out_dir),
+            seed,
+            progress,
+        )
+    return _write(report, Path(out_dir), generate)
 
 
 def run_bias(
@@ -78,9 +97,13 @@ def run_bias(
 ) -> AuditReport:
     """Representation and quality of service per group of `cfg.attribute`; writes bias_report.json."""
     train, _ = train_and_eval(read_governed(governed_path))
-    generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
-    report = audit_bias(cfg, generate, train, load_images(train, resolution), Path(out_dir), seed, progress)
-    return _write(report, Path(out_dir))
+    with _caller_threads():
+        generate, resolution = _model_generator(
+            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
+        )
+        train_images = load_images(train, resolution)
+        report = audit_bias(cfg, generate, train, train_images, Path(out_dir), seed, progress)
+    return _write(report, Path(out_dir), generate)
 
 
 def run_deepfake(
@@ -94,17 +117,20 @@ def run_deepfake(
 ) -> AuditReport:
     """Replication, faces, PII and provenance-mark survival; writes deepfake_report.json."""
     train, held_out = train_and_eval(read_governed(governed_path))
-    generate, resolution = _model_generator(model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size)
-    report = audit_deepfake(
-        cfg,
-        generate,
-        train,
-        load_images(train, resolution),
-        Path(out_dir),
-        seed,
-        progress,
-        run_id=run_id,
-        model_name=_model_name(model_dir),
-        held_out_images=load_images(held_out, resolution),
-    )
-    return _write(report, Path(out_dir))
+    with _caller_threads():
+        generate, resolution = _model_generator(
+            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
+        )
+        report = audit_deepfake(
+            cfg,
+            generate,
+            train,
+            load_images(train, resolution),
+            Path(out_dir),
+            seed,
+            progress,
+            run_id=run_id,
+            model_name=_model_name(model_dir),
+            held_out_images=load_images(held_out, resolution),
+        )
+    return _write(report, Path(out_dir), generate)

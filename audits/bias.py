@@ -4,6 +4,7 @@ Pure over a `Generator` and the governed training records, so tests use generato
 """
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fairlearn
@@ -16,7 +17,7 @@ from audits.config import BiasConfig
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
 from audits.memorization import correlation_distances
-from audits.report import AuditReport, Metric
+from audits.report import AuditCheck, AuditReport, Metric
 from audits.representation import distribution, neutral_prompts_from_data, total_variation, uniform
 from audits.skin_tone import (
     MONK_LAB,
@@ -111,6 +112,17 @@ def _qos_prompts(
     return prompts, wanted, own
 
 
+@dataclass
+class _Part:
+    """What one half of the audit contributes to the report."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    checks: list[AuditCheck] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    charts: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 def audit_bias(
     cfg: BiasConfig,
     generate: Generator,
@@ -125,7 +137,6 @@ def audit_bias(
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     refs, readable = _calibrate(train, train_images, cfg)
-    groups = list(refs)
     labels = train.attribute(cfg.attribute)
     notes = [f"skin tone measured without a model: {MEASUREMENT}"]
     if any(labels):
@@ -134,8 +145,6 @@ def audit_bias(
             "as their own group (the others show too little skin or are confused); quality-of-service "
             "prompts are drawn from the readable ones"
         )
-
-    # representation: prompts naming no attribute
     prompts = list(cfg.neutral_prompts or neutral_prompts_from_data(train.texts, labels))
     if not prompts:
         raise ValueError(
@@ -144,6 +153,45 @@ def audit_bias(
         )
     if cfg.neutral_prompts is None and len(prompts) > cfg.max_neutral_prompts:
         prompts = sorted(rng.choice(prompts, cfg.max_neutral_prompts, replace=False).tolist())
+    parts = [
+        _representation(cfg, generate, train_images, labels, refs, prompts, out_dir, seed, progress),
+        _quality_of_service(
+            cfg,
+            generate,
+            *_qos_prompts(cfg, train, labels, readable, list(refs), prompts, rng),
+            train_images,
+            refs,
+            out_dir,
+            seed,
+            progress,
+        ),
+    ]
+    return AuditReport(
+        audit="bias",
+        checks=[c for p in parts for c in p.checks],
+        metrics=[m for p in parts for m in p.metrics],
+        tables={k: v for p in parts for k, v in p.tables.items()},
+        charts=[c for p in parts for c in p.charts],
+        components=[fairlearn_component()],
+        seconds=time.perf_counter() - start,
+        notes=notes + [n for p in parts for n in p.notes],
+    )
+
+
+def _representation(
+    cfg: BiasConfig,
+    generate: Generator,
+    train_images: np.ndarray,
+    labels: list[str | None],
+    refs: dict[str, np.ndarray],
+    prompts: list[str],
+    out_dir: Path,
+    seed: int,
+    progress: ProgressFn,
+) -> _Part:
+    """Shares of each group among images generated from neutral prompts, against uniform and the data."""
+    part = _Part()
+    groups = list(refs)
     gen_prompts = [p for p in prompts for _ in range(cfg.samples_per_prompt)]
     gen_seeds = [seed + k for _ in prompts for k in range(cfg.samples_per_prompt)]
     images = generate_batched(
@@ -157,29 +205,23 @@ def audit_bias(
     if not any(labels):
         train_labs, _ = skin_lab(train_images, cfg.min_skin_fraction)
         data_dist = distribution([m for m in nearest_monk(train_labs) if m != NO_SKIN], groups)
-        notes.append(
+        part.notes.append(
             "the data has no attribute labels: groups are Monk Skin Tone shades, measured on both sides"
         )
     measurable = len(with_skin) >= cfg.min_measured_images
     disparity = total_variation(gen_dist, uniform(len(groups))) if measurable else None
     data_disparity = total_variation(data_dist, uniform(len(groups)))
-    vs_data = total_variation(gen_dist, data_dist) if measurable else None
     amplification = disparity - data_disparity if disparity is not None else None
-
-    # quality of service: captions that request each group
-    qos_prompts, qos_groups, qos_own = _qos_prompts(cfg, train, labels, readable, groups, prompts, rng)
-    tables: dict[str, list[dict]] = {
-        "representation": [
-            {
-                "group": g,
-                "generated_share": float(gen_dist[i]),
-                "training_share": float(data_dist[i]),
-                "uniform_share": 1.0 / len(groups),
-            }
-            for i, g in enumerate(groups)
-        ],
-    }
-    metrics = [
+    part.tables["representation"] = [
+        {
+            "group": g,
+            "generated_share": float(gen_dist[i]),
+            "training_share": float(data_dist[i]),
+            "uniform_share": 1.0 / len(groups),
+        }
+        for i, g in enumerate(groups)
+    ]
+    part.metrics += [
         Metric(
             name="skin_detected_share",
             value=len(with_skin) / max(1, len(measured)),
@@ -194,7 +236,7 @@ def audit_bias(
         ),
     ]
     if disparity is not None:
-        metrics += [
+        part.metrics += [
             Metric(
                 name="representation_disparity_tv",
                 value=disparity,
@@ -203,7 +245,7 @@ def audit_bias(
             ),
             Metric(
                 name="representation_vs_training_tv",
-                value=float(vs_data),
+                value=total_variation(gen_dist, data_dist),
                 implementation="total variation distance of generated shares to training shares",
             ),
             Metric(
@@ -212,7 +254,8 @@ def audit_bias(
                 implementation="generated disparity minus the training data's disparity (both vs uniform)",
             ),
         ]
-    checks = [
+    too_few = f"fewer than min_measured_images ({cfg.min_measured_images}) images showed skin"
+    part.checks += [
         threshold_check(
             "representation_disparity",
             disparity,
@@ -220,9 +263,7 @@ def audit_bias(
             "max",
             f"total variation distance between the {cfg.attribute} shares of images generated from "
             f"neutral prompts and a uniform share",
-            "fewer than min_measured_images images showed skin"
-            if disparity is None
-            else "rebalance the training data or condition on the attribute; inspect the chart",
+            too_few if disparity is None else "rebalance the training data or condition on the attribute",
         ),
         threshold_check(
             "representation_amplification",
@@ -230,12 +271,10 @@ def audit_bias(
             cfg.max_amplification,
             "max",
             "disparity of generated images minus the disparity of the training data",
-            "fewer than min_measured_images images showed skin"
-            if amplification is None
-            else "the model is more skewed than its data: rebalance or train longer",
+            too_few if amplification is None else "the model is more skewed than its data: rebalance it",
         ),
     ]
-    charts = [
+    part.charts.append(
         grouped_bars(
             out_dir / "bias_representation.png",
             f"{cfg.attribute}: neutral prompts",
@@ -247,95 +286,109 @@ def audit_bias(
             },
             "share",
         )
-    ]
-
-    if qos_prompts:
-        qos_seeds = [seed + i for i in range(len(qos_prompts))]
-        qos_images = generate_batched(
-            generate, qos_prompts, qos_seeds, progress, "bias: per-group prompts", cfg.batch_size
-        )
-        qlabs, _ = skin_lab(qos_images, cfg.min_skin_fraction)
-        qmeasured = np.array(nearest_reference(qlabs, refs))
-        ref_of = np.stack([refs[g] for g in qos_groups])
-        delta_e = np.sqrt(((np.nan_to_num(qlabs, nan=0.0) - ref_of) ** 2).sum(axis=1))
-        delta_e = np.where(np.isnan(qlabs).any(axis=1), 100.0, delta_e)  # no skin drawn: the worst colour
-        per_image = {"skin_tone_delta_e": delta_e}
-        if all(i is not None for i in qos_own):
-            # quality of the image itself: how closely it follows its caption's training image
-            own = train_images[[int(i) for i in qos_own]].astype(np.float32) / 255
-            per_image["own_image_correlation"] = np.array(
-                [
-                    1 - correlation_distances(g.astype(np.float32) / 255, o[None])[0]
-                    for g, o in zip(qos_images, own, strict=True)
-                ]
-            )
-        frame = MetricFrame(
-            metrics={"adherence": _adherence, **dict.fromkeys(per_image, _mean_of)},
-            y_true=np.array(qos_groups),
-            y_pred=qmeasured,
-            sensitive_features=np.array(qos_groups),
-            sample_params={name: {"scores": values} for name, values in per_image.items()},
-            n_boot=cfg.bootstrap or None,
-            ci_quantiles=[0.025, 0.975] if cfg.bootstrap else None,
-            random_state=seed if cfg.bootstrap else None,
-        )
-        by_group = frame.by_group
-        low, high = frame.by_group_ci if cfg.bootstrap else (by_group, by_group)
-        qgroups = [str(g) for g in by_group.index]
-        tables["quality_of_service"] = [
-            {
-                "group": g,
-                "n": int(sum(1 for q in qos_groups if q == g)),
-                **{f"{m}": float(by_group.loc[g, m]) for m in by_group.columns},
-                **{f"{m}_ci_low": float(low.loc[g, m]) for m in by_group.columns},
-                **{f"{m}_ci_high": float(high.loc[g, m]) for m in by_group.columns},
-            }
-            for g in qgroups
-        ]
-        diff, ratio = frame.difference(), frame.ratio()
-        for m in by_group.columns:
-            metrics.append(
-                Metric(
-                    name=f"qos_{m}_difference",
-                    value=float(diff[m]),
-                    implementation="fairlearn.metrics.MetricFrame.difference() (max - min over groups)",
-                    details={
-                        "ratio": float(ratio[m]) if np.isfinite(ratio[m]) else -1.0,
-                        "bootstrap": cfg.bootstrap,
-                        "images": len(qos_prompts),
-                    },
-                )
-            )
-        checks.append(
-            threshold_check(
-                "quality_of_service_difference",
-                float(diff["adherence"]),
-                cfg.max_quality_difference,
-                "max",
-                f"largest difference between groups in adherence (the requested {cfg.attribute} is the one measured)",
-                "the model serves some groups worse: add or rebalance their training data",
-            )
-        )
-        charts.append(
-            grouped_bars(
-                out_dir / "bias_quality_of_service.png",
-                f"adherence to the requested {cfg.attribute}",
-                qgroups,
-                {"adherence": by_group["adherence"].tolist()},
-                "share of images in the requested group",
-                errors={"adherence": (low["adherence"].tolist(), high["adherence"].tolist())},
-            )
-        )
-    else:
-        notes.append(f"no training caption names a {cfg.attribute} group: quality of service not measured")
-
-    return AuditReport(
-        audit="bias",
-        checks=checks,
-        metrics=metrics,
-        tables=tables,
-        charts=charts,
-        components=[fairlearn_component()],
-        seconds=time.perf_counter() - start,
-        notes=notes,
     )
+    return part
+
+
+def _quality_of_service(
+    cfg: BiasConfig,
+    generate: Generator,
+    prompts: list[str],
+    wanted: list[str],
+    own: list[int | None],
+    train_images: np.ndarray,
+    refs: dict[str, np.ndarray],
+    out_dir: Path,
+    seed: int,
+    progress: ProgressFn,
+) -> _Part:
+    """Per-group scores of images whose prompt requests a group, with fairlearn's MetricFrame."""
+    part = _Part()
+    if not prompts:
+        part.notes.append(
+            f"no training caption names a {cfg.attribute} group: quality of service not measured"
+        )
+        return part
+    images = generate_batched(
+        generate,
+        prompts,
+        [seed + i for i in range(len(prompts))],
+        progress,
+        "bias: per-group prompts",
+        cfg.batch_size,
+    )
+    labs, _ = skin_lab(images, cfg.min_skin_fraction)
+    ref_of = np.stack([refs[g] for g in wanted])
+    delta_e = np.sqrt(((np.nan_to_num(labs, nan=0.0) - ref_of) ** 2).sum(axis=1))
+    per_image = {"skin_tone_delta_e": np.where(np.isnan(labs).any(axis=1), 100.0, delta_e)}  # no skin: worst
+    if all(i is not None for i in own):
+        # quality of the image itself: how closely it follows its caption's training image
+        own_images = train_images[[int(i) for i in own]].astype(np.float32) / 255
+        per_image["own_image_correlation"] = np.array(
+            [
+                1 - correlation_distances(g.astype(np.float32) / 255, o[None])[0]
+                for g, o in zip(images, own_images, strict=True)
+            ]
+        )
+    frame = MetricFrame(
+        metrics={"adherence": _adherence, **dict.fromkeys(per_image, _mean_of)},
+        y_true=np.array(wanted),
+        y_pred=np.array(nearest_reference(labs, refs)),
+        sensitive_features=np.array(wanted),
+        sample_params={name: {"scores": values} for name, values in per_image.items()},
+        n_boot=cfg.bootstrap or None,
+        ci_quantiles=[0.025, 0.975] if cfg.bootstrap else None,
+        random_state=seed if cfg.bootstrap else None,
+    )
+    by_group = frame.by_group
+    low, high = frame.by_group_ci if cfg.bootstrap else (by_group, by_group)
+    diff, ratio = frame.difference(), frame.ratio()
+    diff_low, diff_high = frame.difference_ci() if cfg.bootstrap else (diff, diff)
+    groups = [str(g) for g in by_group.index]
+    part.tables["quality_of_service"] = [
+        {
+            "group": g,
+            "n": wanted.count(g),
+            **{m: float(by_group.loc[g, m]) for m in by_group.columns},
+            **{f"{m}_ci_low": float(low.loc[g, m]) for m in by_group.columns},
+            **{f"{m}_ci_high": float(high.loc[g, m]) for m in by_group.columns},
+        }
+        for g in groups
+    ]
+    for m in by_group.columns:
+        part.metrics.append(
+            Metric(
+                name=f"qos_{m}_difference",
+                value=float(diff[m]),
+                implementation="fairlearn.metrics.MetricFrame.difference() (max - min over groups)",
+                details={
+                    "ratio": float(ratio[m]) if np.isfinite(ratio[m]) else -1.0,
+                    "ci_low": float(diff_low[m]),
+                    "ci_high": float(diff_high[m]),
+                    "bootstrap": cfg.bootstrap,
+                    "images": len(prompts),
+                },
+            )
+        )
+    part.checks.append(
+        threshold_check(
+            "quality_of_service_difference",
+            float(diff["adherence"]),
+            cfg.max_quality_difference,
+            "max",
+            f"largest difference between groups in adherence (the requested {cfg.attribute} is the one "
+            "measured)",
+            "the model serves some groups worse: add or rebalance their training data",
+        )
+    )
+    part.charts.append(
+        grouped_bars(
+            out_dir / "bias_quality_of_service.png",
+            f"adherence to the requested {cfg.attribute}",
+            groups,
+            {"adherence": by_group["adherence"].tolist()},
+            "share of images in the requested group",
+            errors={"adherence": (low["adherence"].tolist(), high["adherence"].tolist())},
+        )
+    )
+    return part

@@ -62,6 +62,8 @@ def test_quality_of_service_uses_metricframe_with_intervals_and_flags_a_group_se
     assert (
         rows["light"]["adherence_ci_low"] <= rows["light"]["adherence"] <= rows["light"]["adherence_ci_high"]
     )
+    difference = next(m for m in report.metrics if m.name == "qos_adherence_difference")
+    assert difference.details["ci_low"] <= difference.value <= difference.details["ci_high"]
     check = _check(report, "quality_of_service_difference")
     assert not check.passed and check.measured > 0.5
 

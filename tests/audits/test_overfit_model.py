@@ -57,7 +57,7 @@ def test_a_model_overfit_on_four_images_is_flagged_and_an_untrained_one_is_not(t
         pipe = _train(governed, tmp_path / name, steps)
         report = audit_deepfake(
             cfg,
-            pipeline_generator(pipe, 20, 3.0),
+            pipeline_generator(pipe, 20, 3.0, tune_threads=False),
             train_records,
             train_images,
             tmp_path / f"audit-{name}",
