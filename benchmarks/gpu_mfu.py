@@ -71,6 +71,29 @@ def peak_for(name: str) -> float | None:
     return None
 
 
+def profile_step(step, device: torch.device, rows: int = 15) -> list[dict]:
+    """Where one step's time goes: the kernels (or CPU ops) with the most self time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0.0), reverse=True)[:rows]
+    total = sum(getattr(e, key, 0.0) for e in prof.key_averages()) or 1.0
+    return [
+        {
+            "name": e.key[:120],
+            "calls": e.count,
+            "self_ms": getattr(e, key, 0.0) / 1000,
+            "share": getattr(e, key, 0.0) / total,
+        }
+        for e in events
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="where to write the JSON result")
@@ -79,6 +102,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="torch.compile the denoiser")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and few steps, for a CPU check")
+    parser.add_argument(
+        "--profile", action="store_true", help="add the top kernels of one step (torch.profiler)"
+    )
     parser.add_argument(
         "--no-mask",
         action="store_true",
@@ -141,6 +167,7 @@ def main() -> None:
         sync()
         times.append(time.perf_counter() - t0)
     step_s = statistics.median(times)
+    top_kernels = profile_step(step, device) if args.profile else None
     ips = b / step_s
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     peak = peak_for(name) if device.type == "cuda" else None
@@ -167,6 +194,8 @@ def main() -> None:
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         "target_mfu": 0.35,
     }
+    if top_kernels is not None:
+        result["top_kernels_one_step"] = top_kernels
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -30,7 +30,8 @@ def test_gpu_benchmark_sizes_match_the_base_preset():
 
 def test_gpu_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
     out = tmp_path / "mfu.json"
-    monkeypatch.setattr(sys, "argv", ["gpu_mfu.py", str(out), "--smoke"])
+    monkeypatch.setattr(sys, "argv", ["gpu_mfu.py", str(out), "--smoke", "--profile"])
     _load("gpu_mfu").main()
     result = json.loads(out.read_text())
     assert result["images_per_s"] > 0 and result["flops_per_image"] > 0 and result["mfu"] is None
+    assert result["top_kernels_one_step"] and result["top_kernels_one_step"][0]["self_ms"] > 0
