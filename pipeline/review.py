@@ -10,6 +10,7 @@ from rich.table import Table
 from pipeline.cards import card_paths
 from pipeline.durations import format_duration
 from pipeline.state import RunState
+from pipeline.summary import fmt
 
 _KEY_METRICS = (
     "quality.heldout_loss",
@@ -166,8 +167,8 @@ def print_run(console: Console, info: dict) -> None:
             table.add_row(
                 s["stage"],
                 g["name"],
-                str(g["measured"]),
-                str(g["threshold"]),
+                fmt(g["measured"]),
+                fmt(g["threshold"]),
                 "[green]pass[/]" if g["passed"] else "[red]FAIL[/]",
                 g["message"],
             )

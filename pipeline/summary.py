@@ -15,6 +15,15 @@ _VERDICT_TEXT = {
 }
 
 
+def fmt(value: object) -> str:
+    """Numbers to 4 significant digits, whole numbers without a decimal point."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+    return str(value)
+
+
 def print_summary(console: Console, st: RunState) -> None:
     console.rule("[bold]summary")
     console.print(f"run_id: {st.run_id}", highlight=False)
