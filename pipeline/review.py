@@ -13,10 +13,10 @@ from pipeline.state import RunState
 from pipeline.summary import fmt
 
 _KEY_METRICS = (
-    "quality.heldout_loss",
+    "quality.heldout_denoising_loss",
     "quality.fd_mobilenetv2_imagenet",
+    "bias.representation_disparity_tv",
     "deepfake.replication_rate",
-    "bias.representation_disparity",
 )
 
 
@@ -75,18 +75,19 @@ def runs_table(rows: list[dict]) -> Table:
         "key metrics",
         "verdict",
     ):
-        table.add_column(col)
+        # The full run id is what `pipeline show` needs; never cut it or the verdict.
+        table.add_column(col, no_wrap=col in ("run id", "verdict"))
     for r in rows:
         counts = "/".join(
             str(int(r[k])) if r[k] is not None else "-" for k in ("kept", "dropped", "quarantined")
         )
         used = format_duration(r["spent_s"]) if r["spent_s"] is not None else "-"
         dh = f"{r['device_hours']:.3f}" if r["device_hours"] is not None else "-"
-        metrics = ", ".join(f"{k.split('.', 1)[1]}={v:.3g}" for k, v in r["metrics"].items()) or "-"
+        metrics = "\n".join(f"{k.split('.', 1)[1]}={v:.3g}" for k, v in r["metrics"].items()) or "-"
         verdict = r["verdict"] or "-"
         style = {"approved": "green", "not_approved": "red", "blocked": "red"}.get(verdict, "yellow")
         table.add_row(
-            r["run_id"][:12],
+            r["run_id"],
             r["started"],
             r["dataset"] or "-",
             counts,
