@@ -26,6 +26,7 @@ from audits.skin_tone import (
     group_references,
     nearest_monk,
     nearest_reference,
+    scikit_image_component,
     skin_lab,
 )
 from governance.components import Component
@@ -172,7 +173,7 @@ def audit_bias(
         metrics=[m for p in parts for m in p.metrics],
         tables={k: v for p in parts for k, v in p.tables.items()},
         charts=[c for p in parts for c in p.charts],
-        components=[fairlearn_component()],
+        components=[fairlearn_component(), scikit_image_component()],
         seconds=time.perf_counter() - start,
         notes=notes + [n for p in parts for n in p.notes],
     )

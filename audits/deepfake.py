@@ -16,7 +16,7 @@ from audits.config import DeepfakeConfig
 from audits.faces import DETECTION, face_counts, opencv_component
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
-from audits.memorization import DISTANCES, PIXEL_DISTANCE, nearest_training
+from audits.memorization import DISTANCES, PIXEL_DISTANCE, imagehash_component, nearest_training
 from audits.pii import scan_captions
 from audits.provenance_marks import WATERMARK_METHOD, marked_png_bytes, read_mark, watermark_component
 from audits.report import AuditReport, Metric
@@ -315,7 +315,7 @@ def audit_deepfake(
         metrics=metrics,
         tables=tables,
         examples=examples,
-        components=[opencv_component(), watermark_component()],
+        components=[opencv_component(), watermark_component(), imagehash_component()],
         notes=notes,
         seconds=time.perf_counter() - start,
     )

@@ -13,6 +13,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from governance.components import Component
+
 PIXEL_DISTANCE = "mean absolute pixel difference in [0, 1] at the model's resolution (RGB on white)"
 CORRELATION_DISTANCE = (
     "1 - Pearson correlation of the pixels, averaged over R, G, B, at the model's resolution: blind to the "
@@ -113,3 +115,16 @@ def nearest_training(
             best = int(np.argmin(d))
             index[i], distance[i], pixel[i] = cand[best], float(d[best]), float(px[best])
     return NearestTraining(index=index, distance=distance, pixel_distance=pixel)
+
+
+def imagehash_component() -> Component:
+    """Licence disclosure of the perceptual-hash library used for the candidate index."""
+    from importlib.metadata import version
+
+    return Component(
+        name="ImageHash (pHash)",
+        kind="library",
+        version=version("ImageHash"),
+        license="BSD-2-Clause",
+        source="pypi:ImageHash",
+    )

@@ -11,7 +11,10 @@
 """
 
 import numpy as np
+import skimage
 from skimage.color import rgb2lab
+
+from governance.components import Component
 
 NO_SKIN = "no_skin"
 # Monk Skin Tone scale (Monk 2019; Google's published sRGB hex values), shades 1..10
@@ -103,3 +106,14 @@ def group_references(labs: np.ndarray, groups: list[str | None]) -> dict[str, np
         if rows:
             refs[name] = np.median(labs[rows], axis=0)
     return refs
+
+
+def scikit_image_component() -> Component:
+    """Licence disclosure of scikit-image (CIELAB conversion)."""
+    return Component(
+        name="scikit-image (CIELAB)",
+        kind="library",
+        version=skimage.__version__,
+        license="BSD-3-Clause",
+        source="pypi:scikit-image",
+    )
