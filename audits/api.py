@@ -29,7 +29,9 @@ def _model_generator(model_dir: Path, steps: int, guidance: float, batch_size: i
     latent-space model's config gives the latent size, not the pixel size)."""
     from training.api import load_pipeline
 
-    pipe = load_pipeline(Path(model_dir))
+    # generation on the GPU when there is one; seeds stay on CPU generators, so images match across devices
+    # only up to floating-point differences
+    pipe = load_pipeline(Path(model_dir), device="cuda" if torch.cuda.is_available() else "cpu")
     generate = pipeline_generator(pipe, steps, guidance, batch_size)
     probe = generate([""], [0])
     return generate, int(probe.shape[1])
