@@ -31,6 +31,9 @@ class RunConfig(_Frozen):
     )
     artifact_location: str | None = Field(None, description="MLflow artifact root for a new experiment")
     experiment: str = Field("t2i-pipeline", description="MLflow experiment name")
+    train_processes: int = Field(
+        1, ge=1, description="training processes: >1 runs `accelerate launch` (one per GPU, or CPU processes)"
+    )
 
     @field_validator("budget")
     @classmethod

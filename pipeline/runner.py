@@ -292,16 +292,21 @@ class Runner:
             f"({deadline - time.time():.0f}s)" + (" — resuming" if resume else ""),
             highlight=False,
         )
-        report = train(
-            self.cfg.training,
-            self.state.run_dir / "governance" / "governed.parquet",
-            self.state.run_dir / "training",
-            deadline,
-            self.cfg.run.seed,
+        args = dict(
+            governed=self.state.run_dir / "governance" / "governed.parquet",
+            out_dir=self.state.run_dir / "training",
+            deadline=deadline,
+            seed=self.cfg.run.seed,
             log=lambda metrics, step: self.recorder.metrics(stage_run, metrics, step),
             progress=progress,
             resume=resume,
         )
+        if self.cfg.run.train_processes > 1:
+            from pipeline.launcher import train_distributed
+
+            report = train_distributed(self.cfg.training, self.cfg.run.train_processes, **args)
+        else:
+            report = train(self.cfg.training, args.pop("governed"), args.pop("out_dir"), **args)
         self._save_report("training", report)
         rid = self.state.run_id
         self._log_artifact(rid, self.state.report_path("training"))

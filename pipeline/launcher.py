@@ -1,0 +1,113 @@
+"""Training on several processes or GPUs from `pipeline run`: `accelerate launch` of `training.launch`.
+
+With `run.train_processes: 1` (the default) the pipeline calls `training.api.train` in-process. With
+N > 1 it starts `accelerate launch --num_processes N -m training.launch` and waits for it, showing the
+budget as progress and forwarding the streamed metrics to MLflow when it ends. The training code is
+the same either way: that is the point.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from training.config import TrainingConfig
+from training.report import TrainingReport
+
+
+def launch_command(
+    processes: int,
+    config_json: Path,
+    governed: Path,
+    out_dir: Path,
+    deadline: float,
+    seed: int,
+    resume: bool,
+    report: Path,
+    metrics: Path,
+    gpus: bool,
+) -> list[str]:
+    """The `accelerate launch` command line for one training stage."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
+    # --multi_gpu also serves CPUs: without CUDA accelerate forms a gloo process group.
+    cmd += ["--multi_gpu"]
+    if gpus:
+        cmd += ["--gpu_ids", "all"]
+    cmd += [
+        "-m",
+        "training.launch",
+        "--config",
+        str(config_json),
+        "--governed",
+        str(governed),
+        "--out",
+        str(out_dir),
+        "--deadline",
+        repr(deadline),
+        "--seed",
+        str(seed),
+        "--report",
+        str(report),
+        "--metrics",
+        str(metrics),
+    ]
+    return cmd + (["--resume"] if resume else [])
+
+
+def train_distributed(
+    cfg: TrainingConfig,
+    processes: int,
+    governed: Path,
+    out_dir: Path,
+    deadline: float,
+    seed: int,
+    resume: bool,
+    log: Callable[[dict[str, float], int | None], None],
+    progress: Callable[[str, int, int | None], None],
+) -> TrainingReport:
+    """Run the training stage under `accelerate launch`; raises with the launcher's output on failure."""
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_json, report, metrics = (
+        out_dir / "launch-config.json",
+        out_dir / "report.json",
+        out_dir / "metrics.jsonl",
+    )
+    config_json.write_text(cfg.model_dump_json(), encoding="utf-8")
+    report.unlink(missing_ok=True)
+    metrics.unlink(missing_ok=True)
+    gpus = torch.cuda.is_available() and torch.cuda.device_count() >= processes
+    cmd = launch_command(
+        processes, config_json, governed, out_dir, deadline, seed, resume, report, metrics, gpus
+    )
+    log_path = out_dir / "launch.log"
+    start, total = time.time(), max(1, round(deadline - time.time()))
+    with log_path.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            progress(f"train ({processes} processes, s)", min(total, round(time.time() - start)), total)
+            time.sleep(1)
+    if proc.returncode != 0 or not report.is_file():
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"accelerate launch exited {proc.returncode}; last output ({log_path}):\n{tail}")
+    if metrics.is_file():
+        for line in metrics.read_text().splitlines():
+            row = json.loads(line)
+            step = row.pop("step", None)
+            log({k: v for k, v in row.items() if isinstance(v, int | float)}, step)
+    return TrainingReport.model_validate_json(report.read_text())
