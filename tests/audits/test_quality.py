@@ -64,3 +64,18 @@ def test_quality_metrics_are_deterministic_for_a_seed(reports):
 def test_heldout_loss_gate(reports):
     check = next(c for c in reports["perfect"].checks if c.name == "heldout_loss")
     assert check.passed and check.measured == 0.4 and check.threshold == CFG.max_heldout_loss
+
+
+def test_real_inception_fid_is_never_faked(tmp_path):
+    import importlib.util
+
+    from audits.optional_metrics import inception_fid
+
+    images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(FileNotFoundError, match="inception_weights"):
+        inception_fid(str(tmp_path / "missing.pth"), images, images)
+    if importlib.util.find_spec("torchmetrics") is None:
+        weights = tmp_path / "pt_inception.pth"
+        weights.write_bytes(b"")
+        metrics, notes = inception_fid(str(weights), images, images)
+        assert metrics == [] and "not computed" in notes[0]
