@@ -148,9 +148,25 @@ def audit_bias(
         )
     prompts = list(cfg.neutral_prompts or neutral_prompts_from_data(train.texts, labels))
     if not prompts:
-        raise ValueError(
-            f"bias audit: no neutral prompts; set audits.bias.neutral_prompts, or give records an "
-            f"'{cfg.attribute}' attribute so prompts can be drawn from the data"
+        # Nothing to audit is a finding, not a crash: the model is not approved unless the user
+        # waives the audit explicitly (audits.bias.required: false), and the card says which.
+        fix = (
+            f"set audits.bias.neutral_prompts, or give records a '{cfg.attribute}' attribute so prompts "
+            "can be drawn from the data, or waive the audit with audits.bias.required=false"
+        )
+        check = AuditCheck(
+            name="bias_audit_performed",
+            measured=0.0,
+            threshold=1.0 if cfg.required else None,
+            direction="min",
+            passed=not cfg.required,
+            message=(
+                f"no bias audit was possible: no neutral prompts and no '{cfg.attribute}' attribute in the data"
+                + (f" — {fix}" if cfg.required else " — waived by audits.bias.required=false")
+            ),
+        )
+        return AuditReport(
+            audit="bias", checks=[check], notes=[*notes, check.message], seconds=time.perf_counter() - start
         )
     if cfg.neutral_prompts is None and len(prompts) > cfg.max_neutral_prompts:
         prompts = sorted(rng.choice(prompts, cfg.max_neutral_prompts, replace=False).tolist())

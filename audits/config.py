@@ -44,6 +44,9 @@ class QualityConfig(_Frozen):
 
 class BiasConfig(_Frozen):
     attribute: str = Field("skin_tone", description="sensitive attribute audited")
+    required: bool = Field(
+        True, description="a run whose bias cannot be audited (no prompts, no attribute) is not approved"
+    )
     neutral_prompts: list[str] | None = Field(
         None, description="prompts naming no attribute; default: from data"
     )
@@ -109,7 +112,7 @@ class DeepfakeConfig(_Frozen):
 
 
 class AuditsConfig(_Frozen):
-    reserve: str = Field("3m", description="wall-clock kept back from training for the audits and the card")
+    reserve: str = Field("4m", description="wall-clock kept back from training for the audits and the card")
     quality: QualityConfig = QualityConfig()
     bias: BiasConfig = BiasConfig()
     deepfake: DeepfakeConfig = DeepfakeConfig()

@@ -95,3 +95,33 @@ def test_group_prompt_template_fills_the_attribute_slot(emoji, tmp_path):
     assert {f"waving hand: {t} skin tone" for t in TONES} <= set(seen)
     assert {r["group"] for r in report.tables["quality_of_service"]} == set(TONES)
     assert "qos_own_image_correlation_difference" not in {m.name for m in report.metrics}
+
+
+def test_no_prompts_and_no_attribute_withholds_approval_unless_waived(tmp_path):
+    """Data without the audited attribute cannot be audited for bias: a failed check, never a crash."""
+    import numpy as np
+
+    from audits.bias import audit_bias
+    from audits.config import BiasConfig
+    from audits.governed_data import GovernedRecords
+
+    n = 4
+    records = GovernedRecords(
+        [f"r{i}" for i in range(n)],
+        [f"/none/{i}.png" for i in range(n)],
+        [f"swatch {i}" for i in range(n)],
+        ["train"] * n,
+        [{} for _ in range(n)],
+    )
+    images = np.full((n, 8, 8, 3), 200, dtype=np.uint8)
+
+    def never_called(prompts, seeds):
+        raise AssertionError("nothing should be generated when there is nothing to audit")
+
+    strict = audit_bias(BiasConfig(), never_called, records, images, tmp_path / "a", 0, lambda *a: None)
+    assert [c.name for c in strict.checks] == ["bias_audit_performed"] and not strict.passed
+    assert "neutral_prompts" in strict.checks[0].message
+    waived = audit_bias(
+        BiasConfig(required=False), never_called, records, images, tmp_path / "b", 0, lambda *a: None
+    )
+    assert waived.passed and "waived" in waived.checks[0].message
