@@ -311,6 +311,7 @@ class Runner:
         rid = self.state.run_id
         self._log_artifact(rid, self.state.report_path("training"))
         self._log_artifact(rid, report.model_dir)
+        self._mark_generated(report.sample_grids)
         for path in [*report.sample_grids, *report.charts]:
             self._log_artifact(stage_run, path)
         c = report.compute
@@ -333,6 +334,17 @@ class Runner:
         rows = train_gate(report, report.budget_s)
         self._log_gates(stage_run, rows)
         return self._gates(rows)
+
+    def _mark_generated(self, paths: list[Path]) -> None:
+        """Every image the pipeline publishes from the model says so: IPTC/XMP metadata and a watermark."""
+        from PIL import Image
+
+        from audits.provenance_marks import save_marked_png
+
+        for path in paths:
+            with Image.open(path) as img:
+                img.load()
+            save_marked_png(img.convert("RGB"), Path(path), self.state.run_id, self.cfg.run.name)
 
     def _audit(self, stage: Stage, stage_run: str, progress: StageProgress) -> bool:
         from audits import api

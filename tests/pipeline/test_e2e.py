@@ -147,6 +147,17 @@ def test_card_has_metadata_and_every_disclosure_section(full_run, project):
     assert "hf_SECRET_must_not_leak" not in text
 
 
+def test_generated_images_carry_provenance_marks(full_run, project):
+    from audits.provenance_marks import read_mark
+
+    run_id, _, _ = full_run
+    grids = sorted((project / "runs" / run_id / "training").rglob("samples*/*.png"))
+    assert grids, "no sample grids written"
+    mark = read_mark(grids[-1], run_id)
+    assert mark.run_id == run_id and mark.watermark_found
+    assert mark.digital_source_type.endswith("trainedAlgorithmicMedia")
+
+
 def test_review_verify_and_publish(full_run, project, tmp_path):
     run_id, _, _ = full_run
     runs = cli(project, "runs", "--json")
