@@ -97,6 +97,25 @@ def _summary(env: jinja2.Environment, context: dict, limit: int = SUMMARY_LIMIT)
     return text[: limit - 1] + "…"
 
 
+def portable_paths(value: object, run_dir: Path) -> object:
+    """`value` with absolute local paths made shareable: relative to the run folder, or `~/...`.
+
+    card.json is published; the folders of whoever ran the pipeline (user names included) are not
+    part of the disclosure, and their relative layout is all a reader can use.
+    """
+    if isinstance(value, dict):
+        return {k: portable_paths(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable_paths(v, run_dir) for v in value]
+    if not isinstance(value, str) or not value.startswith("/"):
+        return value
+    path = Path(value)
+    for root, prefix in ((run_dir.resolve(), ""), (Path.home(), "~/")):
+        if path.is_relative_to(root) and root != Path("/"):
+            return prefix + (path.relative_to(root).as_posix() or ".")
+    return value
+
+
 def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     """Render README.md, card.json and card.html into out_dir, copying the charts the card shows.
 
@@ -132,7 +151,7 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     json_path = out_dir / CARD_JSON
     card_json = {
         "schema": CARD_JSON_SCHEMA,
-        "inputs": inputs.model_dump(mode="json"),
+        "inputs": portable_paths(inputs.model_dump(mode="json"), out_dir.parent),
         "derived": {
             "card_kind": kind,
             "verdict": inputs.verdict,
@@ -143,10 +162,17 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
                 {"used_in": where, **c.model_dump(mode="json")} for where, c in collect_components(inputs)
             ],
             "assets": [
-                {"group": a.group, "title": a.title, "source": str(a.source), "path": a.rel_path}
+                {
+                    "group": a.group,
+                    "title": a.title,
+                    "source": portable_paths(str(a.source), out_dir.parent),
+                    "path": a.rel_path,
+                }
                 for a in all_assets(context)
             ],
-            "missing_assets": [str(a.source) for a in context["missing_assets"]],
+            "missing_assets": [
+                portable_paths(str(a.source), out_dir.parent) for a in context["missing_assets"]
+            ],
             "readme_sha256": _sha256(readme_path),
             "card_files": [README, CARD_HTML, CARD_JSON, *files],
         },

@@ -34,10 +34,14 @@ def _rule(direction: str) -> str:
     return "≤" if direction == "max" else "≥"
 
 
-def _verdict_word(passed: bool, threshold: object = 0) -> str:
-    if threshold is None and passed:
+def _verdict_word(passed: bool, threshold: object = 0, measured: object = 0) -> str:
+    if not passed:
+        return "**FAIL**"
+    if measured is None:
+        return NOT_MEASURED  # a check that could not measure passes, and the reader must see why
+    if threshold is None:
         return "recorded"  # a measurement with no threshold set: nothing to pass or fail
-    return "pass" if passed else "**FAIL**"
+    return "pass"
 
 
 def _checks_table(checks: list[AuditCheck]) -> str:
@@ -48,7 +52,7 @@ def _checks_table(checks: list[AuditCheck]) -> str:
             "rule": "no threshold"
             if c.threshold is None
             else f"{_rule(c.direction)} {fmt_number(c.threshold)}",
-            "verdict": _verdict_word(c.passed, c.threshold),
+            "verdict": _verdict_word(c.passed, c.threshold, c.measured),
             "what it means": c.message,
         }
         for c in checks
@@ -341,7 +345,7 @@ def build_context(
                 "gate": g.name,
                 "measured": fmt_value(g.measured),
                 "threshold": fmt_value(g.threshold, "none"),
-                "verdict": _verdict_word(g.passed, g.threshold),
+                "verdict": _verdict_word(g.passed, g.threshold, g.measured),
                 "message": g.message,
             }
             for g in gates

@@ -124,7 +124,16 @@ def build_and_record_card(runner: "Runner", stage_run: str) -> None:
     rec.artifact(st.run_id, digests_path)
     rec.artifact(stage_run, result.readme_path)
     st.top_digest = chain.top
-    rec.tags(st.run_id, {"pipeline.top_digest": chain.top, "pipeline.card_verdict": verdict})
+    # The card cannot hold its own digest, so the chain's last link is pinned by a tag as well: an
+    # edited card with a recomputed digests.json would otherwise verify.
+    rec.tags(
+        st.run_id,
+        {
+            "pipeline.top_digest": chain.top,
+            "pipeline.card_digest": full.top,
+            "pipeline.card_verdict": verdict,
+        },
+    )
     training: TrainingReport | None = reports.get("training")  # type: ignore[assignment]
     if training is not None and (training.model_dir / "model_index.json").is_file():
         # The registry shows the card's summary (verdict, reasons, key facts); the full card is an artifact.

@@ -37,6 +37,7 @@ class StageProgress:
         self._tasks: dict[str, TaskID] = {}
         self._plain = not console.is_terminal
         self._plain_state: dict[str, tuple[float, float, int]] = {}  # description -> (t0, last print, n0)
+        self._notes: dict[str, str] = {}
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -46,6 +47,7 @@ class StageProgress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
             console=console,
             transient=False,
             disable=not console.is_terminal and not console.record,
@@ -63,7 +65,15 @@ class StageProgress:
         rate = (completed - n0) / elapsed
         eta = f"{(total - completed) / rate:,.0f}s" if total and rate > 0 else "-"
         of = f"/{total}" if total is not None else ""
-        self.console.print(f"  {description}: {completed}{of}  {rate:,.1f}/s  ETA {eta}", highlight=False)
+        note = self._notes.get(description, "")
+        self.console.print(
+            f"  {description}: {completed}{of}  {rate:,.1f}/s  ETA {eta}" + (f"  {note}" if note else ""),
+            highlight=False,
+        )
+
+    def annotate(self, description: str, note: str) -> None:
+        """Text shown beside a bar from its next update on (say, the step and loss beside a time bar)."""
+        self._notes[description] = note
 
     def __enter__(self) -> "StageProgress":
         self._progress.start()
@@ -77,8 +87,8 @@ class StageProgress:
             self._print_plain(description, completed, total)
         task = self._tasks.get(description)
         if task is None:
-            task = self._tasks[description] = self._progress.add_task(description, total=total)
-        self._progress.update(task, completed=completed, total=total)
+            task = self._tasks[description] = self._progress.add_task(description, total=total, note="")
+        self._progress.update(task, completed=completed, total=total, note=self._notes.get(description, ""))
         now = time.monotonic()
         if self.on_tick and now - self._last_tick > 5:
             self._last_tick = now

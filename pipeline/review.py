@@ -10,7 +10,7 @@ from rich.table import Table
 from pipeline.cards import card_paths
 from pipeline.durations import format_duration
 from pipeline.state import RunState
-from pipeline.summary import fmt
+from pipeline.summary import fmt, gate_table, verdict_cell
 
 _KEY_METRICS = (
     "quality.heldout_denoising_loss",
@@ -158,22 +158,24 @@ def print_run(console: Console, info: dict) -> None:
         f"budget {info['budget']}, used {format_duration(info['spent_s'])}, attempts {info['attempts']}",
         highlight=False,
     )
-    table = Table("stage", "gate", "measured", "threshold", "verdict", "message")
+    table = gate_table()
+    messages = []
     for s in info["stages"]:
         if not s["gates"]:
-            table.add_row(
-                s["stage"], "-", "-", "-", "done" if s["completed"] else "[yellow]unfinished[/]", ""
-            )
+            table.add_row(s["stage"], "-", "-", "-", "done" if s["completed"] else "[yellow]unfinished[/]")
         for g in s["gates"]:
             table.add_row(
                 s["stage"],
                 g["name"],
                 fmt(g["measured"]),
                 fmt(g["threshold"]),
-                "[green]pass[/]" if g["passed"] else "[red]FAIL[/]",
-                g["message"],
+                verdict_cell(g["passed"], g["measured"], g["threshold"]),
             )
+            messages.append(f"{'✗' if not g['passed'] else '·'} {s['stage']}.{g['name']}: {g['message']}")
     console.print(table)
+    # Messages below the table: a narrow terminal would otherwise fold them into a column of words.
+    for line in messages:
+        console.print(line, highlight=False, markup=False)
     keys = [k for k in info["metrics"] if "." in k and not k.startswith(("reason.", "gate."))]
     if keys:
         console.print("metrics: " + ", ".join(f"{k}={info['metrics'][k]:.4g}" for k in keys), highlight=False)

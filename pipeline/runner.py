@@ -282,6 +282,15 @@ class Runner:
             stage_run, {"pipeline.gate": "passed" if all(r.passed for r in rows) else "failed"}
         )
 
+    def _log_training(self, stage_run: str, progress: StageProgress, metrics: dict, step: int) -> None:
+        self.recorder.metrics(stage_run, metrics, step)
+        # The bar counts budget seconds; what a watcher wants beside it is the step, loss and speed.
+        note = f"step {step}, loss {metrics.get('loss', float('nan')):.4f}"
+        if "images_per_s" in metrics:
+            note += f", {metrics['images_per_s']:.0f} img/s"
+        for description in ("train (s)", f"train ({self.cfg.run.train_processes} processes, s)"):
+            progress.annotate(description, note)
+
     def _train(self, stage_run: str, progress: StageProgress) -> bool:
         from training.api import train
 
@@ -297,7 +306,7 @@ class Runner:
             out_dir=self.state.run_dir / "training",
             deadline=deadline,
             seed=self.cfg.run.seed,
-            log=lambda metrics, step: self.recorder.metrics(stage_run, metrics, step),
+            log=lambda metrics, step: self._log_training(stage_run, progress, metrics, step),
             progress=progress,
             resume=resume,
         )

@@ -24,18 +24,38 @@ def fmt(value: object) -> str:
     return str(value)
 
 
+def verdict_cell(passed: bool, measured: object, threshold: object) -> str:
+    """`pass` / `FAIL`, or what a passing row really means when nothing was compared."""
+    if not passed:
+        return "[bold red]FAIL[/]"
+    if measured is None:
+        return "[yellow]not measured[/]"
+    if threshold is None:
+        return "recorded"
+    return "[green]pass[/]"
+
+
+def gate_table(*extra: str) -> Table:
+    """The gates table; long gate names wrap instead of being cut."""
+    table = Table("stage")
+    table.add_column("gate", overflow="fold", min_width=12)
+    for name in ("measured", "threshold", "verdict", *extra):
+        table.add_column(name, overflow="fold")
+    return table
+
+
 def print_summary(console: Console, st: RunState) -> None:
     console.rule("[bold]summary")
     console.print(f"run_id: {st.run_id}", highlight=False)
     console.print(_VERDICT_TEXT.get(st.verdict, st.verdict))
-    table = Table("stage", "gate", "measured", "threshold", "verdict")
+    table = gate_table()
     for g in st.gates:
         table.add_row(
             g.stage,
             g.name,
-            str(g.measured),
-            str(g.threshold),
-            "[green]pass[/]" if g.passed else "[bold red]FAIL[/]",
+            fmt(g.measured),
+            fmt(g.threshold),
+            verdict_cell(g.passed, g.measured, g.threshold),
         )
     console.print(table)
     for g in st.gates:

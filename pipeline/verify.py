@@ -37,5 +37,10 @@ def verify_run(state: RunState) -> tuple[bool, str]:
         audit_links = [lnk for lnk in chain.links if lnk.name != "card"]
         if recorded_top and audit_links and audit_links[-1].chained != recorded_top:
             return False, f"{DIGESTS_FILE} was edited: its chain does not end in the recorded top digest"
+        recorded_card = tags.get("pipeline.card_digest")
+        if recorded_card and chain.top != recorded_card:
+            return False, f"{DIGESTS_FILE} was edited: its card link does not match the recorded card digest"
         lines = [f"  ok {lnk.name}: {lnk.chained[:16]}… ({', '.join(lnk.artifacts)})" for lnk in chain.links]
-        return True, "verified: every link matches\n" + "\n".join(lines) + f"\ntop digest: {recorded_top}"
+        return True, "verified: every link matches\n" + "\n".join(lines) + (
+            f"\ntop digest (shown in the card): {recorded_top}\ncard digest: {chain.top}"
+        )

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from model_cards.api import render_card
+from model_cards.api import portable_paths, render_card
 from model_cards.formatting import NOT_RUN, fmt_duration, fmt_number
 
 from .conftest import png
@@ -258,8 +258,13 @@ def test_rerender_drops_stale_assets(make_inputs, tmp_path):
 def test_card_json_holds_inputs_and_derived_fields(make_inputs, tmp_path):
     inputs = make_inputs()
     result = render_card(inputs, tmp_path / "card")
-    card = json.loads(result.json_path.read_text())
-    assert card["inputs"] == json.loads(inputs.model_dump_json())
+    text = result.json_path.read_text()
+    card = json.loads(text)
+    assert card["inputs"] == portable_paths(json.loads(inputs.model_dump_json()), tmp_path)
+    # Published cards must not carry the local folders of whoever ran the pipeline.
+    assert str(tmp_path) not in text
+    manifest = card["inputs"]["governance"]["manifest_path"]
+    assert manifest == Path(inputs.governance.manifest_path).relative_to(tmp_path).as_posix()
     derived = card["derived"]
     assert derived["card_kind"] == "model" and derived["verdict"] == "approved"
     assert derived["metadata"]["license"] == "other"

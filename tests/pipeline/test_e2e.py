@@ -185,6 +185,28 @@ def test_verify_names_a_tampered_artifact(full_run, project):
         manifest.write_bytes(backup)
 
 
+def test_verify_catches_an_edited_card_even_with_a_recomputed_chain(full_run, project):
+    """Whoever edits the card can recompute digests.json too; the card digest tag still pins it."""
+    from pipeline.digests import Chain, build_chain
+
+    run_id, _, _ = full_run
+    root = Path(_client(project).get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    card, digests = root / "card" / "README.md", root / "digests.json"
+    saved = {card: card.read_bytes(), digests: digests.read_bytes()}
+    try:
+        card.write_text(card.read_text(encoding="utf-8").replace("APPROVED", "APPROVED (edited)"))
+        chain = Chain.model_validate_json(digests.read_text(encoding="utf-8"))
+        card_link = chain.links[-1]
+        forged = build_chain(root, [(card_link.name, card_link.artifacts)], Chain(links=chain.links[:-1]))
+        digests.write_text(forged.model_dump_json(indent=2), encoding="utf-8")
+        bad = cli(project, "verify", run_id)
+        assert bad.returncode == 1, bad.stdout
+        assert "card" in bad.stdout + bad.stderr
+    finally:
+        for path, data in saved.items():
+            path.write_bytes(data)
+
+
 def _imagefolder(root: Path, license_text: str, n: int = 6) -> Path:
     root.mkdir(parents=True)
     rows = []
