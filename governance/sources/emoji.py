@@ -109,7 +109,7 @@ def _emoji_list() -> list[_Emoji]:
 
 def load_emoji(limit: int | None) -> tuple[list[SourceRecord], Path]:
     """The emoji records (first `limit` of them) and the folder holding their images."""
-    folder = assets_dir()
+    folder = assets_dir().resolve()  # once: resolving 3,764 paths one by one costs a third of a second
     emoji = _emoji_list()
     if limit is not None:
         emoji = emoji[:limit]
@@ -123,7 +123,7 @@ def load_emoji(limit: int | None) -> tuple[list[SourceRecord], Path]:
                 index=i,
                 source=NAME,
                 file_name=f"{e.stem}.png",
-                path=str((folder / f"{e.stem}.png").resolve()),
+                path=str(folder / f"{e.stem}.png"),
                 text=caption(e.name, e.tone_key),
                 license_raw=LICENSE,
                 license_source="emoji source: Twemoji graphics licence",
