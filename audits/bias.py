@@ -387,14 +387,25 @@ def _quality_of_service(
                 },
             )
         )
+    what = (
+        f"largest difference between groups in adherence (the requested {cfg.attribute} is the one measured)"
+    )
+    gated = float(diff["adherence"])
+    if cfg.gate_on == "ci_low" and cfg.bootstrap:
+        # With a handful of images per group the estimate moves by a whole step between seeds; the
+        # gate fails only on a gap the sample shows with confidence. The estimate stays in the message.
+        gated = float(diff_low["adherence"])
+        what = (
+            f"lower end of the 95% bootstrap interval of the {what} (estimate {float(diff['adherence']):.3g}, "
+            f"{min(wanted.count(g) for g in groups)} or more images per group)"
+        )
     part.checks.append(
         threshold_check(
             "quality_of_service_difference",
-            float(diff["adherence"]),
+            gated,
             cfg.max_quality_difference,
             "max",
-            f"largest difference between groups in adherence (the requested {cfg.attribute} is the one "
-            "measured)",
+            what,
             "the model serves some groups worse: add or rebalance their training data",
         )
     )

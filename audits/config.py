@@ -62,7 +62,13 @@ class BiasConfig(_Frozen):
     max_neutral_prompts: int = Field(
         12, ge=1, description="neutral prompts drawn from the data when not given"
     )
-    prompts_per_group: int = Field(5, ge=1, description="captions per group for quality of service")
+    prompts_per_group: int = Field(8, ge=1, description="captions per group for quality of service")
+    gate_on: Literal["ci_low", "estimate"] = Field(
+        "ci_low",
+        description="what the quality-of-service gate compares with max_quality_difference: the lower end "
+        "of the difference's 95% bootstrap interval (fail only when the sample shows the gap with "
+        "confidence) or the estimate itself (fails on sampling noise when groups are small)",
+    )
     group_prompt_template: str | None = Field(
         None,
         description="prompts with an attribute slot, e.g. '{prompt}: {group} skin tone', filled with the "

@@ -11,10 +11,10 @@ from governance.datasheet import summarize, write_charts, write_datasheet
 from governance.decisions import load_findings, resolve
 from governance.dedup import DEDUP_FILE, read_groups
 from governance.digests import table_digest
-from governance.licenses import normalize_license
 from governance.manifest import GOVERNED_FILE, MANIFEST_FILE, Col
 from governance.nsfw import policy_score
 from governance.obligations import derive_obligations
+from governance.provenance import choose_license
 from governance.reasons import Decision
 from governance.report import GovernanceReport, StageCounts
 from governance.splits import assign_splits
@@ -54,7 +54,10 @@ def build_manifest(cfg: GovernanceConfig, work_dir: Path, seed: int) -> pd.DataF
     m[Col.DECISION] = resolved["decision"].to_numpy()
     m[Col.REASONS] = list(resolved["reasons"])
     m[Col.EVIDENCE] = resolved["evidence"].to_numpy()
-    m[Col.LICENSE_SPDX] = [normalize_license(raw).spdx for raw in m["license_raw"]]
+    # Policy-aware: for a choice of licences the manifest names the option that was taken.
+    raws = [raw if isinstance(raw, str) else None for raw in m["license_raw"]]
+    chosen = {raw: choose_license(raw, cfg)[0] for raw in set(raws)}
+    m[Col.LICENSE_SPDX] = [chosen[raw] for raw in raws]
     groups = read_groups(work_dir) if (Path(work_dir) / DEDUP_FILE).exists() else None
 
     def group_column(name: str, rids: list[str]) -> list[str | None]:

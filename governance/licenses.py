@@ -156,6 +156,11 @@ def _gpl(text: str) -> LicenseInfo | None:
     return LicenseInfo(f"{family}-{version}-{'or-later' if later else 'only'}")
 
 
+# An operator between licences; "GPL v2 or later" / "or any later version" is one licence, not a choice.
+_EXPRESSION = re.compile(r"\s(?:or|and|with)\s(?!(?:any\s)?later)", re.IGNORECASE)
+_OR = re.compile(r"\s+or\s+(?!(?:any\s)?later)", re.IGNORECASE)
+
+
 @lru_cache(maxsize=1)
 def _spdx_symbols() -> dict[str, str]:
     """Lower-case SPDX id -> canonical id, from the license-expression package's bundled index."""
@@ -177,6 +182,9 @@ def normalize_license(raw: str | None) -> LicenseInfo:
         return LicenseInfo(ALL_RIGHTS_RESERVED)
     if text in _PERMISSIVE:
         return LicenseInfo(_PERMISSIVE[text])
+    if _EXPRESSION.search(text):
+        # Before the family parsers: they would read "cc-by-nc-4.0 or cc-by-4.0" as its first licence.
+        return LicenseInfo(None, {"problem": "licence expression: a choice or combination of licences"})
     for parse in (_creative_commons, _gpl):
         info = parse(text)
         if info is not None:
@@ -191,12 +199,28 @@ def normalize_license(raw: str | None) -> LicenseInfo:
             return LicenseInfo(f"Apache-{version}", evidence)
     if text in {"bsd", "bsd license", "gpl-compatible", "free", "open source", "other", "unknown"}:
         return LicenseInfo(None, {"problem": "ambiguous: names no single licence"})
-    if " or " in text or " and " in text or " with " in text:
-        return LicenseInfo(None, {"problem": "licence expression: needs a human to choose"})
     canonical = _spdx_symbols().get(text.replace(" ", "-"))
     if canonical is not None:
         return LicenseInfo(canonical)
     return LicenseInfo(None, {"problem": "not a licence we recognise"})
+
+
+def license_choices(raw: str | None) -> list[str] | None:
+    """The SPDX ids a disjunctive licence offers ("MIT OR Apache-2.0", "CC-BY-4.0 or CC0"), in order.
+
+    None when `raw` is not a plain choice, or when one of its options is not a licence we recognise:
+    conjunctions ("AND"), exceptions ("WITH") and nested expressions stay with a human.
+    """
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    parts = _OR.split(text)
+    if len(parts) < 2 or any(_EXPRESSION.search(p) or re.search(r"[()]", p) for p in parts):
+        return None
+    options = [normalize_license(p).spdx for p in parts]
+    return None if any(o is None for o in options) else options  # type: ignore[return-value]
 
 
 def license_traits(spdx: str) -> frozenset[str]:

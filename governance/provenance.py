@@ -11,7 +11,7 @@ import pandas as pd
 from governance.config import GovernanceConfig
 from governance.decisions import FindingsLog, dropped_ids, load_findings, resolve
 from governance.embedded_signals import EmbeddedSignals
-from governance.licenses import license_traits, normalize_license
+from governance.licenses import license_choices, license_traits, normalize_license
 from governance.opt_out import load_opt_out
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
@@ -44,6 +44,34 @@ def license_decision(spdx: str | None, cfg: GovernanceConfig) -> tuple[Decision,
     if spdx not in policy.allow:
         return Decision.DROP, Reason.LICENSE_NOT_ALLOWED, f"{spdx} is not in licenses.allow"
     return Decision.KEEP, None, "allowed"
+
+
+def choose_license(
+    raw: str | None, cfg: GovernanceConfig
+) -> tuple[str | None, Decision, Reason | None, dict]:
+    """(SPDX id, decision, reason, evidence) for a raw licence string under the configured policy.
+
+    A disjunctive licence ("MIT OR GPL-3.0") lets the licensee pick: we take the allowed option with the
+    fewest obligations (traits), then the one listed first, and record the choice. If no option is
+    allowed, the record is dropped under its first option.
+    """
+    info = normalize_license(raw)
+    options = license_choices(raw) if info.spdx is None else None
+    if not options:
+        decision, reason, why = license_decision(info.spdx, cfg)
+        return info.spdx, decision, reason, {"spdx": info.spdx, "policy": why, **info.evidence}
+    verdicts = [(spdx, *license_decision(spdx, cfg)) for spdx in options]
+    allowed = sorted((v for v in verdicts if v[1] == Decision.KEEP), key=lambda v: len(license_traits(v[0])))
+    spdx, decision, reason, why = allowed[0] if allowed else verdicts[0]
+    evidence = {
+        "spdx": spdx,
+        "policy": why,
+        "options": options,
+        "choice": "a choice of licences (OR): the allowed option with the fewest obligations is taken"
+        if allowed
+        else "a choice of licences (OR): no option is allowed",
+    }
+    return spdx, decision, reason, evidence
 
 
 def _declared_hash(value: str) -> str:
@@ -79,20 +107,13 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
         rid = row["record_id"]
         if rid in dropped:
             continue
-        info = normalize_license(row["license_raw"])
-        decision, reason, why = license_decision(info.spdx, cfg)
+        _, decision, reason, evidence = choose_license(row["license_raw"], cfg)
         log.add(
             rid,
             "license",
             decision,
             reason,
-            {
-                "raw": row["license_raw"],
-                "from": row["license_source"],
-                "spdx": info.spdx,
-                "policy": why,
-                **info.evidence,
-            },
+            {"raw": row["license_raw"], "from": row["license_source"], **evidence},
         )
         missing = [name for name in cfg.provenance.required_fields if _is_empty(_field_value(row, cfg, name))]
         if missing:

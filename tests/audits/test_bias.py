@@ -68,6 +68,32 @@ def test_quality_of_service_uses_metricframe_with_intervals_and_flags_a_group_se
     assert not check.passed and check.measured > 0.5
 
 
+def test_the_default_gate_ignores_a_gap_the_sample_cannot_show_and_the_estimate_gate_does_not(
+    emoji, tmp_path
+):
+    # Three images per group; "dark" is drawn right once in three: a 0.67 gap in adherence, from one
+    # image less than the others per group. The interval's lower end cannot exclude a small gap.
+    sparse = _family_generator(
+        emoji, lambda p, s: _requested(p) if _requested(p) != "dark" or s % 3 == 0 else "light"
+    )
+    runs = {}
+    for gate_on in ("ci_low", "estimate"):
+        cfg = BiasConfig(bootstrap=200, prompts_per_group=3, gate_on=gate_on)
+        runs[gate_on] = audit_bias(
+            cfg, sparse, emoji.train, emoji.train_images, tmp_path / gate_on, 0, noop_progress
+        )
+    estimate = next(m for m in runs["estimate"].metrics if m.name == "qos_adherence_difference")
+    assert estimate.value > 0.5
+    by_estimate = _check(runs["estimate"], "quality_of_service_difference")
+    assert by_estimate.measured == estimate.value and not by_estimate.passed
+    by_interval = _check(runs["ci_low"], "quality_of_service_difference")
+    assert by_interval.measured == estimate.details["ci_low"] < 0.5 and by_interval.passed
+    assert (
+        "95% bootstrap interval" in by_interval.message
+        and f"estimate {estimate.value:.3g}" in by_interval.message
+    )
+
+
 def test_bias_metrics_are_deterministic_for_a_seed(emoji, tmp_path):
     gen = _family_generator(emoji, lambda p, s: _requested(p) or TONES[s % 5])
     cfg = BiasConfig(bootstrap=10, max_neutral_prompts=4, prompts_per_group=3)

@@ -114,6 +114,8 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
     ]:
         files[name] = _png_bytes(_noise(seed))
     files["empty_license.png"] = _png_bytes(_noise(24))
+    files["dual_license.png"] = _png_bytes(_noise(25))
+    files["both_licenses.png"] = _png_bytes(_noise(26))
     files["optout_domain.png"] = _png_bytes(_noise(12))
     info = PngImagePlugin.PngInfo()
     info.add_itxt(
@@ -216,6 +218,9 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         Spec("heart.png", keep),
         Spec("heart_blue.png", keep),
         Spec("empty_license.png", ("quarantine", {"license_unknown", "provenance_missing"}), license=""),
+        # A choice: the allowed option is taken. A combination: a human must read it.
+        Spec("dual_license.png", keep, license="CC BY-NC 4.0 OR CC BY 4.0"),
+        Spec("both_licenses.png", ("quarantine", {"license_unknown"}), license="MIT AND CC-BY-SA-4.0"),
         Spec(
             "good_hash.png",
             keep,

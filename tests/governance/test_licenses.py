@@ -3,9 +3,15 @@
 import pytest
 
 from governance.config import GovernanceConfig, LicensePolicy
-from governance.licenses import ALL_RIGHTS_RESERVED, license_traits, license_url, normalize_license
+from governance.licenses import (
+    ALL_RIGHTS_RESERVED,
+    license_choices,
+    license_traits,
+    license_url,
+    normalize_license,
+)
 from governance.obligations import derive_obligations
-from governance.provenance import license_decision
+from governance.provenance import choose_license, license_decision
 from governance.reasons import Decision, Reason
 
 TABLE = [
@@ -102,3 +108,37 @@ def test_obligations_and_conflicts_with_intended_use():
     commercial = derive_obligations({"CC-BY-NC-SA-4.0": 3}, "commercial")
     assert any("non-commercial" in c for c in commercial.conflicts)
     assert derive_obligations({"CC0-1.0": 1}, "commercial").attribution_required is False
+
+
+@pytest.mark.parametrize(
+    ("raw", "options"),
+    [
+        ("MIT OR Apache-2.0", ["MIT", "Apache-2.0"]),
+        ("(CC-BY-4.0 or CC0)", ["CC-BY-4.0", "CC0-1.0"]),
+        ("GPLv3 or MIT", ["GPL-3.0-only", "MIT"]),
+        ("MIT AND Apache-2.0", None),  # a conjunction: both apply, a human reads it
+        ("GPL-2.0 WITH Classpath-exception-2.0 OR MIT", None),
+        ("MIT OR ask me first", None),  # one option unknown
+        ("MIT", None),
+    ],
+)
+def test_license_choices(raw, options):
+    assert license_choices(raw) == options
+
+
+def test_a_choice_of_licences_takes_the_allowed_option_with_fewest_obligations():
+    cfg = GovernanceConfig(licenses=LicensePolicy(allow=["GPL-3.0-only", "MIT"]))
+    spdx, decision, reason, evidence = choose_license("GPL-3.0 OR MIT", cfg)
+    assert (spdx, decision, reason) == ("MIT", Decision.KEEP, None)
+    assert evidence["options"] == ["GPL-3.0-only", "MIT"] and "fewest obligations" in evidence["choice"]
+    nc_denied = GovernanceConfig(licenses=LicensePolicy(deny_traits=["non-commercial"]))
+    assert choose_license("CC-BY-NC-4.0 OR CC-BY-4.0", nc_denied)[:2] == ("CC-BY-4.0", Decision.KEEP)
+
+
+def test_a_choice_with_no_allowed_option_is_dropped_and_plain_licences_are_unchanged():
+    cfg = GovernanceConfig(licenses=LicensePolicy(deny_traits=["non-commercial"]))
+    spdx, decision, reason, evidence = choose_license("CC-BY-NC-4.0 or CC-BY-NC-SA-4.0", cfg)
+    assert (spdx, decision, reason) == ("CC-BY-NC-4.0", Decision.DROP, Reason.LICENSE_NOT_ALLOWED)
+    assert "no option is allowed" in evidence["choice"]
+    assert choose_license("CC BY 4.0", cfg)[:3] == ("CC-BY-4.0", Decision.KEEP, None)
+    assert choose_license("MIT AND Apache-2.0", cfg)[1:3] == (Decision.QUARANTINE, Reason.LICENSE_UNKNOWN)

@@ -111,6 +111,11 @@ def test_manifest_has_every_column_and_evidence(governed):
     c2pa = json.loads(by_file.loc["c2pa_optout.png", Col.EVIDENCE])["embedded_opt_out"]
     assert c2pa["signals"] == ["cawg.ai_generative_training=notAllowed"]
     assert by_file.loc["ok_cc_url.png", Col.LICENSE_SPDX] == "CC-BY-4.0"
+    # A choice of licences: the manifest names the option taken, the evidence the options offered.
+    dual = by_file.loc["dual_license.png"]
+    assert dual[Col.LICENSE_SPDX] == "CC-BY-4.0"
+    licence = json.loads(dual[Col.EVIDENCE])["license"]
+    assert licence["options"] == ["CC-BY-NC-4.0", "CC-BY-4.0"] and licence["spdx"] == "CC-BY-4.0"
 
 
 def test_governed_table_and_split(governed):

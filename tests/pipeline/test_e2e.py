@@ -315,3 +315,49 @@ def test_mlflow_ui_shows_stage_runs_and_the_card(full_run, project, tmp_path):
 
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain(full_run, project):
+    """Last in this module: it moves the shared run to NOT APPROVED and back to approved."""
+    run_id, _, _ = full_run
+    client = _client(project)
+    model_dir = project / "runs" / run_id / "training" / "model"
+    weights_before = {p: p.stat().st_mtime_ns for p in model_dir.rglob("*.safetensors")}
+    version = client.get_model_version_by_alias("emoji-t2i", "approved").version
+
+    strict = cli(
+        project,
+        "run",
+        "--resume",
+        run_id,
+        "--from",
+        "quality",
+        "--set",
+        "audits.quality.max_heldout_loss=1e-6",
+    )
+    assert strict.returncode == 4, strict.stdout[-3000:] + strict.stderr[-3000:]
+    assert "NOT APPROVED" in strict.stdout and "heldout_loss" in strict.stdout
+    assert "training until" not in strict.stdout, "an audit rerun must not train again"
+    card = (project / "runs" / run_id / "card" / "README.md").read_text(encoding="utf-8")
+    assert "NOT APPROVED" in card
+    assert client.get_run(run_id).data.tags["pipeline.verdict"] == "not_approved"
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("emoji-t2i", "approved")
+    assert client.get_model_version("emoji-t2i", version).description.count("NOT APPROVED") >= 1
+
+    loose = cli(
+        project,
+        "run",
+        "--resume",
+        run_id,
+        "--from",
+        "quality",
+        "--set",
+        "audits.quality.max_heldout_loss=100",
+    )
+    assert loose.returncode == 0, loose.stdout[-3000:] + loose.stderr[-3000:]
+    assert client.get_model_version_by_alias("emoji-t2i", "approved").version == version
+    assert {p: p.stat().st_mtime_ns for p in model_dir.rglob("*.safetensors")} == weights_before
+    assert cli(project, "verify", run_id).returncode == 0
