@@ -2,7 +2,7 @@
 
 With `run.train_processes: 1` (the default) the pipeline calls `training.api.train` in-process. With
 N > 1 it starts `accelerate launch --num_processes N -m training.launch` and waits for it, showing the
-budget as progress and forwarding the streamed metrics to MLflow when it ends. The training code is
+budget as progress and forwarding the metrics the main process streams to MLflow as they arrive. The training code is
 the same either way: that is the point.
 """
 
@@ -97,17 +97,30 @@ def train_distributed(
     )
     log_path = out_dir / "launch.log"
     start, total = time.time(), max(1, round(deadline - time.time()))
+    forwarded = 0  # bytes of metrics.jsonl already passed on
     with log_path.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         while proc.poll() is None:
+            forwarded = _forward_metrics(metrics, forwarded, log)
             progress(f"train ({processes} processes, s)", min(total, round(time.time() - start)), total)
             time.sleep(1)
     if proc.returncode != 0 or not report.is_file():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"accelerate launch exited {proc.returncode}; last output ({log_path}):\n{tail}")
-    if metrics.is_file():
-        for line in metrics.read_text().splitlines():
-            row = json.loads(line)
-            step = row.pop("step", None)
-            log({k: v for k, v in row.items() if isinstance(v, int | float)}, step)
+    _forward_metrics(metrics, forwarded, log)
     return TrainingReport.model_validate_json(report.read_text())
+
+
+def _forward_metrics(path: Path, offset: int, log: Callable[[dict[str, float], int | None], None]) -> int:
+    """Pass on the complete lines appended to `path` since `offset`; returns the new offset."""
+    if not path.is_file():
+        return offset
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        chunk = fh.read()
+    complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being written is read on the next call
+    for line in complete.decode("utf-8").splitlines():
+        row = json.loads(line)
+        step = row.pop("step", None)
+        log({k: v for k, v in row.items() if isinstance(v, int | float)}, step)
+    return offset + len(complete)

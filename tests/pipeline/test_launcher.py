@@ -48,3 +48,19 @@ def test_two_processes_train_and_stream_metrics(tmp_path):
     assert report.steps == 4 and report.images_seen == 4 * 4 * 2
     assert (report.model_dir / "model_index.json").is_file()
     assert logged and all("loss" in m for _, m in logged)
+
+
+def test_metrics_are_forwarded_as_they_arrive_and_a_half_written_line_waits(tmp_path):
+    from pipeline.launcher import _forward_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    logged = []
+    log = lambda m, s: logged.append((s, m))  # noqa: E731
+    assert _forward_metrics(path, 0, log) == 0 and logged == []  # no file yet
+    path.write_text('{"step": 2, "loss": 0.5}\n{"step": 4, "lo')
+    offset = _forward_metrics(path, 0, log)
+    assert logged == [(2, {"loss": 0.5})]
+    with path.open("a") as fh:
+        fh.write('ss": 0.25, "note": "text is not a metric"}\n')
+    _forward_metrics(path, offset, log)
+    assert logged == [(2, {"loss": 0.5}), (4, {"loss": 0.25})]
