@@ -82,7 +82,7 @@ _APACHE = re.compile(
 )
 _GPL = re.compile(
     r"^(?:gnu )?(a|l|affero |lesser |library )?(?:general public license|gpl)[ -]*(?:v(?:ersion)?)?[ -]?"
-    r"(\d(?:\.\d)?)?[ -]*(\+|or[ -]later|only)?$"
+    r"(\d(?:\.\d)?)?[ -]*(\+|or[ -](?:any[ -])?later(?: version)?|only)?$"
 )
 _CC_URL = re.compile(
     r"creativecommons\.org/(?:licenses/([a-z-]+)/(\d\.\d)|publicdomain/(zero|mark)/(\d\.\d))"

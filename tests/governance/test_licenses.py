@@ -41,6 +41,8 @@ TABLE = [
     ("SIL OFL 1.1", "OFL-1.1"),
     ("GPLv3", "GPL-3.0-only"),
     ("GPL-2.0+", "GPL-2.0-or-later"),
+    ("GNU General Public License v2 or any later version", "GPL-2.0-or-later"),
+    ("GPL v3 or later", "GPL-3.0-or-later"),
     ("GPL", "GPL-1.0-or-later"),
     ("LGPL-2.1", "LGPL-2.1-only"),
     ("LGPLv3+", "LGPL-3.0-or-later"),
