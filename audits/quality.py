@@ -141,33 +141,18 @@ def audit_quality(
     probe_impl = "in-domain alignment probe (linear heads, symmetric InfoNCE on the train split); not CLIP"
     metrics += [
         Metric(
-            name="alignment_probe_heldout_top1",
-            value=held_top1,
+            name=name,
+            value=value,
             implementation=probe_impl,
             feature_network=FEATURE_NETWORK,
-            details={**probe_details, "images": len(real)},
-        ),
-        Metric(
-            name="alignment_probe_heldout_top5",
-            value=held_top5,
-            implementation=probe_impl,
-            feature_network=FEATURE_NETWORK,
-            details={**probe_details, "images": len(real)},
-        ),
-        Metric(
-            name="alignment_generated_top1",
-            value=gen_top1,
-            implementation=probe_impl,
-            feature_network=FEATURE_NETWORK,
-            details={**probe_details, "images": len(generated)},
-        ),
-        Metric(
-            name="alignment_generated_top5",
-            value=gen_top5,
-            implementation=probe_impl,
-            feature_network=FEATURE_NETWORK,
-            details={**probe_details, "images": len(generated)},
-        ),
+            details={**probe_details, "images": images},
+        )
+        for name, value, images in (
+            ("alignment_probe_heldout_top1", held_top1, len(real)),
+            ("alignment_probe_heldout_top5", held_top5, len(real)),
+            ("alignment_generated_top1", gen_top1, len(generated)),
+            ("alignment_generated_top5", gen_top5, len(generated)),
+        )
     ]
 
     if cfg.inception_weights:

@@ -31,31 +31,34 @@ def ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> Stage
     return counts
 
 
-def provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
-    """Licences, required fields, declared hashes, opt-out and AI-generated signals."""
-    progress("provenance", 0, 1)
-    counts = run_provenance(cfg, Path(work_dir))
-    progress("provenance", 1, 1)
+def _pass(
+    name: str,
+    run: Callable[[GovernanceConfig, Path], StageCounts],
+    cfg: GovernanceConfig,
+    work_dir: Path,
+    progress: ProgressFn,
+) -> StageCounts:
+    # The passes after ingest take about a second each: a 0-of-1 / 1-of-1 bar is all they need.
+    progress(name, 0, 1)
+    counts = run(cfg, Path(work_dir))
+    progress(name, 1, 1)
     save_stage_counts(work_dir, counts)
     return counts
+
+
+def provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
+    """Licences, required fields, declared hashes, opt-out and AI-generated signals."""
+    return _pass("provenance", run_provenance, cfg, work_dir, progress)
 
 
 def dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Exact and near duplicates: one deterministic representative per group."""
-    progress("dedup", 0, 1)
-    counts = run_dedup(cfg, Path(work_dir))
-    progress("dedup", 1, 1)
-    save_stage_counts(work_dir, counts)
-    return counts
+    return _pass("dedup", run_dedup, cfg, work_dir, progress)
 
 
 def nsfw(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Drop records whose NudeNet detections exceed the label x threshold policy."""
-    progress("nsfw", 0, 1)
-    counts = run_nsfw_policy(cfg, Path(work_dir))
-    progress("nsfw", 1, 1)
-    save_stage_counts(work_dir, counts)
-    return counts
+    return _pass("nsfw", run_nsfw_policy, cfg, work_dir, progress)
 
 
 def finalize(cfg: GovernanceConfig, work_dir: Path, seed: int) -> GovernanceReport:
