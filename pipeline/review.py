@@ -12,12 +12,13 @@ from pipeline.durations import format_duration
 from pipeline.state import RunState
 from pipeline.summary import fmt, gate_table, verdict_cell
 
-_KEY_METRICS = (
-    "quality.heldout_denoising_loss",
-    "quality.fd_mobilenetv2_imagenet",
-    "bias.representation_disparity_tv",
-    "deepfake.replication_rate",
-)
+# metric -> the short label the `runs` table shows (the JSON keeps the full names)
+_KEY_METRICS = {
+    "quality.heldout_denoising_loss": "loss",
+    "quality.fd_mobilenetv2_imagenet": "FD-mnv2",
+    "bias.qos_adherence_difference": "QoS gap",
+    "deepfake.replication_rate": "replication",
+}
 
 
 def list_runs(config: Path | None) -> list[dict]:
@@ -56,6 +57,7 @@ def list_runs(config: Path | None) -> list[dict]:
                 "device_hours": m.get("train.device_hours"),
                 "metrics": {k: m[k] for k in _KEY_METRICS if k in m},
                 "verdict": t.get("pipeline.verdict"),
+                "stage_verdicts": t.get("pipeline.stage_verdicts"),
                 "exit_code": t.get("pipeline.exit_code"),
                 "model_version": t.get("pipeline.model_version"),
             }
@@ -74,6 +76,7 @@ def runs_table(rows: list[dict]) -> Table:
         "device-h",
         "key metrics",
         "verdict",
+        "gates",
     ):
         # The full run id is what `pipeline show` needs; never cut it or the verdict.
         table.add_column(col, no_wrap=col in ("run id", "verdict"))
@@ -83,7 +86,10 @@ def runs_table(rows: list[dict]) -> Table:
         )
         used = format_duration(r["spent_s"]) if r["spent_s"] is not None else "-"
         dh = f"{r['device_hours']:.3f}" if r["device_hours"] is not None else "-"
-        metrics = "\n".join(f"{k.split('.', 1)[1]}={v:.3g}" for k, v in r["metrics"].items()) or "-"
+        metrics = "\n".join(f"{_KEY_METRICS[k]}={v:.3g}" for k, v in r["metrics"].items()) or "-"
+        gates = "\n".join(
+            f"[red]{part}[/]" if "=fail" in part else part for part in (r["stage_verdicts"] or "-").split()
+        )
         verdict = r["verdict"] or "-"
         style = {"approved": "green", "not_approved": "red", "blocked": "red"}.get(verdict, "yellow")
         table.add_row(
@@ -95,6 +101,7 @@ def runs_table(rows: list[dict]) -> Table:
             dh,
             metrics,
             f"[{style}]{verdict}[/]",
+            gates,
         )
     return table
 

@@ -408,12 +408,26 @@ class Runner:
                 "pipeline.verdict": st.verdict,
                 "pipeline.exit_code": str(code),
                 "pipeline.spent_s": f"{st.spent_s:.1f}",
+                "pipeline.stage_verdicts": stage_verdicts(st.gates),
             },
         )
         self.recorder.metrics(rid, {"run.spent_s": st.spent_s, "run.budget_s": st.budget_s})
         self.recorder.artifact(rid, st.run_dir / "state.json")
         self.recorder.finish("FINISHED")
         return Outcome(state=st, exit_code=code)
+
+
+def stage_verdicts(gates: list) -> str:
+    """`stage=pass|fail` per gated stage, in run order, with the failed gates named: one line for `runs`."""
+    by_stage: dict[str, list[str]] = {}
+    for g in gates:
+        failed = by_stage.setdefault(g.stage, [])
+        if not g.passed:
+            failed.append(g.name)
+    return " ".join(
+        f"{stage}=" + (f"fail({','.join(failed)})" if failed else "pass")
+        for stage, failed in by_stage.items()
+    )
 
 
 def _counts_line(counts: StageCounts) -> str:

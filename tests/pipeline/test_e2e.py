@@ -162,6 +162,12 @@ def test_review_verify_and_publish(full_run, project, tmp_path):
     run_id, _, _ = full_run
     runs = cli(project, "runs", "--json")
     assert runs.returncode == 0 and run_id in runs.stdout
+    row = next(r for r in json.loads(runs.stdout) if r["run_id"] == run_id)
+    assert row["kept"] == 40 - row["dropped"] - row["quarantined"] and row["device_hours"] > 0
+    verdicts = row["stage_verdicts"].split()
+    assert verdicts[0] == "data_gate=pass" and {"quality=pass", "bias=pass", "deepfake=pass"} <= set(verdicts)
+    table = cli(project, "runs")
+    assert run_id in table.stdout and "bias=pass" in table.stdout and "approved" in table.stdout
     ok = cli(project, "verify", run_id)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     pub = cli(project, "card", run_id, "--publish", str(tmp_path / "published"))
@@ -346,6 +352,8 @@ def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain
     with pytest.raises(MlflowException):
         client.get_model_version_by_alias("emoji-t2i", "approved")
     assert client.get_model_version("emoji-t2i", version).description.count("NOT APPROVED") >= 1
+    row = next(r for r in json.loads(cli(project, "runs", "--json").stdout) if r["run_id"] == run_id)
+    assert row["verdict"] == "not_approved" and "quality=fail(heldout_loss)" in row["stage_verdicts"]
 
     loose = cli(
         project,
