@@ -181,6 +181,7 @@ def audit_bias(
             out_dir,
             seed,
             progress,
+            _qos_fix([v for v in labels if v], list(refs)),
         ),
     ]
     return AuditReport(
@@ -307,6 +308,20 @@ def _representation(
     return part
 
 
+def _qos_fix(labels: list[str], groups: list[str]) -> str:
+    """What to change when groups are served unequally; rebalancing is no answer when the data is balanced."""
+    if labels:
+        share = distribution(labels, groups)
+        if total_variation(share, uniform(len(groups))) <= 0.05:
+            counts = ", ".join(f"{g} {labels.count(g)}" for g in groups)
+            return (
+                f"the training data is already balanced across groups ({counts} labelled images), so the "
+                "gap is the model's: train longer (run.budget) or a larger preset, and read the per-group "
+                "table in the card"
+            )
+    return "the model serves some groups worse: add or rebalance their training data"
+
+
 def _quality_of_service(
     cfg: BiasConfig,
     generate: Generator,
@@ -318,6 +333,7 @@ def _quality_of_service(
     out_dir: Path,
     seed: int,
     progress: ProgressFn,
+    fix: str,
 ) -> _Part:
     """Per-group scores of images whose prompt requests a group, with fairlearn's MetricFrame."""
     part = _Part()
@@ -406,7 +422,7 @@ def _quality_of_service(
             cfg.max_quality_difference,
             "max",
             what,
-            "the model serves some groups worse: add or rebalance their training data",
+            fix,
         )
     )
     part.charts.append(

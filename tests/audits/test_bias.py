@@ -66,6 +66,8 @@ def test_quality_of_service_uses_metricframe_with_intervals_and_flags_a_group_se
     assert difference.details["ci_low"] <= difference.value <= difference.details["ci_high"]
     check = _check(report, "quality_of_service_difference")
     assert not check.passed and check.measured > 0.5
+    # The emoji come in all five tones: the advice must not be to rebalance balanced data.
+    assert "already balanced" in check.message and "rebalance" not in check.message
 
 
 def test_the_default_gate_ignores_a_gap_the_sample_cannot_show_and_the_estimate_gate_does_not(
@@ -151,3 +153,12 @@ def test_no_prompts_and_no_attribute_withholds_approval_unless_waived(tmp_path):
         BiasConfig(required=False), never_called, records, images, tmp_path / "b", 0, lambda *a: None
     )
     assert waived.passed and "waived" in waived.checks[0].message
+
+
+def test_the_advice_for_a_quality_of_service_gap_depends_on_the_data_balance():
+    from audits.bias import _qos_fix
+
+    groups = ["light", "dark"]
+    assert "already balanced" in _qos_fix(["light"] * 50 + ["dark"] * 50, groups)
+    assert "rebalance" in _qos_fix(["light"] * 90 + ["dark"] * 10, groups)
+    assert "rebalance" in _qos_fix([], groups)  # no labels: nothing says the data is balanced
