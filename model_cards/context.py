@@ -18,6 +18,7 @@ from model_cards.formatting import (
     fmt_share,
     fmt_value,
     md_table,
+    verdict_word,
 )
 from model_cards.inputs import CardInputs, GateRow
 from model_cards.licensing import LICENSES_FILE, CardLicense
@@ -34,14 +35,9 @@ def _rule(direction: str) -> str:
     return "≤" if direction == "max" else "≥"
 
 
-def _verdict_word(passed: bool, threshold: object = 0, measured: object = 0) -> str:
-    if not passed:
-        return "**FAIL**"
-    if measured is None:
-        return NOT_MEASURED  # a check that could not measure passes, and the reader must see why
-    if threshold is None:
-        return "recorded"  # a measurement with no threshold set: nothing to pass or fail
-    return "pass"
+def _verdict_word(passed: bool, threshold: object, measured: object) -> str:
+    word = verdict_word(passed, threshold, measured)
+    return f"**{word}**" if word == "FAIL" else word
 
 
 def _checks_table(checks: list[AuditCheck]) -> str:

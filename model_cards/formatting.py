@@ -11,6 +11,20 @@ NOT_RUN = "not run"
 NOT_MEASURED = "not measured"
 
 
+def verdict_word(passed: bool, threshold: object, measured: object) -> str:
+    """`FAIL`, `not measured`, `recorded` or `pass`: what a gate's row means, not only whether it passed.
+
+    A check that could not measure passes and must say so; one with no threshold only records.
+    """
+    if not passed:
+        return "FAIL"
+    if measured is None:
+        return NOT_MEASURED
+    if threshold is None:
+        return "recorded"
+    return "pass"
+
+
 def fmt_number(value: float | int | None, missing: str = NOT_MEASURED) -> str:
     """A number as the card shows it: integers with thousands separators, floats to 4 significant digits."""
     if value is None:

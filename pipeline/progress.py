@@ -65,15 +65,20 @@ class StageProgress:
         rate = (completed - n0) / elapsed
         eta = f"{(total - completed) / rate:,.0f}s" if total and rate > 0 else "-"
         of = f"/{total}" if total is not None else ""
-        note = self._notes.get(description, "")
+        note = self._note_for(description)
         self.console.print(
             f"  {description}: {completed}{of}  {rate:,.1f}/s  ETA {eta}" + (f"  {note}" if note else ""),
             highlight=False,
         )
 
-    def annotate(self, description: str, note: str) -> None:
-        """Text shown beside a bar from its next update on (say, the step and loss beside a time bar)."""
-        self._notes[description] = note
+    def annotate(self, prefix: str, note: str) -> None:
+        """Text shown from their next update on beside the bars whose description starts with `prefix`
+        (say, the step and loss beside training's time bar, however the trainer names it)."""
+        self._notes[prefix] = note
+
+    def _note_for(self, description: str) -> str:
+        matches = [p for p in self._notes if description.startswith(p)]
+        return self._notes[max(matches, key=len)] if matches else ""
 
     def __enter__(self) -> "StageProgress":
         self._progress.start()
@@ -88,7 +93,7 @@ class StageProgress:
         task = self._tasks.get(description)
         if task is None:
             task = self._tasks[description] = self._progress.add_task(description, total=total, note="")
-        self._progress.update(task, completed=completed, total=total, note=self._notes.get(description, ""))
+        self._progress.update(task, completed=completed, total=total, note=self._note_for(description))
         now = time.monotonic()
         if self.on_tick and now - self._last_tick > 5:
             self._last_tick = now

@@ -288,8 +288,7 @@ class Runner:
         note = f"step {step}, loss {metrics.get('loss', float('nan')):.4f}"
         if "images_per_s" in metrics:
             note += f", {metrics['images_per_s']:.0f} img/s"
-        for description in ("train (s)", f"train ({self.cfg.run.train_processes} processes, s)"):
-            progress.annotate(description, note)
+        progress.annotate("train (", note)  # in-process "train (s)" and launched "train (N processes, s)"
 
     def _train(self, stage_run: str, progress: StageProgress) -> bool:
         from training.api import train

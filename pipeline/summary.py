@@ -3,6 +3,7 @@
 from rich.console import Console
 from rich.table import Table
 
+from model_cards.formatting import verdict_word
 from pipeline.cards import card_paths
 from pipeline.durations import format_duration
 from pipeline.state import RunState
@@ -24,15 +25,14 @@ def fmt(value: object) -> str:
     return str(value)
 
 
+_VERDICT_STYLE = {"FAIL": "bold red", "not measured": "yellow", "pass": "green"}
+
+
 def verdict_cell(passed: bool, measured: object, threshold: object) -> str:
-    """`pass` / `FAIL`, or what a passing row really means when nothing was compared."""
-    if not passed:
-        return "[bold red]FAIL[/]"
-    if measured is None:
-        return "[yellow]not measured[/]"
-    if threshold is None:
-        return "recorded"
-    return "[green]pass[/]"
+    """The card's verdict word for a gate row (model_cards decides it), coloured for the terminal."""
+    word = verdict_word(passed, threshold, measured)
+    style = _VERDICT_STYLE.get(word)
+    return f"[{style}]{word}[/]" if style else word
 
 
 def gate_table(*extra: str) -> Table:

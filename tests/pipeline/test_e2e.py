@@ -323,6 +323,10 @@ def test_mlflow_ui_shows_stage_runs_and_the_card(full_run, project, tmp_path):
         server.wait(timeout=30)
 
 
+def _rerun_audits(project: Path, run_id: str, setting: str) -> subprocess.CompletedProcess:
+    return cli(project, "run", "--resume", run_id, "--from", "quality", "--set", setting)
+
+
 def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain(full_run, project):
     """Last in this module: it moves the shared run to NOT APPROVED and back to approved."""
     run_id, _, _ = full_run
@@ -331,16 +335,7 @@ def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain
     weights_before = {p: p.stat().st_mtime_ns for p in model_dir.rglob("*.safetensors")}
     version = client.get_model_version_by_alias("emoji-t2i", "approved").version
 
-    strict = cli(
-        project,
-        "run",
-        "--resume",
-        run_id,
-        "--from",
-        "quality",
-        "--set",
-        "audits.quality.max_heldout_loss=1e-6",
-    )
+    strict = _rerun_audits(project, run_id, "audits.quality.max_heldout_loss=1e-6")
     assert strict.returncode == 4, strict.stdout[-3000:] + strict.stderr[-3000:]
     assert "NOT APPROVED" in strict.stdout and "heldout_loss" in strict.stdout
     assert "training until" not in strict.stdout, "an audit rerun must not train again"
@@ -355,16 +350,7 @@ def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain
     row = next(r for r in json.loads(cli(project, "runs", "--json").stdout) if r["run_id"] == run_id)
     assert row["verdict"] == "not_approved" and "quality=fail(heldout_loss)" in row["stage_verdicts"]
 
-    loose = cli(
-        project,
-        "run",
-        "--resume",
-        run_id,
-        "--from",
-        "quality",
-        "--set",
-        "audits.quality.max_heldout_loss=100",
-    )
+    loose = _rerun_audits(project, run_id, "audits.quality.max_heldout_loss=100")
     assert loose.returncode == 0, loose.stdout[-3000:] + loose.stderr[-3000:]
     assert client.get_model_version_by_alias("emoji-t2i", "approved").version == version
     assert {p: p.stat().st_mtime_ns for p in model_dir.rglob("*.safetensors")} == weights_before
