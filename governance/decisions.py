@@ -9,6 +9,7 @@ evidence is a mapping check -> evidence. Findings are stored per stage as Parque
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -118,15 +119,40 @@ class FindingsLog:
         )
 
 
+def _shard_of(stem: str) -> str | None:
+    """'ingest' for a shard log named 'ingest-00003'; None for a log that is not a shard."""
+    match = re.fullmatch(r"(.+)-\d{5}", stem)
+    return match.group(1) if match else None
+
+
+def consolidate_findings(work_dir: Path, name: str) -> Path:
+    """Write the shard logs `<name>-NNNNN` as one log `<name>` (which supersedes them when read)."""
+    frame = load_findings(work_dir, [name])
+    out = FindingsLog(name)
+    path = Path(work_dir) / FINDINGS_DIR / f"{name}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    (frame if len(frame) else out.to_frame()).to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
 def load_findings(work_dir: Path, names: Iterable[str] | None = None) -> pd.DataFrame:
-    """All stored findings (or those of the named logs; a name ending in '*' is a prefix)."""
+    """All stored findings, or those of the named logs.
+
+    A log may be stored in shards (`ingest-00000`, `ingest-00001`, ...) and later consolidated into
+    one file (`ingest`); the name `ingest` reads the consolidated file when it exists, else the shards.
+    """
     folder = Path(work_dir) / FINDINGS_DIR
     frames = []
     if folder.is_dir():
-        for path in sorted(folder.glob("*.parquet")):
-            if names is not None and not any(
-                path.stem == n or (n.endswith("*") and path.stem.startswith(n[:-1])) for n in names
-            ):
+        paths = sorted(folder.glob("*.parquet"))
+        stems = {p.stem for p in paths}
+        for path in paths:
+            base = _shard_of(path.stem)
+            if base is not None and base in stems:
+                continue  # superseded by the consolidated log
+            if names is not None and path.stem not in names and base not in names:
                 continue
             frames.append(pd.read_parquet(path))
     if not frames:

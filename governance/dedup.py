@@ -57,7 +57,7 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     started = time.perf_counter()
     table = read_ingest(work_dir)
     ids = list(table["record_id"])
-    so_far = resolve(ids, load_findings(work_dir, ["ingest-*", "provenance"]))
+    so_far = resolve(ids, load_findings(work_dir, ["ingest", "provenance"]))
     alive = table[(so_far["decision"].to_numpy() != Decision.DROP) & table["phash"].notna().to_numpy()].copy()
     alive["severity"] = [Decision(d).severity for d in so_far.loc[alive["record_id"], "decision"]]
     alive["pixels"] = alive["width"].astype("int64") * alive["height"].astype("int64")

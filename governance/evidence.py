@@ -35,8 +35,12 @@ class ImageEvidence:
     small: np.ndarray | None = None  # shared with NudeNet in the parent process
 
 
-def image_evidence(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
-    """Everything ingest learns from one file; a problem becomes `failure`, never an exception."""
+def _read_and_decode(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
+    """The per-file part: bytes, content hash, embedded signals, header checks and the small copy.
+
+    The bytes are dropped on return; only the small copy lives on (a batch of big files must not
+    be held in memory).
+    """
     out = ImageEvidence(task.index)
     data = task.data if task.data is not None else read_bytes(task.path or "", limits)
     if isinstance(data, ImageFailure):
@@ -49,21 +53,37 @@ def image_evidence(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
         out.signals = scan(data).as_dict()
         return out
     out.width, out.height, out.format = decoded.width, decoded.height, decoded.format
-    out.phash = phash_int64(decoded.small)
-    out.color_hash = color_hash(decoded.small)
     out.signals = scan(data, decoded.info_text).as_dict()
     out.small = decoded.small
     return out
 
 
+def _fail(out: ImageEvidence, exc: Exception) -> None:
+    out.failure = ("unreadable_image", f"unexpected {exc.__class__.__name__}: {exc}"[:300])
+    out.small = None  # a failed record goes no further (no NSFW pass on it)
+
+
 def evidence_batch(tasks: list[ImageTask], limits: ImageLimits) -> list[ImageEvidence]:
-    """`image_evidence` over a batch (the unit of work sent to a worker process)."""
+    """Everything ingest learns from each file of a batch (the unit of work sent to a worker process).
+
+    One kernel at a time over the whole batch (read + decode, then every pHash, then every colour
+    hash) rather than record by record: on the emoji that took 1.2 s instead of 1.9 s, as each
+    library's code stays hot. A problem with a record becomes its `failure`, never an exception.
+    """
     out = []
     for task in tasks:
         try:
-            out.append(image_evidence(task, limits))
+            out.append(_read_and_decode(task, limits))
         except Exception as exc:  # a record must never stop the stage: it becomes a decision instead
             failed = ImageEvidence(task.index)
-            failed.failure = ("unreadable_image", f"unexpected {exc.__class__.__name__}: {exc}"[:300])
+            _fail(failed, exc)
             out.append(failed)
+    for field_name, kernel in (("phash", phash_int64), ("color_hash", color_hash)):
+        for e in out:
+            if e.small is None:
+                continue
+            try:
+                setattr(e, field_name, kernel(e.small))
+            except Exception as exc:
+                _fail(e, exc)
     return out

@@ -3,7 +3,8 @@
 Work is split into shards of `batch_size` records. Worker processes decode and hash a shard while the
 parent runs NudeNet on the previous one (one session, batched). Each shard is written as Parquet with
 its findings, then a completion marker; a rerun skips shards with markers, so a killed ingest resumes
-without losing or repeating records.
+without losing or repeating records. When the last shard is done, the shards are also written as one
+table and one findings log, which the later passes read (one file each instead of one per shard).
 """
 
 import hashlib
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from governance.config import GovernanceConfig
-from governance.decisions import FindingsLog, load_findings
+from governance.decisions import FINDINGS_DIR, FindingsLog, consolidate_findings, load_findings
 from governance.evidence import ImageEvidence, ImageTask, evidence_batch
 from governance.faces import count_faces
 from governance.images import ImageLimits
@@ -28,7 +29,14 @@ from governance.reasons import Decision, Reason
 from governance.records import SourceRecord
 from governance.report import StageCounts
 from governance.sources import LoadedSource, load_source
-from governance.tables import INGEST_DIR, SOURCE_FILE, atomic_parquet, atomic_text
+from governance.tables import (
+    INGEST_DIR,
+    RECORDS_FILE,
+    SOURCE_FILE,
+    atomic_parquet,
+    atomic_text,
+    consolidate_ingest,
+)
 
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -57,9 +65,16 @@ def _prepare(folder: Path, work_dir: Path, meta: dict) -> None:
     ):
         return
     # Different data or settings: earlier shards describe something else and must not be reused.
-    for stale in [*folder.glob("shard-*"), *(Path(work_dir) / "findings").glob("ingest-*")]:
+    findings = Path(work_dir) / FINDINGS_DIR
+    for stale in [*folder.glob("shard-*"), *findings.glob("ingest-*"), *_consolidated(work_dir)]:
         stale.unlink()
     atomic_text(json.dumps(meta, indent=2), meta_path)
+
+
+def _consolidated(work_dir: Path) -> list[Path]:
+    """The one-file copies of all shards (records and findings) that exist in `work_dir`."""
+    paths = [work_dir / INGEST_DIR / RECORDS_FILE, work_dir / FINDINGS_DIR / "ingest.parquet"]
+    return [p for p in paths if p.exists()]
 
 
 def _evidence_stream(
@@ -202,18 +217,26 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
         tasks[k] = [
             ImageTask(r.index, r.path, r.data) for r in shards[k] if r.path is not None or r.data is not None
         ]
+    if todo:
+        for stale in _consolidated(work_dir):  # they would hide the shards computed now
+            stale.unlink()
+    fresh: dict[int, pd.DataFrame] = {}
     for k, batch_evidence in _evidence_stream(tasks, limits, worker_count(cfg.num_proc)):
         evidence = {e.index: e for e in batch_evidence}
         detections = _run_nsfw(detector, batch_evidence, cfg.nsfw.batch_size)
         _materialize(shards[k], work_dir)
         log = FindingsLog(f"ingest-{k:05d}")
-        frame = _shard_frame(shards[k], evidence, detections, log)
+        frame = fresh[k] = _shard_frame(shards[k], evidence, detections, log)
         atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
         log.write(work_dir)
         atomic_text(json.dumps({"records": len(shards[k])}), folder / f"shard-{k:05d}.done")
         done += len(shards[k])
         progress("ingest", done, len(records))
-    stored = FindingsLog.from_frame("ingest", load_findings(work_dir, ["ingest-*"]))
+    if len(_consolidated(work_dir)) < 2:
+        # Later passes read one table and one findings file instead of every shard's.
+        consolidate_ingest(work_dir, fresh)
+        consolidate_findings(work_dir, "ingest")
+    stored = FindingsLog.from_frame("ingest", load_findings(work_dir, ["ingest"]))
     counts = stored.counts("ingest", len(records), time.perf_counter() - started)
     counts.metrics["records_ingested_now"] = float(sum(len(shards[k]) for k in todo))
     counts.metrics["records_per_second"] = counts.metrics["records_ingested_now"] / max(counts.seconds, 1e-9)

@@ -19,7 +19,7 @@ def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     log = FindingsLog("nsfw")
     scored = 0
     if cfg.nsfw.enabled:
-        dropped = dropped_ids(work_dir, ["ingest-*", "provenance", "dedup"])
+        dropped = dropped_ids(work_dir, ["ingest", "provenance", "dedup"])
         for rid, raw in zip(table["record_id"], table["nsfw_detections"], strict=True):
             if raw is None or rid in dropped:
                 continue

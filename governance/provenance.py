@@ -101,7 +101,7 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     opt_out = load_opt_out(cfg.provenance.opt_out)
     ai_candidates: list[str] = []
     # A record that ingest dropped (no file, broken metadata) has no provenance worth assessing.
-    dropped = dropped_ids(work_dir, ["ingest-*"])
+    dropped = dropped_ids(work_dir, ["ingest"])
     # Plain dicts: a pandas row object per record costs more than all the checks together.
     for row in table.to_dict("records"):
         rid = row["record_id"]
@@ -166,9 +166,7 @@ def _cap_ai_generated(
 ) -> None:
     """Keep AI-generated records only up to `ai_generated_max_share` of what would be kept."""
     ids = list(table["record_id"])
-    so_far = resolve(
-        ids, pd.concat([load_findings(work_dir, ["ingest-*"]), log.to_frame()], ignore_index=True)
-    )
+    so_far = resolve(ids, pd.concat([load_findings(work_dir, ["ingest"]), log.to_frame()], ignore_index=True))
     alive = so_far.index[so_far["decision"] != Decision.DROP]
     ai_alive = sorted(set(ai) & set(alive))
     others = len(alive) - len(ai_alive)

@@ -8,6 +8,7 @@ import pandas as pd
 
 INGEST_DIR = "ingest"
 SOURCE_FILE = "source.json"
+RECORDS_FILE = "records.parquet"  # all shards in one table, written when the last shard is done
 TEXT_COLUMNS = (
     "file_name", "path", "text", "license_raw", "license_source", "source_url", "author", "declared_sha256",
     "content_sha256", "format", "color_hash", "nsfw_detections",
@@ -31,6 +32,31 @@ def atomic_text(text: str, path: Path) -> Path:
     return path
 
 
+def _clean_text_columns(table: pd.DataFrame) -> pd.DataFrame:
+    # A shard whose column is all null reads back as float NaN; text columns must hold None instead.
+    for col in table.columns:
+        if table[col].dtype == object or col in TEXT_COLUMNS:
+            table[col] = table[col].astype(object).where(table[col].notna(), None)
+    return table
+
+
+def consolidate_ingest(work_dir: Path, fresh: dict[int, pd.DataFrame]) -> Path:
+    """Write every shard as one table (`ingest/records.parquet`), so later passes read one file.
+
+    `fresh` holds the shards computed in this run (already in memory); the rest are read back.
+    """
+    folder = Path(work_dir) / INGEST_DIR
+    meta = read_source_meta(work_dir)
+    frames = [
+        fresh[k] if k in fresh else pd.read_parquet(folder / f"shard-{k:05d}.parquet")
+        for k in range(meta["shards"])
+    ]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(table):
+        table = table.sort_values("index", kind="stable").reset_index(drop=True)
+    return atomic_parquet(table, folder / RECORDS_FILE)
+
+
 def read_ingest(work_dir: Path) -> pd.DataFrame:
     """All ingested records in input order; raises if ingest has not completed in this work folder."""
     folder = Path(work_dir) / INGEST_DIR
@@ -43,15 +69,13 @@ def read_ingest(work_dir: Path) -> pd.DataFrame:
         raise FileNotFoundError(
             f"ingest in {folder} is incomplete (shards {missing[:5]}...): rerun ingest to resume"
         )
+    if (folder / RECORDS_FILE).exists():
+        return _clean_text_columns(pd.read_parquet(folder / RECORDS_FILE))
     frames = [pd.read_parquet(folder / f"shard-{k:05d}.parquet") for k in range(meta["shards"])]
     if not frames:
         return pd.DataFrame()
     table = pd.concat(frames, ignore_index=True).sort_values("index", kind="stable").reset_index(drop=True)
-    # A shard whose column is all null reads back as float NaN; text columns must hold None instead.
-    for col in table.columns:
-        if table[col].dtype == object or col in TEXT_COLUMNS:
-            table[col] = table[col].astype(object).where(table[col].notna(), None)
-    return table
+    return _clean_text_columns(table)
 
 
 def read_source_meta(work_dir: Path) -> dict:

@@ -111,4 +111,6 @@ def test_an_unexpected_error_in_one_record_becomes_a_decision(monkeypatch):
     monkeypatch.setattr(evidence, "phash_int64", flaky)
     out = evidence.evidence_batch([evidence.ImageTask(i, p, None) for i, p in enumerate(paths)], LIMITS)
     assert out[0].failure[0] == "unreadable_image" and "boom" in out[0].failure[1]
+    # A failed record goes no further: no colour hash, no small copy for NudeNet.
+    assert out[0].color_hash is None and out[0].small is None
     assert out[1].failure is None and out[1].phash is not None

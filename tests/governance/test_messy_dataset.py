@@ -16,9 +16,11 @@ from governance.config import (
     OptOutList,
     ProvenanceConfig,
 )
+from governance.decisions import load_findings
 from governance.errors import DatasetError
 from governance.manifest import GOVERNED_FILE, MANIFEST_FILE, Col
 from governance.reasons import Reason
+from governance.tables import RECORDS_FILE
 from tests.governance.messy_dataset import MAX_IMAGE_PIXELS, OPT_OUT_DOMAIN, build_messy_dataset
 
 _OPENED: list[str] = []
@@ -152,9 +154,22 @@ def test_artifacts_and_obligations(governed):
 def test_rerun_is_deterministic_and_resume_repeats_nothing(governed, tmp_path):
     cfg, work = governed["cfg"], governed["work"]
     first = governed["report"]
-    # Simulate a kill mid-ingest: one shard lost its completion marker.
+    ingest_findings = load_findings(work, ["ingest"])
+    shard_logs = sorted((work / "findings").glob("ingest-*.parquet"))
+    assert len(ingest_findings) == sum(len(pd.read_parquet(p)) for p in shard_logs) > 0
+    # Later passes read one table; it holds every shard's records in input order.
+    consolidated = pd.read_parquet(work / "ingest" / RECORDS_FILE)
+    assert list(consolidated["index"]) == sorted(consolidated["index"])
+    assert len(consolidated) == first.records_in
+    # Simulate a kill mid-ingest: one shard lost its completion marker. A consolidated table left
+    # behind (cut short here, so that reading it by mistake would show) must be rebuilt, not read.
     (work / "ingest" / "shard-00002.done").unlink()
+    consolidated.head(2).to_parquet(work / "ingest" / RECORDS_FILE)
     again = _run_all(cfg, work)
+    assert len(pd.read_parquet(work / "ingest" / RECORDS_FILE)) == first.records_in
+    # The consolidated copies were rebuilt, not read stale or counted twice beside the shards.
+    assert len(load_findings(work, ["ingest"])) == len(ingest_findings)
+    assert len(load_findings(work)) == len(load_findings(work).drop_duplicates())
     assert again.manifest_digest == first.manifest_digest
     assert again.dataset_digest == first.dataset_digest
     assert again.stages[0].metrics["records_ingested_now"] == 8
