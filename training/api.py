@@ -58,6 +58,7 @@ def train(
             s.save_checkpoint(
                 grid=False
             )  # the last state, so a later --resume (or a larger budget) continues
+        s.ema.gather()  # collective when sharded: the main process exports the full EMA weights
         s.accelerator.wait_for_everyone()
         report = finalize(s, stopped, energy.stop(), flops) if s.accelerator.is_main_process else None
         report = _share(s, report)

@@ -19,6 +19,7 @@ from training.quiet import library_bars_off
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d{8})$")
 STATE_FILE = "state.json"
+WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"  # the name diffusers' from_pretrained reads
 
 
 def checkpoint_name(step: int) -> str:
@@ -44,36 +45,30 @@ def latest_checkpoint(checkpoints: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_optimizer(opt: torch.optim.Optimizer, directory: Path) -> None:
-    """Optimiser state as safetensors (tensors) + JSON (everything else): no pickle."""
-    sd = opt.state_dict()
+def save_optimizer(sd: dict, directory: Path) -> None:
+    """A full optimiser state (`sharding.optimizer_state`) as safetensors + JSON: no pickle."""
     tensors, scalars = {}, {}
-    for idx, state in sd["state"].items():
+    for name, state in sd["state"].items():
         for key, value in state.items():
             if torch.is_tensor(value):
-                tensors[f"{idx}.{key}"] = value.detach().cpu().contiguous()
+                tensors[f"{name}.{key}"] = value.detach().cpu().contiguous()
             else:
-                scalars[f"{idx}.{key}"] = value
+                scalars[f"{name}.{key}"] = value
     save_file(tensors, directory / "optimizer.safetensors")
     (directory / "optimizer.json").write_text(
         json.dumps({"param_groups": sd["param_groups"], "scalars": scalars})
     )
 
 
-def load_optimizer(opt: torch.optim.Optimizer, directory: Path) -> None:
-    """Restore what `save_optimizer` wrote."""
+def load_optimizer(directory: Path) -> dict:
+    """The full optimiser state that `save_optimizer` wrote (for `sharding.load_optimizer_state`)."""
     meta = json.loads((directory / "optimizer.json").read_text())
     tensors = load_file(directory / "optimizer.safetensors")
-    state: dict[int, dict[str, Any]] = {}
+    state: dict[str, dict[str, Any]] = {}
     for name, value in list(tensors.items()) + list(meta["scalars"].items()):
-        idx, key = name.split(".", 1)
-        state.setdefault(int(idx), {})[key] = value
-    # JSON turns tuples (Adam's betas) into lists; the optimiser expects them back as tuples
-    groups = [
-        {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in group.items()}
-        for group in meta["param_groups"]
-    ]
-    opt.load_state_dict({"state": state, "param_groups": groups})
+        param, key = name.rsplit(".", 1)  # parameter names hold dots; the state keys do not
+        state.setdefault(param, {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
 
 
 def save_rng(generator: torch.Generator, directory: Path, rank: int) -> None:
@@ -96,13 +91,27 @@ def load_rng(generator: torch.Generator, directory: Path, rank: int) -> bool:
 
 
 def write_main_files(
-    tmp: Path, model: torch.nn.Module, ema_model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict
+    tmp: Path,
+    model: torch.nn.Module,
+    weights: dict[str, torch.Tensor],
+    ema_model: torch.nn.Module,
+    optimizer: dict,
+    state: dict,
 ) -> None:
-    """Everything but the per-process RNG files, written by the main process into `tmp`."""
+    """Everything but the per-process RNG files, written by the main process into `tmp`.
+
+    `weights` and `optimizer` are full state dicts (gathered when the model is sharded); `model`
+    gives the denoiser's config, so `denoiser/` loads with `from_pretrained` like `ema/`.
+    """
     with library_bars_off():
-        model.save_pretrained(tmp / "denoiser", safe_serialization=True)
+        model.save_config(tmp / "denoiser")
+        save_file(
+            {k: v.contiguous() for k, v in weights.items()},
+            tmp / "denoiser" / WEIGHTS_FILE,
+            metadata={"format": "pt"},
+        )
         ema_model.save_pretrained(tmp / "ema", safe_serialization=True)
-    save_optimizer(opt, tmp)
+    save_optimizer(optimizer, tmp)
     # the state file goes last: its presence after the rename marks a complete checkpoint
     (tmp / STATE_FILE).write_text(json.dumps(state, indent=1))
 

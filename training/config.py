@@ -66,6 +66,11 @@ class TrainingConfig(BaseModel):
     measure_energy: bool = Field(
         True, description="codecarbon offline tracker (only real counters are reported)"
     )
+    sharding: Literal["none", "fsdp"] = Field(
+        "none",
+        description="fsdp: split weights, gradients and optimiser state over the processes (torch FSDP2) "
+        "instead of a full replica on each (DDP); for presets too large to replicate",
+    )
     sample_seeds: list[int] = Field(
         default_factory=lambda: [0, 1], description="fixed seeds of the sample grid"
     )

@@ -1,4 +1,8 @@
-"""Exponential moving average of the denoiser's weights, kept as a full module copy (diffusers' EMAModel idea)."""
+"""Exponential moving average of the denoiser's weights, kept as a full module copy (diffusers' EMAModel idea).
+
+Under FSDP the average is kept as shards beside the model's own shards (no communication per step);
+`gather` fills the full module when it is needed: checkpoints, sample grids, the final model.
+"""
 
 import copy
 
@@ -12,6 +16,11 @@ class EMA:
         self.decay = decay
         self.model = copy.deepcopy(model).requires_grad_(False).eval()
         self.updates = 0
+        self.shards: list[torch.Tensor] | None = None  # DTensors when the model is sharded
+
+    def shard_like(self, sharded_model: torch.nn.Module) -> None:
+        """Keep the average as shards of `sharded_model`'s parameters (built from the same weights)."""
+        self.shards = [p.detach().clone() for p in sharded_model.parameters()]
 
     def current_decay(self) -> float:
         """min(decay, (1 + n) / (10 + n)): the usual warm-up (as in diffusers' EMAModel)."""
@@ -19,12 +28,31 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
-        """ema <- decay * ema + (1 - decay) * model, for all floating-point parameters and buffers."""
+        """ema <- decay * ema + (1 - decay) * model, for all floating-point parameters."""
         decay = self.current_decay()
-        ema_params = [p for p in self.model.parameters()]
+        targets = self.shards if self.shards is not None else list(self.model.parameters())
         params = [p.detach() for p in model.parameters()]
-        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+        torch._foreach_lerp_(targets, params, 1.0 - decay)
         self.updates += 1
+
+    @torch.no_grad()
+    def gather(self) -> None:
+        """Copy the sharded average into the full module. Collective: every process must call it."""
+        if self.shards is None:
+            return
+        for target, shard in zip(self.model.parameters(), self.shards, strict=True):
+            target.copy_(shard.full_tensor())  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Load full EMA weights (and re-shard them when sharded; collective then)."""
+        self.model.load_state_dict(state)
+        if self.shards is None:
+            return
+        from torch.distributed.tensor import distribute_tensor
+
+        for shard, full in zip(self.shards, self.model.parameters(), strict=True):
+            shard.copy_(distribute_tensor(full.detach(), shard.device_mesh, shard.placements))  # type: ignore[attr-defined]
 
     def state(self) -> dict[str, int]:
         """Counters for the checkpoint (the weights are saved as a model)."""

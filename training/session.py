@@ -13,6 +13,7 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast
 
 from training import checkpoint as ckpt
+from training import sharding
 from training.budget import Budget, parse_duration
 from training.compute import cpu_has_native_bf16
 from training.config import TrainingConfig
@@ -57,7 +58,7 @@ class Session:
     tokenizer: object
     text_encoder: torch.nn.Module
     text_info: object
-    model: torch.nn.Module  # prepared (DDP-wrapped when several processes)
+    model: torch.nn.Module  # prepared (DDP-wrapped when several processes), or sharded in place (FSDP)
     ema: EMA
     opt: torch.optim.Optimizer
     flow: RectifiedFlow
@@ -71,6 +72,7 @@ class Session:
     embeddings_from_cache: bool
     threads: ThreadTuner
     vae: torch.nn.Module | None = None
+    sharded: bool = False  # FSDP: weights, gradients and optimiser state split over the processes
     step: int = 0
     images_seen: int = 0
     time_spent_before: float = 0.0  # active seconds of earlier attempts
@@ -154,8 +156,13 @@ class Session:
         ckpt.save_rng(self.generator, tmp, acc.process_index)
         acc.wait_for_everyone()
         final = None
+        # Gathering is collective when sharded; unsharded, only the main process needs the copies.
+        if self.sharded or acc.is_main_process:
+            weights = sharding.model_state(self.unwrapped)
+            optimizer = sharding.optimizer_state(self.unwrapped, self.opt)
+        self.ema.gather()
         if acc.is_main_process:
-            ckpt.write_main_files(tmp, self.unwrapped, self.ema.model, self.opt, self.state_dict())
+            ckpt.write_main_files(tmp, self.unwrapped, weights, self.ema.model, optimizer, self.state_dict())
             final = ckpt.publish(tmp, self.checkpoints, self.step, self.cfg.keep_checkpoints)
         acc.wait_for_everyone()
         self.checkpoint_s = time.time() - start
@@ -238,11 +245,9 @@ class Session:
             )
         from safetensors.torch import load_file
 
-        self.unwrapped.load_state_dict(
-            load_file(checkpoint / "denoiser" / "diffusion_pytorch_model.safetensors")
-        )
-        self.ema.model.load_state_dict(load_file(checkpoint / "ema" / "diffusion_pytorch_model.safetensors"))
-        ckpt.load_optimizer(self.opt, checkpoint)
+        sharding.load_model_state(self.unwrapped, load_file(checkpoint / "denoiser" / ckpt.WEIGHTS_FILE))
+        self.ema.load_weights(load_file(checkpoint / "ema" / ckpt.WEIGHTS_FILE))
+        sharding.load_optimizer_state(self.unwrapped, self.opt, ckpt.load_optimizer(checkpoint))
         if not ckpt.load_rng(self.generator, checkpoint, self.accelerator.process_index):
             self.generator.manual_seed(self.seed * 7919 + self.accelerator.process_index + state["step"])
         self.sampler.load_state(state["data"])
@@ -298,6 +303,9 @@ def build_session(
 
     null_emb, null_mask = encode_text(tokenizer, text_encoder, [""], max_tokens)
     text_dim = emb.shape[-1]
+    # Seeded here, not only above: filling a cold cache draws random numbers that a warm one does not,
+    # and the main process fills it while the others read it, so the initial weights would differ.
+    torch.manual_seed(seed)
     model = build_denoiser(cfg, text_dim, in_channels=images.shape[1], sample_size=images.shape[-1])
     ema = EMA(model, cfg.ema_decay)
     precision = resolve_precision(cfg, device)
@@ -305,7 +313,15 @@ def build_session(
     channels_last = cfg.architecture == "unet" and device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    fused = device.type == "cuda"
+    sharded = cfg.sharding == "fsdp" and accelerator.num_processes > 1
+    units = 0
+    if sharded:
+        # Sharded in place and not passed to accelerate's prepare, which would wrap it in DDP as well.
+        model.to(device)
+        units = sharding.shard(model)
+        ema.shard_like(model)
+    # fused AdamW needs every parameter a plain CUDA tensor; sharded parameters are DTensors
+    fused = device.type == "cuda" and not sharded
     opt = torch.optim.AdamW(
         model.parameters(),
         lr=cfg.learning_rate,
@@ -314,7 +330,10 @@ def build_session(
         fused=fused,
         foreach=not fused,
     )
-    model, opt = accelerator.prepare(model, opt)
+    if sharded:
+        opt = accelerator.prepare_optimizer(opt)
+    else:
+        model, opt = accelerator.prepare(model, opt)
     ema.model.to(device)
     text_encoder.to(device)
     if cfg.compile:
@@ -327,6 +346,7 @@ def build_session(
         "torch_compile": cfg.compile,
         "text_embeddings": "reused from cache" if from_cache else "computed and cached",
         "cached_decoded_images": True,
+        "sharding": f"fsdp ({units} units over {accelerator.num_processes} processes)" if sharded else "none",
     }
     rank, world = accelerator.process_index, accelerator.num_processes
     tuner = make_tuner(cfg.threads, device.type, world)
@@ -359,4 +379,5 @@ def build_session(
         vae=vae.to(device) if vae is not None else None,
         embeddings_from_cache=from_cache,
         attempt_start=start,
+        sharded=sharded,
     )

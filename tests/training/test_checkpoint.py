@@ -1,10 +1,12 @@
 import torch
 
 from training import checkpoint as ckpt
+from training import sharding
 
 
 def _trained_optimizer():
-    model = torch.nn.Linear(4, 3)
+    # nested, so that parameter names hold dots ("1.0.weight"), as a real denoiser's do
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.Linear(4, 3)))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, foreach=True)
     for _ in range(3):
         model(torch.randn(5, 4)).pow(2).mean().backward()
@@ -15,10 +17,10 @@ def _trained_optimizer():
 
 def test_optimizer_state_round_trips_without_pickle(tmp_path):
     model, opt = _trained_optimizer()
-    ckpt.save_optimizer(opt, tmp_path)
+    ckpt.save_optimizer(sharding.optimizer_state(model, opt), tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"optimizer.safetensors", "optimizer.json"}
     fresh = torch.optim.AdamW(model.parameters(), lr=5.0, foreach=True)
-    ckpt.load_optimizer(fresh, tmp_path)
+    sharding.load_optimizer_state(model, fresh, ckpt.load_optimizer(tmp_path))
     a, b = opt.state_dict(), fresh.state_dict()
     assert a["param_groups"] == b["param_groups"]
     for idx, state in a["state"].items():
