@@ -7,13 +7,16 @@
 - IPTC DigitalSourceType (in XMP or in a C2PA actions assertion): `trainedAlgorithmicMedia` and
   `compositeWithTrainedAlgorithmicMedia` mark AI-generated media.
 
-This is a byte-level reader of the metadata, not a C2PA validator: a signal counts whether or not
-its manifest is signed, because honouring an unsigned opt-out costs little and ignoring one is the
-harm the check exists to prevent.
+This is a byte-level reader of the metadata: a signal counts whether or not its manifest is signed,
+because honouring an unsigned opt-out costs little and ignoring one is the harm the check exists to
+prevent. Where a file carries a C2PA manifest, `content_credentials` adds its validation (intact?
+signed by whom?) as evidence beside the signals.
 """
 
 import re
 from dataclasses import asdict, dataclass, field
+
+from governance import content_credentials
 
 _DATA_MINING = re.compile(rb"DataMining[\s\S]{0,400}?(DMI-[A-Za-z-]+)")
 _C2PA_LABEL = re.compile(rb"(?:c2pa|cawg)\.training-mining")
@@ -36,6 +39,7 @@ class EmbeddedSignals:
         default_factory=dict
     )  # C2PA entry -> allowed/notAllowed/constrained
     digital_source_type: list[str] = field(default_factory=list)
+    content_credentials: dict = field(default_factory=dict)  # C2PA validation, when a manifest is present
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,8 +63,11 @@ def _unique(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
-def scan(data: bytes, info_text: str = "") -> EmbeddedSignals:
-    """Find the signals in a file's bytes and in its decoded text chunks (compressed PNG iTXt)."""
+def scan(data: bytes, info_text: str = "", image_format: str | None = None) -> EmbeddedSignals:
+    """Find the signals in a file's bytes and in its decoded text chunks (compressed PNG iTXt).
+
+    With the decoded `image_format`, a C2PA manifest in the file is also validated.
+    """
     blobs = [data, info_text.encode("utf-8", errors="replace")] if info_text else [data]
     signals = EmbeddedSignals()
     for blob in blobs:
@@ -75,4 +82,6 @@ def scan(data: bytes, info_text: str = "") -> EmbeddedSignals:
                     signals.training_mining[entry] = use
     signals.data_mining = _unique(signals.data_mining)
     signals.digital_source_type = _unique(signals.digital_source_type)
+    if image_format is not None and content_credentials.has_manifest(data):
+        signals.content_credentials = content_credentials.verify(data, image_format)
     return signals

@@ -53,7 +53,7 @@ def _read_and_decode(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
         out.signals = scan(data).as_dict()
         return out
     out.width, out.height, out.format = decoded.width, decoded.height, decoded.format
-    out.signals = scan(data, decoded.info_text).as_dict()
+    out.signals = scan(data, decoded.info_text, decoded.format).as_dict()
     out.small = decoded.small
     return out
 

@@ -132,8 +132,11 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
         signals = EmbeddedSignals(**json.loads(row["signals"] or "{}"))
         if cfg.provenance.respect_embedded_signals:
             fired = signals.opt_out()
+            signed = (
+                {"content_credentials": signals.content_credentials} if signals.content_credentials else {}
+            )
             if fired:
-                log.add(rid, "embedded_opt_out", Decision.DROP, Reason.OPT_OUT, {"signals": fired})
+                log.add(rid, "embedded_opt_out", Decision.DROP, Reason.OPT_OUT, {"signals": fired, **signed})
             elif any("CONSTRAINT" in v.upper() for v in signals.data_mining):
                 # "see constraint": the terms live elsewhere, so a human has to read them.
                 log.add(
@@ -149,6 +152,8 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
                 "digital_source_type": signals.ai_generated(),
                 "policy": cfg.provenance.ai_generated,
             }
+            if signals.content_credentials:
+                ai_evidence["content_credentials"] = signals.content_credentials
             if cfg.provenance.ai_generated == "exclude":
                 log.add(rid, "ai_generated", Decision.DROP, Reason.AI_GENERATED, ai_evidence)
             elif cfg.provenance.ai_generated == "keep":

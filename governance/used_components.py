@@ -54,6 +54,14 @@ def governance_components(source: str, nsfw_enabled: bool) -> list[Component]:
             source="PyPI license-expression",
         ),
         Component(
+            name="c2pa-python (C2PA manifest validation)",
+            kind="library",
+            version=_version("c2pa-python"),
+            license="MIT OR Apache-2.0",
+            source="PyPI c2pa-python (c2pa-rs inside)",
+            note="runs only on files that carry a C2PA manifest",
+        ),
+        Component(
             name="Matplotlib (datasheet charts)",
             kind="library",
             version=_version("matplotlib"),
