@@ -92,9 +92,8 @@ class FindingsLog:
 
     def write(self, work_dir: Path) -> Path:
         """Write `work_dir/findings/<name>.parquet` atomically (tmp file + rename)."""
-        out_dir = Path(work_dir) / FINDINGS_DIR
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"{self.name}.parquet"
+        path = findings_path(work_dir, self.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".parquet.tmp")
         self.to_frame().to_parquet(tmp, index=False)
         os.replace(tmp, path)
@@ -119,6 +118,11 @@ class FindingsLog:
         )
 
 
+def findings_path(work_dir: Path, name: str) -> Path:
+    """Where the log `name` is stored."""
+    return Path(work_dir) / FINDINGS_DIR / f"{name}.parquet"
+
+
 def _shard_of(stem: str) -> str | None:
     """'ingest' for a shard log named 'ingest-00003'; None for a log that is not a shard."""
     match = re.fullmatch(r"(.+)-\d{5}", stem)
@@ -129,7 +133,7 @@ def consolidate_findings(work_dir: Path, name: str) -> Path:
     """Write the shard logs `<name>-NNNNN` as one log `<name>` (which supersedes them when read)."""
     frame = load_findings(work_dir, [name])
     out = FindingsLog(name)
-    path = Path(work_dir) / FINDINGS_DIR / f"{name}.parquet"
+    path = findings_path(work_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     (frame if len(frame) else out.to_frame()).to_parquet(tmp, index=False)

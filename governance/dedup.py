@@ -138,12 +138,12 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
         for rid, rep in duplicate_of.items()
         if rid not in kept_ids
     ]
-    atomic_parquet(
+    groups_path = atomic_parquet(
         pd.DataFrame(rows, columns=["record_id", "duplicate_of", "duplicate_group", "similar_cluster"]),
         Path(work_dir) / DEDUP_FILE,
     )
     counts = log.counts("dedup", len(table), time.perf_counter() - started)
-    log.write(work_dir)
+    counts.artifacts = [log.write(work_dir), groups_path]
     counts.metrics.update(
         {
             "duplicate_groups": float(len(set(duplicate_of.values()))),

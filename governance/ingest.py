@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from governance.config import GovernanceConfig
-from governance.decisions import FINDINGS_DIR, FindingsLog, consolidate_findings, load_findings
+from governance.decisions import FINDINGS_DIR, FindingsLog, consolidate_findings, findings_path, load_findings
 from governance.evidence import ImageEvidence, ImageTask, evidence_batch
 from governance.faces import count_faces
 from governance.images import ImageLimits
@@ -73,7 +73,7 @@ def _prepare(folder: Path, work_dir: Path, meta: dict) -> None:
 
 def _consolidated(work_dir: Path) -> list[Path]:
     """The one-file copies of all shards (records and findings) that exist in `work_dir`."""
-    paths = [work_dir / INGEST_DIR / RECORDS_FILE, work_dir / FINDINGS_DIR / "ingest.parquet"]
+    paths = [work_dir / INGEST_DIR / RECORDS_FILE, findings_path(work_dir, "ingest")]
     return [p for p in paths if p.exists()]
 
 
@@ -240,4 +240,5 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     counts = stored.counts("ingest", len(records), time.perf_counter() - started)
     counts.metrics["records_ingested_now"] = float(sum(len(shards[k]) for k in todo))
     counts.metrics["records_per_second"] = counts.metrics["records_ingested_now"] / max(counts.seconds, 1e-9)
+    counts.artifacts = [findings_path(work_dir, "ingest")]  # the stage's findings, for review in MLflow
     return counts

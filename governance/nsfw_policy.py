@@ -30,6 +30,6 @@ def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
                 evidence = {"hits": hits, "score": policy_score(detections, cfg.nsfw.thresholds)}
                 log.add(rid, "nsfw", Decision.DROP, Reason.NSFW, evidence)
     counts = log.counts("nsfw", len(table), time.perf_counter() - started)
-    log.write(work_dir)
+    counts.artifacts = [log.write(work_dir)]  # the stage's findings, for review in MLflow
     counts.metrics["images_scored"] = float(scored)
     return counts

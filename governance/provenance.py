@@ -161,7 +161,7 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     if cfg.provenance.ai_generated == "cap" and ai_candidates:
         _cap_ai_generated(cfg, work_dir, table, log, ai_candidates)
     counts = log.counts("provenance", len(table), time.perf_counter() - started)
-    log.write(work_dir)
+    counts.artifacts = [log.write(work_dir)]  # the stage's findings, for review in MLflow
     counts.metrics["ai_generated_found"] = float(len(ai_candidates))
     return counts
 

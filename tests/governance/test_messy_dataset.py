@@ -195,3 +195,15 @@ def test_missing_dataset_folder_or_metadata_raises_dataset_error(tmp_path):
 def test_manifest_and_governed_files_are_where_the_contract_says(governed):
     assert governed["report"].manifest_path == governed["work"] / MANIFEST_FILE
     assert governed["report"].governed_path == governed["work"] / GOVERNED_FILE
+
+
+def test_each_stage_hands_its_findings_to_the_pipeline_as_artifacts(governed):
+    by_stage = {s.stage: s for s in governed["report"].stages}
+    assert set(by_stage) == {"ingest", "provenance", "dedup", "nsfw"}
+    for name, counts in by_stage.items():
+        findings = pd.read_parquet(counts.artifacts[0])
+        assert counts.artifacts[0].name == f"{name}.parquet"
+        # what the stage decided is what its findings file holds
+        decided = findings[findings["decision"] != "keep"].groupby("decision")["record_id"].nunique()
+        assert decided.to_dict() == counts.decided, name
+    assert pd.read_parquet(by_stage["dedup"].artifacts[1]).columns[0] == "record_id"
