@@ -96,6 +96,9 @@ def test_mlflow_has_a_parent_run_with_one_nested_run_per_stage(full_run, project
     assert names == sorted(
         ["ingest", "provenance", "dedup", "nsfw", "data_gate", "train", "quality", "bias", "deepfake", "card"]
     )
+    dedup = next(c for c in children if c.info.run_name == "dedup")
+    logged = {a.path for a in client.list_artifacts(dedup.info.run_id, "governance/findings")}
+    assert logged == {"governance/findings/dedup.parquet"}  # the stage's own findings, on its run
     mv = client.get_model_version_by_alias("emoji-t2i", "approved")
     assert mv.run_id == run_id
     top = {a.path for a in client.list_artifacts(run_id)}
