@@ -113,19 +113,13 @@ def _evidence_stream(
             yield k, result.get()
 
 
-def _run_nsfw(
-    detector: NsfwDetector | None, evidence: list[ImageEvidence], batch_size: int
-) -> dict[int, list[dict]]:
+def _run_nsfw(detector: NsfwDetector | None, evidence: list[ImageEvidence]) -> dict[int, list[dict]]:
     if detector is None:
         return {}
     with_pixels = [e for e in evidence if e.small is not None]
-    found: dict[int, list[dict]] = {}
-    for start in range(0, len(with_pixels), batch_size):
-        chunk = with_pixels[start : start + batch_size]
-        detections = detector.detect([e.small for e in chunk], [(e.width, e.height) for e in chunk])  # type: ignore[misc]
-        for e, dets in zip(chunk, detections, strict=True):
-            found[e.index] = [d.as_dict() for d in dets]
-    return found
+    # The whole shard at once: the detector spreads its batches over the cores.
+    detections = detector.detect([e.small for e in with_pixels], [(e.width, e.height) for e in with_pixels])  # type: ignore[misc]
+    return {e.index: [d.as_dict() for d in dets] for e, dets in zip(with_pixels, detections, strict=True)}
 
 
 def _shard_frame(
@@ -207,7 +201,7 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     progress("ingest", done, len(records))
     limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
     detector = (
-        NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small)
+        NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small, batch_size=cfg.nsfw.batch_size)
         if cfg.nsfw.enabled and todo
         else None
     )
@@ -223,7 +217,7 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     fresh: dict[int, pd.DataFrame] = {}
     for k, batch_evidence in _evidence_stream(tasks, limits, worker_count(cfg.num_proc)):
         evidence = {e.index: e for e in batch_evidence}
-        detections = _run_nsfw(detector, batch_evidence, cfg.nsfw.batch_size)
+        detections = _run_nsfw(detector, batch_evidence)
         _materialize(shards[k], work_dir)
         log = FindingsLog(f"ingest-{k:05d}")
         frame = fresh[k] = _shard_frame(shards[k], evidence, detections, log)

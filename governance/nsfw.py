@@ -11,6 +11,7 @@ the policy thresholds mean what they mean for NudeNet (feeding RGB turns yellow 
 """
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -68,24 +69,38 @@ class Detection:
 
 
 class NsfwDetector:
-    """One onnxruntime session over NudeNet's 320n model; `detect` takes batches of RGB arrays."""
+    """One onnxruntime session over NudeNet's 320n model; `detect` takes batches of RGB arrays.
+
+    On the CPU the session runs single-threaded and `detect` spreads its batches over `threads`
+    concurrent runs of the same session (onnxruntime allows that, and releases the GIL): on 2 cores
+    that took 4.0 s for the 3,764 emoji against 4.85 s with one run at a time on 2 intra-op threads,
+    whose workers wait for each other at every operator. On a GPU the batches run one after another.
+    """
 
     def __init__(
-        self, providers: list[str] | None = None, threads: int | None = None, upscale_small: bool = False
+        self,
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        upscale_small: bool = False,
+        batch_size: int = 32,
     ):
         import onnxruntime
 
+        self.providers = providers or default_providers()
+        threads = threads or os.cpu_count() or 1
+        on_gpu = self.providers[0] != "CPUExecutionProvider"
+        self.concurrent_runs = 1 if on_gpu else threads
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads if on_gpu else 1
         options.log_severity_level = 3
         # Idle onnxruntime threads spin by default; beside the decoding workers that steals their cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.providers = providers or default_providers()
         self.session = onnxruntime.InferenceSession(
             str(model_path()), sess_options=options, providers=self.providers
         )
         self.input_name = self.session.get_inputs()[0].name
         self.upscale_small = upscale_small
+        self.batch_size = batch_size
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """Letterbox an RGB uint8 image into a 3xSxS float32 BGR blob; returns it and the scale back.
@@ -142,10 +157,24 @@ class NsfwDetector:
     def detect(
         self, images: list[np.ndarray], original_sizes: list[tuple[int, int]] | None = None
     ) -> list[list[Detection]]:
-        """Detections for each RGB uint8 image (one forward pass for the whole list).
+        """Detections for each RGB uint8 image, in forward passes of `batch_size` images.
 
+        On the CPU the passes run concurrently, so give it many images at once (a shard, not a batch).
         `original_sizes` (width, height) scales boxes back when the arrays are small copies.
         """
+        sizes = original_sizes if original_sizes is not None else [None] * len(images)
+        step = self.batch_size
+        chunks = [(images[i : i + step], sizes[i : i + step]) for i in range(0, len(images), step)]
+        if self.concurrent_runs <= 1 or len(chunks) <= 1:
+            found = [self._detect_one_run(*chunk) for chunk in chunks]
+        else:
+            with ThreadPoolExecutor(min(self.concurrent_runs, len(chunks))) as pool:
+                found = list(pool.map(lambda chunk: self._detect_one_run(*chunk), chunks))
+        return [dets for part in found for dets in part]
+
+    def _detect_one_run(
+        self, images: list[np.ndarray], sizes: list[tuple[int, int] | None]
+    ) -> list[list[Detection]]:
         if not images:
             return []
         prepared = [self.preprocess(im) for im in images]
@@ -158,7 +187,8 @@ class NsfwDetector:
             ]
             for row, j in enumerate(members):
                 h, w = images[j].shape[:2]
-                to_original = 1.0 if original_sizes is None else original_sizes[j][0] / w
+                size = sizes[j]
+                to_original = 1.0 if size is None else size[0] / w
                 results[j] = self.postprocess(outputs[row], prepared[j][1], w, h, to_original)
         return results
 
