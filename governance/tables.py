@@ -40,20 +40,23 @@ def _clean_text_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _all_shards(folder: Path, shards: int, fresh: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Every shard in input order; `fresh` holds shards already in memory, the rest are read back."""
+    frames = [
+        fresh[k] if k in fresh else pd.read_parquet(folder / f"shard-{k:05d}.parquet") for k in range(shards)
+    ]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).sort_values("index", kind="stable").reset_index(drop=True)
+
+
 def consolidate_ingest(work_dir: Path, fresh: dict[int, pd.DataFrame]) -> Path:
     """Write every shard as one table (`ingest/records.parquet`), so later passes read one file.
 
     `fresh` holds the shards computed in this run (already in memory); the rest are read back.
     """
     folder = Path(work_dir) / INGEST_DIR
-    meta = read_source_meta(work_dir)
-    frames = [
-        fresh[k] if k in fresh else pd.read_parquet(folder / f"shard-{k:05d}.parquet")
-        for k in range(meta["shards"])
-    ]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if len(table):
-        table = table.sort_values("index", kind="stable").reset_index(drop=True)
+    table = _all_shards(folder, read_source_meta(work_dir)["shards"], fresh)
     return atomic_parquet(table, folder / RECORDS_FILE)
 
 
@@ -71,11 +74,7 @@ def read_ingest(work_dir: Path) -> pd.DataFrame:
         )
     if (folder / RECORDS_FILE).exists():
         return _clean_text_columns(pd.read_parquet(folder / RECORDS_FILE))
-    frames = [pd.read_parquet(folder / f"shard-{k:05d}.parquet") for k in range(meta["shards"])]
-    if not frames:
-        return pd.DataFrame()
-    table = pd.concat(frames, ignore_index=True).sort_values("index", kind="stable").reset_index(drop=True)
-    return _clean_text_columns(table)
+    return _clean_text_columns(_all_shards(folder, meta["shards"], {}))
 
 
 def read_source_meta(work_dir: Path) -> dict:

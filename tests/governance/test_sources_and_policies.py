@@ -174,3 +174,46 @@ def test_worker_pool_yields_every_shard_once_in_order():
         )
         assert [k for k, _ in out] == list(range(13))
         assert [e.index for _, batch in out for e in batch] == list(range(39))
+
+
+def test_jpeg_re_encodes_and_smaller_copies_of_photos_are_near_duplicates(tmp_path):
+    import io
+
+    import skimage.data
+
+    data = tmp_path / "data"
+    data.mkdir()
+    files = {}
+    for name in ("coffee", "chelsea", "rocket"):
+        photo = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+        buf = io.BytesIO()
+        photo.save(buf, "PNG")
+        files[f"{name}.png"] = buf.getvalue()
+        for quality in (90, 50):
+            buf = io.BytesIO()
+            photo.save(buf, "JPEG", quality=quality)
+            files[f"{name}_q{quality}.jpg"] = buf.getvalue()
+        buf = io.BytesIO()
+        photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.LANCZOS).save(buf, "JPEG", quality=75)
+        files[f"{name}_half.jpg"] = buf.getvalue()
+    lines = []
+    for name, blob in files.items():
+        (data / name).write_bytes(blob)
+        meta = {"file_name": name, "text": "t", "license": "CC0", "source_url": "https://x.org", "author": "A"}
+        lines.append(json.dumps(meta))
+    (data / "metadata.jsonl").write_text("\n".join(lines))
+    cfg = GovernanceConfig(
+        data=DataConfig(source="imagefolder", path=data), nsfw=NsfwConfig(enabled=False), num_proc=1
+    )
+    _, manifest = _run(cfg, tmp_path / "w")
+    # One picture per photo survives, a full-size one (the larger image represents the group); every
+    # copy, re-encoded or smaller, points to it.
+    kept = manifest[manifest["decision"] == "keep"]
+    assert sorted(n.split("_")[0].split(".")[0] for n in kept.index) == ["chelsea", "coffee", "rocket"]
+    assert not any("_half" in n for n in kept.index)
+    for name in files:
+        photo = name.split("_")[0].split(".")[0]
+        representative = next(n for n in kept.index if n.startswith(photo))
+        if name != representative:
+            assert manifest.loc[name, "decision"] == "drop"
+            assert manifest.loc[name, "duplicate_of"] == manifest.loc[representative, "record_id"], name
