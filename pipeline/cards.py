@@ -103,14 +103,15 @@ def card_inputs(
 
 def build_and_record_card(runner: "Runner", stage_run: str) -> None:
     from model_cards.api import render_card
-    from pipeline.runner import code_version, load_reports, now_iso
+    from pipeline.runner import load_reports, now_iso
 
     st = runner.state
     rec = runner.recorder
     reports = load_reports(st)
     verdict, reasons = verdict_of(st)
     chain = build_chain(st.run_dir, chain_links(st))
-    inputs = card_inputs(st, reports, chain, verdict, reasons, now_iso(), code_version())
+    # the code that ran (recorded at each attempt's start), not the code rendering the card now
+    inputs = card_inputs(st, reports, chain, verdict, reasons, now_iso(), ", ".join(st.code_versions))
     card_dir = st.run_dir / "card"
     result = render_card(inputs, card_dir)
     full = build_chain(

@@ -89,13 +89,23 @@ class Runner:
                 tracking_uri=tracking_uri(cfg.run),
                 config=config_to_dict(cfg),
                 budget_s=total,
+                code_versions=[code_version()],
             )
             state.save()
             self._record_start(state)
         else:
             self.recorder.reopen(state.run_id)
             state.attempts += 1
-            self.recorder.tags(state.run_id, {"pipeline.attempts": str(state.attempts)})
+            now = code_version()
+            if not state.code_versions or state.code_versions[-1] != now:
+                state.code_versions.append(now)
+            self.recorder.tags(
+                state.run_id,
+                {
+                    "pipeline.attempts": str(state.attempts),
+                    "pipeline.code_version": ", ".join(state.code_versions),
+                },
+            )
         self.state = state
         self.budget = Budget(total_s=total, reserve_s=reserve, spent_before_s=state.spent_s)
 
@@ -114,7 +124,7 @@ class Runner:
         self.recorder.tags(
             rid,
             {
-                "pipeline.code_version": code_version(),
+                "pipeline.code_version": ", ".join(state.code_versions),
                 "pipeline.config_digest": file_sha256(config_path),
                 "pipeline.run_dir": str(state.run_dir),
                 "pipeline.dataset_source": self.cfg.governance.data.source,

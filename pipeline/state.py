@@ -31,6 +31,9 @@ class RunState(BaseModel):
     exit_code: int | None = None
     model_version: str | None = None
     top_digest: str | None = None
+    # the code of every attempt, in order (a resume may run other code); read by the card, which may
+    # be rendered later from other code
+    code_versions: list[str] = Field(default_factory=list)
 
     def save(self) -> None:
         path = self.run_dir / STATE_FILE

@@ -337,9 +337,18 @@ def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain
     model_dir = project / "runs" / run_id / "training" / "model"
     weights_before = {p: p.stat().st_mtime_ns for p in model_dir.rglob("*.safetensors")}
     version = client.get_model_version_by_alias("emoji-t2i", "approved").version
+    # Pretend the first attempt ran other code: the card must name the code that ran, attempt by
+    # attempt, not the code that happens to render it.
+    state_file = project / "runs" / run_id / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    now = state["code_versions"][-1]
+    state_file.write_text(json.dumps(state | {"code_versions": ["feedbee"]}), encoding="utf-8")
 
     strict = _rerun_audits(project, run_id, "audits.quality.max_heldout_loss=1e-6")
     assert strict.returncode == 4, strict.stdout[-3000:] + strict.stderr[-3000:]
+    card_json = json.loads((project / "runs" / run_id / "card" / "card.json").read_text(encoding="utf-8"))
+    assert card_json["inputs"]["code_version"] == f"feedbee, {now}"
+    assert client.get_run(run_id).data.tags["pipeline.code_version"] == f"feedbee, {now}"
     assert "NOT APPROVED" in strict.stdout and "heldout_loss" in strict.stdout
     assert "training until" not in strict.stdout, "an audit rerun must not train again"
     card = (project / "runs" / run_id / "card" / "README.md").read_text(encoding="utf-8")
