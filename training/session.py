@@ -346,7 +346,12 @@ def build_session(
         "torch_compile": cfg.compile,
         "text_embeddings": "reused from cache" if from_cache else "computed and cached",
         "cached_decoded_images": True,
-        "sharding": f"fsdp ({units} units over {accelerator.num_processes} processes)" if sharded else "none",
+        "sharding": (
+            f"fsdp ({units} units over {accelerator.num_processes} processes; the main process holds "
+            f"{sharding.local_share(model):.1%} of the weights)"
+            if sharded
+            else "none"
+        ),
     }
     rank, world = accelerator.process_index, accelerator.num_processes
     tuner = make_tuner(cfg.threads, device.type, world)

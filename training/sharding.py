@@ -52,6 +52,13 @@ def shard(model: torch.nn.Module) -> int:
     return len(units) + 1
 
 
+def local_share(model: torch.nn.Module) -> float:
+    """The share of the model's parameters this process holds (1.0 unsharded; about 1/N under FSDP)."""
+    total = sum(p.numel() for p in model.parameters())
+    local = sum((p.to_local() if hasattr(p, "to_local") else p).numel() for p in model.parameters())
+    return local / max(total, 1)
+
+
 def _plain(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
     # accelerate wraps the optimiser; the state-dict helpers need the torch one its parameters belong to
     return getattr(opt, "optimizer", opt)

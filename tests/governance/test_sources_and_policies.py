@@ -194,12 +194,20 @@ def test_jpeg_re_encodes_and_smaller_copies_of_photos_are_near_duplicates(tmp_pa
             photo.save(buf, "JPEG", quality=quality)
             files[f"{name}_q{quality}.jpg"] = buf.getvalue()
         buf = io.BytesIO()
-        photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.LANCZOS).save(buf, "JPEG", quality=75)
+        photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.LANCZOS).save(
+            buf, "JPEG", quality=75
+        )
         files[f"{name}_half.jpg"] = buf.getvalue()
     lines = []
     for name, blob in files.items():
         (data / name).write_bytes(blob)
-        meta = {"file_name": name, "text": "t", "license": "CC0", "source_url": "https://x.org", "author": "A"}
+        meta = {
+            "file_name": name,
+            "text": "t",
+            "license": "CC0",
+            "source_url": "https://x.org",
+            "author": "A",
+        }
         lines.append(json.dumps(meta))
     (data / "metadata.jsonl").write_text("\n".join(lines))
     cfg = GovernanceConfig(
