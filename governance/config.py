@@ -3,11 +3,18 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    # Checked when the config is read, so a wrong path is a config error (exit 2) before any work.
+    if path is not None and not Path(path).expanduser().is_file():
+        raise ValueError(f"{path} does not exist: give an existing file or unset the option")
+    return path
 
 
 class FieldMap(_Frozen):
@@ -84,6 +91,8 @@ class OptOutList(_Frozen):
         None, description="a text file with one domain, URL prefix, author or sha256 per line"
     )
 
+    _file_exists = field_validator("file")(_existing_file)
+
 
 class ProvenanceConfig(_Frozen):
     required_fields: list[str] = Field(
@@ -96,6 +105,13 @@ class ProvenanceConfig(_Frozen):
     )
     ai_generated: Literal["exclude", "keep", "cap"] = "exclude"
     ai_generated_max_share: float = Field(0.0, ge=0, le=1, description="with ai_generated=cap")
+    c2pa_trust_anchors: Path | None = Field(
+        None,
+        description="PEM file of trusted C2PA signing roots (e.g. the C2PA trust list, fetched by you): "
+        "manifests signed under one read 'Trusted' instead of 'Valid'",
+    )
+
+    _anchors_exist = field_validator("c2pa_trust_anchors")(_existing_file)
 
 
 class DedupConfig(_Frozen):

@@ -5,12 +5,14 @@ are signed, and they are honoured either way. This module adds what a signature 
 manifest still matches the file's bytes, who signed it, and the C2PA validation failures if any. It
 runs only on files that carry a C2PA manifest (`has_manifest`), so most datasets never load it.
 
-No trust list is configured (that would mean downloading one), so a correctly signed manifest reads
-`Valid` with `signingCredential.untrusted` among its notes, not `Trusted`.
+Without trust anchors (`provenance.c2pa_trust_anchors`; none is downloaded), a correctly signed
+manifest reads `Valid` with `signingCredential.untrusted` among its notes; with them, a manifest
+signed under one of the anchors reads `Trusted`.
 """
 
 import io
 import json
+from pathlib import Path
 
 MIME = {
     "JPEG": "image/jpeg",
@@ -28,7 +30,22 @@ def has_manifest(data: bytes) -> bool:
     return b"jumb" in data and (b"c2pa" in data or b"cawg" in data)
 
 
-def verify(data: bytes, image_format: str) -> dict:
+def read_trust_anchors(path: Path | None) -> str | None:
+    """The PEM text of `provenance.c2pa_trust_anchors`, or None when unset."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"provenance.c2pa_trust_anchors {path} does not exist: give a PEM file or unset the option"
+        )
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError(f"provenance.c2pa_trust_anchors {path} holds no PEM certificate")
+    return text
+
+
+def verify(data: bytes, image_format: str, trust_anchors: str | None = None) -> dict:
     """The active manifest's validation: state, failure codes, signer, assertion labels.
 
     `state` is C2PA's validation state (`Valid`, `Invalid`, `Trusted`) or `unreadable` when the
@@ -40,7 +57,11 @@ def verify(data: bytes, image_format: str) -> dict:
     try:
         import c2pa
 
-        with c2pa.Reader(mime, io.BytesIO(data)) as reader:
+        context = None
+        if trust_anchors:
+            settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors}}
+            context = c2pa.Context(c2pa.Settings.from_dict(settings))
+        with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
             store = json.loads(reader.json())
     except Exception as exc:  # hostile input may break the parser in any way; it must not stop ingest
         return {"state": "unreadable", "detail": f"{exc.__class__.__name__}: {exc}"[:300]}

@@ -63,10 +63,13 @@ def _unique(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
-def scan(data: bytes, info_text: str = "", image_format: str | None = None) -> EmbeddedSignals:
+def scan(
+    data: bytes, info_text: str = "", image_format: str | None = None, trust_anchors: str | None = None
+) -> EmbeddedSignals:
     """Find the signals in a file's bytes and in its decoded text chunks (compressed PNG iTXt).
 
-    With the decoded `image_format`, a C2PA manifest in the file is also validated.
+    With the decoded `image_format`, a C2PA manifest in the file is also validated (against
+    `trust_anchors`, PEM text, when given).
     """
     blobs = [data, info_text.encode("utf-8", errors="replace")] if info_text else [data]
     signals = EmbeddedSignals()
@@ -83,5 +86,5 @@ def scan(data: bytes, info_text: str = "", image_format: str | None = None) -> E
     signals.data_mining = _unique(signals.data_mining)
     signals.digital_source_type = _unique(signals.digital_source_type)
     if image_format is not None and content_credentials.has_manifest(data):
-        signals.content_credentials = content_credentials.verify(data, image_format)
+        signals.content_credentials = content_credentials.verify(data, image_format, trust_anchors)
     return signals

@@ -35,7 +35,7 @@ class ImageEvidence:
     small: np.ndarray | None = None  # shared with NudeNet in the parent process
 
 
-def _read_and_decode(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
+def _read_and_decode(task: ImageTask, limits: ImageLimits, trust_anchors: str | None) -> ImageEvidence:
     """The per-file part: bytes, content hash, embedded signals, header checks and the small copy.
 
     The bytes are dropped on return; only the small copy lives on (a batch of big files must not
@@ -53,7 +53,7 @@ def _read_and_decode(task: ImageTask, limits: ImageLimits) -> ImageEvidence:
         out.signals = scan(data).as_dict()
         return out
     out.width, out.height, out.format = decoded.width, decoded.height, decoded.format
-    out.signals = scan(data, decoded.info_text, decoded.format).as_dict()
+    out.signals = scan(data, decoded.info_text, decoded.format, trust_anchors).as_dict()
     out.small = decoded.small
     return out
 
@@ -63,7 +63,9 @@ def _fail(out: ImageEvidence, exc: Exception) -> None:
     out.small = None  # a failed record goes no further (no NSFW pass on it)
 
 
-def evidence_batch(tasks: list[ImageTask], limits: ImageLimits) -> list[ImageEvidence]:
+def evidence_batch(
+    tasks: list[ImageTask], limits: ImageLimits, trust_anchors: str | None = None
+) -> list[ImageEvidence]:
     """Everything ingest learns from each file of a batch (the unit of work sent to a worker process).
 
     One kernel at a time over the whole batch (read + decode, then every pHash, then every colour
@@ -73,7 +75,7 @@ def evidence_batch(tasks: list[ImageTask], limits: ImageLimits) -> list[ImageEvi
     out = []
     for task in tasks:
         try:
-            out.append(_read_and_decode(task, limits))
+            out.append(_read_and_decode(task, limits, trust_anchors))
         except Exception as exc:  # a record must never stop the stage: it becomes a decision instead
             failed = ImageEvidence(task.index)
             _fail(failed, exc)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from governance.config import GovernanceConfig
+from governance.content_credentials import read_trust_anchors
 from governance.decisions import FINDINGS_DIR, FindingsLog, consolidate_findings, findings_path, load_findings
 from governance.evidence import ImageEvidence, ImageTask, evidence_batch
 from governance.faces import count_faces
@@ -51,6 +52,8 @@ def _fingerprint(cfg: GovernanceConfig, loaded: LoadedSource) -> str:
     h = hashlib.sha256()
     h.update(cfg.data.model_dump_json().encode())
     h.update(cfg.nsfw.model_dump_json().encode())
+    # the C2PA validation recorded per file depends on the trust anchors' content, not only their path
+    h.update((read_trust_anchors(cfg.provenance.c2pa_trust_anchors) or "").encode())
     h.update(str(cfg.batch_size).encode())
     for r in loaded.records:
         h.update(f"{r.record_id}\0{r.path}\0{r.file_name}\n".encode("utf-8", "replace"))
@@ -78,14 +81,18 @@ def _consolidated(work_dir: Path) -> list[Path]:
 
 
 def _evidence_stream(
-    tasks: dict[int, list[ImageTask]], limits: ImageLimits, workers: int, help_while_booting: bool = True
+    tasks: dict[int, list[ImageTask]],
+    limits: ImageLimits,
+    workers: int,
+    trust_anchors: str | None = None,
+    help_while_booting: bool = True,
 ) -> Iterator[tuple[int, list[ImageEvidence]]]:
     """(shard, evidence) in shard order; at most 2 shards per worker in flight (bounded memory).
 
     Worker processes take a few seconds to start (spawn imports the main module again), so the parent
     decodes shards itself until the first worker answers: no core idles while the pool boots.
     """
-    work = partial(evidence_batch, limits=limits)
+    work = partial(evidence_batch, limits=limits, trust_anchors=trust_anchors)
     queue = iter(tasks.items())
     if workers <= 1 or len(tasks) <= 1:
         for k, batch in queue:
@@ -215,7 +222,8 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
         for stale in _consolidated(work_dir):  # they would hide the shards computed now
             stale.unlink()
     fresh: dict[int, pd.DataFrame] = {}
-    for k, batch_evidence in _evidence_stream(tasks, limits, worker_count(cfg.num_proc)):
+    anchors = read_trust_anchors(cfg.provenance.c2pa_trust_anchors)
+    for k, batch_evidence in _evidence_stream(tasks, limits, worker_count(cfg.num_proc), anchors):
         evidence = {e.index: e for e in batch_evidence}
         detections = _run_nsfw(detector, batch_evidence)
         _materialize(shards[k], work_dir)

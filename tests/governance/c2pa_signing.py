@@ -1,6 +1,7 @@
 """Real C2PA manifests for tests: a throw-away CA and signer (ES256), signed with c2pa-python."""
 
 import datetime
+import functools
 import io
 import json
 
@@ -36,8 +37,12 @@ def _usage(signer: bool) -> x509.KeyUsage:
     )
 
 
-def _signer_credentials() -> tuple[bytes, bytes]:
-    """(PEM chain signer + CA, PEM private key): C2PA rejects self-signed signing certificates."""
+@functools.cache
+def signer_credentials() -> tuple[bytes, bytes, bytes]:
+    """(PEM chain signer + CA, PEM private key, PEM CA): C2PA rejects self-signed signing certificates.
+
+    One throw-away CA per test session; its PEM is what a trust-anchor file would hold.
+    """
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
 
@@ -68,7 +73,7 @@ def _signer_credentials() -> tuple[bytes, bytes]:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return chain, pem
+    return chain, pem, ca.public_bytes(serialization.Encoding.PEM)
 
 
 def signed_jpeg(
@@ -77,7 +82,7 @@ def signed_jpeg(
     """A 64x64 JPEG with a signed manifest: `cawg.training-mining` entries set to `training`."""
     import c2pa
 
-    chain, key = _signer_credentials()
+    chain, key, _ = signer_credentials()
     signer = c2pa.Signer.from_info(
         c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain, private_key=key, ta_url=None)
     )

@@ -46,6 +46,17 @@ def test_invalid_value_names_field_value_and_what_is_allowed():
     assert "governance.data.source" in msg and "'s3'" in msg and "imagefolder" in msg
 
 
+def test_files_the_config_names_must_exist(tmp_path):
+    for key in ("governance.provenance.c2pa_trust_anchors", "governance.provenance.opt_out.file"):
+        with pytest.raises(ConfigError) as exc:
+            build_config({}, [f"{key}={tmp_path / 'missing.pem'}"])
+        assert key in str(exc.value) and "does not exist" in str(exc.value)
+    present = tmp_path / "anchors.pem"
+    present.write_text("-----BEGIN CERTIFICATE-----")
+    cfg = build_config({}, [f"governance.provenance.c2pa_trust_anchors={present}"])
+    assert cfg.governance.provenance.c2pa_trust_anchors == present
+
+
 def test_bad_budget_says_how_to_write_one():
     with pytest.raises(ConfigError, match="24h, 90m"):
         build_config({"run": {"budget": "soon"}})
