@@ -61,8 +61,12 @@ def verify(data: bytes, image_format: str, trust_anchors: str | None = None) -> 
         if trust_anchors:
             settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors}}
             context = c2pa.Context(c2pa.Settings.from_dict(settings))
-        with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
-            store = json.loads(reader.json())
+        try:
+            with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
+                store = json.loads(reader.json())
+        finally:
+            if context is not None:
+                context.close()  # native resources; a context per call keeps no state between files
     except Exception as exc:  # hostile input may break the parser in any way; it must not stop ingest
         return {"state": "unreadable", "detail": f"{exc.__class__.__name__}: {exc}"[:300]}
     manifest = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
