@@ -10,7 +10,9 @@ were, in blocks): on 32 px emoji the mark read back after JPEG q75 in 30/32 imag
 [16, 239]: the mark lives in the chroma channels and is clipped away on pure white, which left it
 unreadable in 20 of 32 emoji at 256 px even without any attack. The squeeze costs a little contrast
 (median PSNR of the marked image: 44 dB).
-A watermark counts as read when at least 29 of its 32 bits match (chance: about 1 in 800,000).
+A watermark counts as read when at least 29 of its 32 bits match (chance: about 1 in 800,000). A
+cropped image moves the library's block grid; `read_mark` then searches the crop's offset
+(`watermark_search`) and needs 31 of 32 bits over its 2,048 hypotheses.
 """
 
 import hashlib
@@ -47,6 +49,7 @@ class ProvenanceMark(BaseModel):
     watermark_bit_accuracy: float | None = None  # against the run id's tag, when a run id was given
     watermark_found: bool = False
     watermark_hex: str | None = None
+    watermark_searched: bool = False  # found only by searching for a crop (see `watermark_search`)
 
 
 def watermark_tag(run_id: str) -> list[int]:
@@ -148,11 +151,14 @@ def _decode_bits(img: Image.Image) -> list[int] | None:
     return [int(b) for b in decoder.decode(bgr, WATERMARK_METHOD, scales=WATERMARK_SCALES)]
 
 
-def read_mark(source: Image.Image | Path | str, run_id: str | None = None) -> ProvenanceMark:
+def read_mark(
+    source: Image.Image | Path | str, run_id: str | None = None, search_crop: bool = True
+) -> ProvenanceMark:
     """Read the metadata and the watermark of an image (or image file).
 
     With `run_id`, the watermark is compared with that run's tag; without it, the decoded bits are
-    returned as hex and `watermark_found` stays False (there is nothing to compare with).
+    returned as hex and `watermark_found` stays False (there is nothing to compare with). When the
+    plain read misses the tag, `search_crop` looks for it as in a crop (`watermark_searched`).
     """
     if isinstance(source, str | Path):
         with Image.open(source) as im:
@@ -179,7 +185,23 @@ def read_mark(source: Image.Image | Path | str, run_id: str | None = None) -> Pr
             accuracy = float(np.mean(np.array(bits) == np.array(watermark_tag(run_id))))
             mark.watermark_bit_accuracy = accuracy
             mark.watermark_found = accuracy >= MIN_BIT_ACCURACY
+    if run_id and not mark.watermark_found and search_crop:
+        _search_cropped(img, run_id, mark)
     return mark
+
+
+def _search_cropped(img: Image.Image, run_id: str, mark: ProvenanceMark) -> None:
+    """Look for the run's tag as if `img` were cropped from a marked image (stricter threshold)."""
+    from audits.watermark_search import MIN_MATCHES_SEARCHED, search_bits
+
+    rgb = img.convert("RGB")
+    bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    bits, matches = search_bits(bgr, WATERMARK_SCALES[1], watermark_tag(run_id))
+    if matches >= MIN_MATCHES_SEARCHED:
+        mark.watermark_checked = True
+        mark.watermark_found = mark.watermark_searched = True
+        mark.watermark_bit_accuracy = matches / WATERMARK_BITS
+        mark.watermark_hex = np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
 def watermark_component() -> Component:

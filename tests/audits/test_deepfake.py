@@ -84,6 +84,7 @@ def test_watermark_survival_is_measured_per_attack(emoji, tmp_path):
     assert set(survival) == set(ATTACKS)
     assert survival["none"]["watermark"] == 1.0 and survival["none"]["metadata"] == 1.0
     assert survival["jpeg_q75"]["metadata"] == 0.0  # re-encoding drops PNG text: reported, not hidden
+    assert survival["crop_0.9"]["watermark"] == 1.0  # found by searching the crop's offset
 
 
 def test_deepfake_metrics_are_deterministic_for_a_seed(emoji, tmp_path):

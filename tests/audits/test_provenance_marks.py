@@ -47,6 +47,35 @@ def test_watermark_survives_jpeg_q75(emoji):
     assert found >= 2
 
 
+def test_a_cropped_image_is_found_by_searching_where_the_crop_was_taken(emoji):
+    from audits.deepfake import attack
+
+    for i in range(3):
+        marked = mark_image(_emoji(emoji, i * 5), f"run-{i}", "tiny-unet")
+        for box in ((25, 25, 487, 487), (3, 40, 500, 301)):  # the audit's centre crop, and an odd one
+            cropped = marked.crop(box)
+            assert not read_mark(cropped, run_id=f"run-{i}", search_crop=False).watermark_found
+            mark = read_mark(cropped, run_id=f"run-{i}")
+            assert mark.watermark_found and mark.watermark_searched, (i, box)
+        assert read_mark(attack(marked, "crop_0.9"), run_id=f"run-{i}").watermark_found
+        # the search does not find a tag that is not there: another run's, or none at all
+        assert not read_mark(marked.crop((25, 25, 487, 487)), run_id="run-other").watermark_found
+        unmarked = _emoji(emoji, i * 5).resize((512, 512), Image.Resampling.NEAREST).crop((25, 25, 487, 487))
+        assert not read_mark(unmarked, run_id=f"run-{i}").watermark_found
+
+
+def test_the_vectorised_block_scores_are_the_librarys(emoji):
+    from audits.provenance_marks import _decode_bits
+    from audits.watermark_search import plain_bits
+
+    for i in range(3):
+        marked = mark_image(_emoji(emoji, i * 3), f"run-{i}", "tiny-unet")
+        bgr = np.ascontiguousarray(np.asarray(marked)[:, :, ::-1])
+        assert list(plain_bits(bgr, 36)) == _decode_bits(marked)
+        noisy = np.ascontiguousarray(np.asarray(_emoji(emoji, i).resize((512, 512)))[:, :, ::-1])
+        assert list(plain_bits(noisy, 36)) == _decode_bits(Image.fromarray(noisy[:, :, ::-1]))
+
+
 def test_marking_keeps_the_picture_visible(emoji):
     img = _emoji(emoji).resize((MIN_SIDE, MIN_SIDE), Image.Resampling.NEAREST)
     marked = np.asarray(mark_image(img, "run-1", "m"), dtype=float)
