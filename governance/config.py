@@ -157,5 +157,10 @@ class GovernanceConfig(_Frozen):
     provenance: ProvenanceConfig = ProvenanceConfig()
     dedup: DedupConfig = DedupConfig()
     nsfw: NsfwConfig = NsfwConfig()
-    num_proc: int = Field(0, ge=0, description="worker processes for decoding/hashing; 0 = all cores")
+    num_proc: int = Field(
+        0,
+        ge=0,
+        description="worker processes for decoding/hashing; 0 = the cores NudeNet leaves free (all when it runs "
+        "on a GPU or is off; in-process on 2 cores); 1 = in-process",
+    )
     batch_size: int = Field(256, ge=1, description="records per batch")

@@ -42,9 +42,21 @@ from governance.tables import (
 ProgressFn = Callable[[str, int, int | None], None]
 
 
-def worker_count(num_proc: int) -> int:
-    """Worker processes to use: `num_proc`, or every core when 0."""
-    return num_proc or os.cpu_count() or 1
+def worker_count(cfg: GovernanceConfig, detector: NsfwDetector | None) -> int:
+    """Decoding processes to use: `num_proc`, or when 0 the cores NudeNet's runs leave free.
+
+    On the CPU, NudeNet runs one batch per core concurrently, up to a shard's batches; decoding workers
+    beside it only compete for the same cores. Measured on 2 cores (5 alternating pairs), decoding in
+    the parent made ingest of the emoji 14% faster than 2 workers (6.5 s vs 7.6 s) and tied on 240
+    1600x1200 JPEG photos. With NudeNet on a GPU, or off, every core decodes. 1 = in the parent.
+    """
+    if cfg.num_proc:
+        return cfg.num_proc
+    cores = os.cpu_count() or 1
+    if detector is None or detector.concurrent_runs <= 1:
+        return cores
+    busy = min(detector.concurrent_runs, -(-cfg.batch_size // cfg.nsfw.batch_size))
+    return max(1, cores - busy)
 
 
 def _fingerprint(cfg: GovernanceConfig, loaded: LoadedSource) -> str:
@@ -223,7 +235,8 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
             stale.unlink()
     fresh: dict[int, pd.DataFrame] = {}
     anchors = read_trust_anchors(cfg.provenance.c2pa_trust_anchors)
-    for k, batch_evidence in _evidence_stream(tasks, limits, worker_count(cfg.num_proc), anchors):
+    workers = worker_count(cfg, detector)
+    for k, batch_evidence in _evidence_stream(tasks, limits, workers, anchors):
         evidence = {e.index: e for e in batch_evidence}
         detections = _run_nsfw(detector, batch_evidence)
         _materialize(shards[k], work_dir)

@@ -44,3 +44,18 @@ def test_policy_thresholds():
     detections = [{"class": "BUTTOCKS_EXPOSED", "score": 0.45}, {"class": "FACE_MALE", "score": 0.9}]
     assert policy_hits(detections, {"BUTTOCKS_EXPOSED": 0.5}) == []
     assert policy_hits(detections, {"BUTTOCKS_EXPOSED": 0.4}) == [detections[0]]
+
+
+def test_decoding_workers_get_the_cores_nudenet_leaves_free(monkeypatch):
+    from governance.config import GovernanceConfig
+    from governance.ingest import worker_count
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    cfg = GovernanceConfig()  # shards of 256, NudeNet batches of 32: at most 8 concurrent runs
+    assert worker_count(cfg, None) == 16  # NudeNet off: every core decodes
+    assert worker_count(cfg, NsfwDetector(["CPUExecutionProvider"], threads=16)) == 8
+    assert worker_count(cfg, NsfwDetector(["CPUExecutionProvider"], threads=2)) == 14
+    # on 2 cores NudeNet takes both: decoding runs in the parent (1), never 0 workers
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert worker_count(cfg, NsfwDetector(["CPUExecutionProvider"], threads=2)) == 1
+    assert worker_count(GovernanceConfig(num_proc=3), None) == 3  # an explicit count wins
