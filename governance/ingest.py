@@ -1,7 +1,8 @@
 """The ingest stage: every record read, every image decoded once, all per-image evidence computed.
 
-Work is split into shards of `batch_size` records. Worker processes decode and hash a shard while the
-parent runs NudeNet on the previous one (one session, its batches spread over the cores). Each shard is written as Parquet with
+Work is split into shards of `batch_size` records. Worker processes (as many as the cores NudeNet
+leaves free; none on 2 cores, where the parent decodes) decode and hash a shard while the parent runs
+NudeNet on the previous one (one session, its batches spread over the cores). Each shard is written as Parquet with
 its findings, then a completion marker; a rerun skips shards with markers, so a killed ingest resumes
 without losing or repeating records. When the last shard is done, the shards are also written as one
 table and one findings log, which the later passes read (one file each instead of one per shard).
