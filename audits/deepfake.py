@@ -277,7 +277,7 @@ def audit_deepfake(
                 Metric(
                     name=f"watermark_survival_{a}",
                     value=v["watermark"],
-                    implementation=f"invisible-watermark {WATERMARK_METHOD}, 32-bit run tag, >= 29 bits",
+                    implementation=f"invisible-watermark {WATERMARK_METHOD}, 32-bit run tag, >= 29 bits (31 when a crop is searched)",
                     details={
                         "images": min(cfg.watermark_images, len(generated)),
                         "metadata_survival": v["metadata"],
