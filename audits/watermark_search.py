@@ -46,13 +46,6 @@ def block_scores(bgr: np.ndarray, scale: float) -> np.ndarray:
     return ((largest % scale) > scale * 0.5).astype(np.float64)
 
 
-def plain_bits(bgr: np.ndarray, scale: float) -> np.ndarray:
-    """The bits the library's decoder reads (raster-order voting from the top-left block)."""
-    scores = block_scores(bgr, scale).reshape(-1)
-    votes = np.array([scores[b::BITS].mean() for b in range(BITS)])
-    return (votes * 255 > 127).astype(int)
-
-
 def search_bits(bgr: np.ndarray, scale: float, tag: list[int]) -> tuple[np.ndarray, int]:
     """The bits under the crop hypothesis that best matches `tag`, and how many bits match."""
     want = np.asarray(tag)

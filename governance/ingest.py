@@ -60,13 +60,13 @@ def worker_count(cfg: GovernanceConfig, detector: NsfwDetector | None) -> int:
     return max(1, cores - busy)
 
 
-def _fingerprint(cfg: GovernanceConfig, loaded: LoadedSource) -> str:
+def _fingerprint(cfg: GovernanceConfig, loaded: LoadedSource, anchors: str | None) -> str:
     """What the shards depend on; a change (other data, other limits) invalidates them."""
     h = hashlib.sha256()
     h.update(cfg.data.model_dump_json().encode())
     h.update(cfg.nsfw.model_dump_json().encode())
     # the C2PA validation recorded per file depends on the trust anchors' content, not only their path
-    h.update((read_trust_anchors(cfg.provenance.c2pa_trust_anchors) or "").encode())
+    h.update((anchors or "").encode())
     h.update(str(cfg.batch_size).encode())
     for r in loaded.records:
         h.update(f"{r.record_id}\0{r.path}\0{r.file_name}\n".encode("utf-8", "replace"))
@@ -208,12 +208,13 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     records = loaded.records
     size = cfg.batch_size
     shards = [records[i : i + size] for i in range(0, len(records), size)]
+    anchors = read_trust_anchors(cfg.provenance.c2pa_trust_anchors)  # read once: fingerprint and workers
     meta = {
         "source": loaded.name,
         "root": str(loaded.root),
         "records": len(records),
         "shards": len(shards),
-        "fingerprint": _fingerprint(cfg, loaded),
+        "fingerprint": _fingerprint(cfg, loaded, anchors),
     }
     _prepare(folder, work_dir, meta)
     todo = [k for k in range(len(shards)) if not (folder / f"shard-{k:05d}.done").exists()]
@@ -235,7 +236,6 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
         for stale in _consolidated(work_dir):  # they would hide the shards computed now
             stale.unlink()
     fresh: dict[int, pd.DataFrame] = {}
-    anchors = read_trust_anchors(cfg.provenance.c2pa_trust_anchors)
     workers = worker_count(cfg, detector)
     for k, batch_evidence in _evidence_stream(tasks, limits, workers, anchors):
         evidence = {e.index: e for e in batch_evidence}

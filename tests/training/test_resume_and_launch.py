@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from training.api import load_pipeline, train
-from training.checkpoint import latest_checkpoint, list_checkpoints, read_state
+from training.checkpoint import WEIGHTS_FILE, latest_checkpoint, list_checkpoints, read_state
 from training.report import TrainingReport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def _run_two(governed, tiny_cfg, tmp_path, out: Path, max_steps: int, *extra: st
 def _weights(out: Path, which: str) -> dict:
     from safetensors.torch import load_file
 
-    return load_file(latest_checkpoint(out / "checkpoints") / which / "diffusion_pytorch_model.safetensors")
+    return load_file(latest_checkpoint(out / "checkpoints") / which / WEIGHTS_FILE)
 
 
 def _distance(a: dict, b: dict) -> float:
