@@ -1,9 +1,10 @@
 """The ingest stage: every record read, every image decoded once, all per-image evidence computed.
 
-Work is split into shards of `batch_size` records. Worker processes (as many as the cores NudeNet
-leaves free; none on 2 cores, where the parent decodes) decode and hash a shard while the parent runs
-NudeNet on the previous one (one session, its batches spread over the cores). Each shard is written as Parquet with
-its findings, then a completion marker; a rerun skips shards with markers, so a killed ingest resumes
+Work is split into shards of `batch_size` records. The parent's NudeNet thread runs a shard (one
+session, its batches spread over the cores) while the next shard is decoded and hashed: by worker
+processes (as many as the cores NudeNet leaves free) or, on 2 cores, by the parent's main thread,
+which also writes the shard before. Each shard is written as Parquet with its findings, then a
+completion marker; a rerun skips shards with markers, so a killed ingest resumes
 without losing or repeating records. When the last shard is done, the shards are also written as one
 table and one findings log, which the later passes read (one file each instead of one per shard).
 """
@@ -15,6 +16,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -236,18 +238,34 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
         for stale in _consolidated(work_dir):  # they would hide the shards computed now
             stale.unlink()
     fresh: dict[int, pd.DataFrame] = {}
-    workers = worker_count(cfg, detector)
-    for k, batch_evidence in _evidence_stream(tasks, limits, workers, anchors):
-        evidence = {e.index: e for e in batch_evidence}
-        detections = _run_nsfw(detector, batch_evidence)
+
+    def write_shard(k: int, batch_evidence: list[ImageEvidence], detections: dict[int, list[dict]]) -> None:
+        nonlocal done
         _materialize(shards[k], work_dir)
         log = FindingsLog(f"ingest-{k:05d}")
-        frame = fresh[k] = _shard_frame(shards[k], evidence, detections, log)
+        frame = fresh[k] = _shard_frame(shards[k], {e.index: e for e in batch_evidence}, detections, log)
         atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
         log.write(work_dir)
         atomic_text(json.dumps({"records": len(shards[k])}), folder / f"shard-{k:05d}.done")
         done += len(shards[k])
         progress("ingest", done, len(records))
+
+    # NudeNet runs a shard in a background thread (its runs release the GIL) while this thread decodes
+    # and hashes the next shard and writes the previous one: the single-threaded work fills the cores
+    # NudeNet's runs leave idle between and around them. At most two shards wait (bounded memory).
+    stream = _evidence_stream(tasks, limits, worker_count(cfg, detector), anchors)
+    nsfw_thread = ThreadPoolExecutor(1, thread_name_prefix="nsfw")
+    try:
+        waiting: deque = deque()
+        for k, batch_evidence in stream:
+            waiting.append((k, batch_evidence, nsfw_thread.submit(_run_nsfw, detector, batch_evidence)))
+            if len(waiting) > 1:
+                k_prev, evidence_prev, detections_prev = waiting.popleft()
+                write_shard(k_prev, evidence_prev, detections_prev.result())
+        for k, batch_evidence, detections in waiting:
+            write_shard(k, batch_evidence, detections.result())
+    finally:
+        nsfw_thread.shutdown(cancel_futures=True)  # after a failure, queued shards are not run
     if len(_consolidated(work_dir)) < 2:
         # Later passes read one table and one findings file instead of every shard's.
         consolidate_ingest(work_dir, fresh)

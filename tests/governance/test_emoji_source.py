@@ -3,10 +3,13 @@
 import json
 
 import pandas as pd
+import pytest
 
 from governance import stages
 from governance.config import DataConfig, GovernanceConfig
+from governance.nsfw import NsfwDetector
 from governance.sources.emoji import caption, gender, load_emoji, skin_tone
+from governance.tables import RECORDS_FILE
 
 
 def test_records_are_captioned_licensed_and_ordered():
@@ -42,3 +45,30 @@ def test_limit_takes_the_first_records(tmp_path):
     assert manifest["phash"].notna().all() and manifest["nsfw_detections"].notna().all()
     assert any(c.name.startswith("Twemoji") and c.license == "CC-BY-4.0" for c in report.components)
     assert json.loads(manifest["attributes"].iloc[0]) == {}
+
+
+def test_nsfw_failure_mid_ingest_keeps_finished_shards_and_resume_does_the_rest(tmp_path, monkeypatch):
+    # NudeNet runs a shard in its own thread while the next one is decoded: a failure there must
+    # still stop the stage, with every shard before it written and none after it marked done.
+    cfg = GovernanceConfig(data=DataConfig(limit=12), num_proc=1, batch_size=3)
+    real_detect = NsfwDetector.detect
+    calls = []
+
+    def failing_third_shard(self, images, sizes=None):
+        calls.append(len(images))
+        if len(calls) == 3:
+            raise RuntimeError("onnxruntime gave up")
+        return real_detect(self, images, sizes)
+
+    monkeypatch.setattr(NsfwDetector, "detect", failing_third_shard)
+    with pytest.raises(RuntimeError, match="gave up"):
+        stages.ingest(cfg, tmp_path, lambda *_: None)
+    done = sorted(p.name for p in (tmp_path / "ingest").glob("shard-*.done"))
+    assert done == ["shard-00000.done", "shard-00001.done"]
+    assert not (tmp_path / "ingest" / RECORDS_FILE).exists()
+    monkeypatch.setattr(NsfwDetector, "detect", real_detect)
+    counts = stages.ingest(cfg, tmp_path, lambda *_: None)
+    assert counts.metrics["records_ingested_now"] == 6
+    table = pd.read_parquet(tmp_path / "ingest" / RECORDS_FILE)
+    assert list(table["record_id"]) == [r.record_id for r in load_emoji(12)[0]]
+    assert table["nsfw_detections"].notna().all()
