@@ -41,5 +41,8 @@ def write_attribution(kept: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
             f"| {e['record_id']} | {_cell(e['title'])} | {_cell(e['author'])} | {_cell(e['source_url'])} | {licence} |"
         )
     md = atomic_text("\n".join(lines) + "\n", out_dir / "attribution.md")
-    js = atomic_text(json.dumps(entries, indent=1, ensure_ascii=False), out_dir / "attribution.json")
+    # One entry per line: readable, and json's C encoder (an `indent` falls back to pure Python).
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    listing = "[\n" + ",\n".join(encoder.encode(e) for e in entries) + "\n]\n"
+    js = atomic_text(listing, out_dir / "attribution.json")
     return md, js

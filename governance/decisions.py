@@ -23,6 +23,9 @@ from governance.report import StageCounts
 
 FINDINGS_DIR = "findings"
 _COLUMNS = ["record_id", "check", "decision", "reason", "evidence"]
+# The JSON stored per record: keys sorted (digests depend on it). One shared encoder: json.dumps with
+# options builds a new one on every call, and this runs once per record and finding.
+sorted_json = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class FindingsLog:
                 "check": f.check,
                 "decision": str(f.decision),
                 "reason": None if f.reason is None else str(f.reason),
-                "evidence": json.dumps(f.evidence, sort_keys=True, default=str),
+                "evidence": sorted_json(f.evidence),
             }
             for f in self.findings
         ]
@@ -164,6 +167,21 @@ def load_findings(work_dir: Path, names: Iterable[str] | None = None) -> pd.Data
     return pd.concat(frames, ignore_index=True)
 
 
+def decisions_so_far(record_ids: list[str], findings: pd.DataFrame) -> list[Decision]:
+    """The most severe decision of each record (in the given order); records without findings are kept.
+
+    What a pass needs to skip what earlier ones dropped, without `resolve`'s reasons and evidence.
+    """
+    decision = dict.fromkeys(record_ids, Decision.KEEP)
+    for rid, check, dec in zip(findings["record_id"], findings["check"], findings["decision"], strict=True):
+        if rid not in decision:
+            raise ValueError(f"finding of check {check!r} names record {rid!r}, which is not in the dataset")
+        d = Decision(dec)
+        if d.severity > decision[rid].severity:
+            decision[rid] = d
+    return [decision[r] for r in record_ids]
+
+
 def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
     """One row per record id: `decision` (most severe wins), `reasons` (sorted list), `evidence` (JSON).
 
@@ -191,7 +209,7 @@ def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
         {
             "decision": [str(decision[r]) for r in record_ids],
             "reasons": [sorted(reasons[r]) for r in record_ids],
-            "evidence": [json.dumps(evidence[r], sort_keys=True) for r in record_ids],
+            "evidence": [sorted_json(evidence[r]) for r in record_ids],
         },
         index=pd.Index(record_ids, name="record_id"),
     )

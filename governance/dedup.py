@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from governance.color import color_array, color_distance
 from governance.config import GovernanceConfig
-from governance.decisions import FindingsLog, load_findings, resolve
+from governance.decisions import FindingsLog, decisions_so_far, load_findings
 from governance.evidence import ImageTask, evidence_batch
 from governance.exact_duplicates import exact_groups
 from governance.images import ImageLimits
@@ -55,11 +55,10 @@ def _eval_hashes(cfg: GovernanceConfig) -> pd.DataFrame:
 def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     """Record duplicate findings and write `work_dir/dedup_groups.parquet` (groups and similarity clusters)."""
     started = time.perf_counter()
-    table = read_ingest(work_dir)
-    ids = list(table["record_id"])
-    so_far = resolve(ids, load_findings(work_dir, ["ingest", "provenance"]))
-    alive = table[(so_far["decision"].to_numpy() != Decision.DROP) & table["phash"].notna().to_numpy()].copy()
-    alive["severity"] = [Decision(d).severity for d in so_far.loc[alive["record_id"], "decision"]]
+    table = read_ingest(work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height"])
+    so_far = decisions_so_far(list(table["record_id"]), load_findings(work_dir, ["ingest", "provenance"]))
+    table["severity"] = [d.severity for d in so_far]
+    alive = table[(table["severity"] < Decision.DROP.severity) & table["phash"].notna()].copy()
     alive["pixels"] = alive["width"].astype("int64") * alive["height"].astype("int64")
     alive = alive.sort_values(["severity", "pixels", "record_id"], ascending=[True, False, True]).reset_index(
         drop=True

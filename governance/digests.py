@@ -21,9 +21,10 @@ def table_digest(frame: pd.DataFrame, columns: list[str]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(columns).encode())
     ordered = frame.sort_values("record_id", kind="stable")
-    for row in ordered[columns].itertuples(index=False, name=None):
-        h.update(
-            json.dumps([_plain(v) for v in row], sort_keys=True, default=str, ensure_ascii=False).encode()
-        )
+    # Column by column, one encoder: json.dumps with options builds a new encoder on every call.
+    encoder = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+    values = [list(map(_plain, ordered[c].tolist())) for c in columns]
+    for row in zip(*values, strict=True):
+        h.update(encoder.encode(list(row)).encode())
         h.update(b"\n")
     return h.hexdigest()

@@ -24,7 +24,14 @@ import pandas as pd
 
 from governance.config import GovernanceConfig
 from governance.content_credentials import read_trust_anchors
-from governance.decisions import FINDINGS_DIR, FindingsLog, consolidate_findings, findings_path, load_findings
+from governance.decisions import (
+    FINDINGS_DIR,
+    FindingsLog,
+    consolidate_findings,
+    findings_path,
+    load_findings,
+    sorted_json,
+)
 from governance.evidence import ImageEvidence, ImageTask, evidence_batch
 from governance.faces import count_faces
 from governance.images import ImageLimits
@@ -170,15 +177,15 @@ def _shard_frame(
                 "source_url": r.source_url,
                 "author": r.author,
                 "declared_sha256": r.declared_sha256,
-                "attributes": json.dumps(r.attributes, sort_keys=True),
-                "extra": json.dumps(r.extra, sort_keys=True, default=str),
+                "attributes": sorted_json(r.attributes),
+                "extra": sorted_json(r.extra),
                 "content_sha256": None if e is None else e.content_sha256,
                 "width": None if e is None else e.width,
                 "height": None if e is None else e.height,
                 "format": None if e is None else e.format,
                 "phash": None if e is None else e.phash,
                 "color_hash": None if e is None else e.color_hash,
-                "signals": json.dumps(e.signals if e is not None else {}, sort_keys=True),
+                "signals": sorted_json(e.signals if e is not None else {}),
                 "nsfw_detections": None if dets is None else json.dumps(dets),
                 "face_count": None if dets is None else count_faces(dets),
             }

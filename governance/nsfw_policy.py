@@ -15,7 +15,7 @@ from governance.tables import read_ingest
 def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     """Drop records with a detection at or above its label's threshold; the hits are the evidence."""
     started = time.perf_counter()
-    table = read_ingest(work_dir)
+    table = read_ingest(work_dir, ["record_id", "nsfw_detections"])
     log = FindingsLog("nsfw")
     scored = 0
     if cfg.nsfw.enabled:

@@ -96,7 +96,9 @@ def _is_empty(value: object) -> bool:
 def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     """Record the provenance findings of every ingested record in `work_dir/findings/provenance.parquet`."""
     started = time.perf_counter()
-    table = read_ingest(work_dir)
+    # What the checks read: not the pixels' evidence (hashes, detections) that later passes need.
+    needed = {"record_id", "license_source", "content_sha256", "signals", "extra", *_FIELD_COLUMNS.values()}
+    table = read_ingest(work_dir, sorted(needed))
     log = FindingsLog("provenance")
     opt_out = load_opt_out(cfg.provenance.opt_out)
     ai_candidates: list[str] = []

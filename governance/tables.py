@@ -60,8 +60,11 @@ def consolidate_ingest(work_dir: Path, fresh: dict[int, pd.DataFrame]) -> Path:
     return atomic_parquet(table, folder / RECORDS_FILE)
 
 
-def read_ingest(work_dir: Path) -> pd.DataFrame:
-    """All ingested records in input order; raises if ingest has not completed in this work folder."""
+def read_ingest(work_dir: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """All ingested records in input order; raises if ingest has not completed in this work folder.
+
+    `columns` reads only those (a pass that needs four columns of a million rows skips the rest).
+    """
     folder = Path(work_dir) / INGEST_DIR
     meta_path = folder / SOURCE_FILE
     if not meta_path.exists():
@@ -73,8 +76,9 @@ def read_ingest(work_dir: Path) -> pd.DataFrame:
             f"ingest in {folder} is incomplete (shards {missing[:5]}...): rerun ingest to resume"
         )
     if (folder / RECORDS_FILE).exists():
-        return _clean_text_columns(pd.read_parquet(folder / RECORDS_FILE))
-    return _clean_text_columns(_all_shards(folder, meta["shards"], {}))
+        return _clean_text_columns(pd.read_parquet(folder / RECORDS_FILE, columns=columns))
+    table = _all_shards(folder, meta["shards"], {})
+    return _clean_text_columns(table if columns is None else table[columns])
 
 
 def read_source_meta(work_dir: Path) -> dict:

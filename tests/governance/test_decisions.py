@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from governance.decisions import FindingsLog, load_findings, resolve
+from governance.decisions import FindingsLog, decisions_so_far, load_findings, resolve
 from governance.reasons import Decision, Reason
 
 
@@ -20,6 +20,10 @@ def test_most_severe_wins_and_reasons_accumulate(tmp_path):
     b.write(tmp_path)
     out = resolve(["r1", "r2", "r3", "r4"], load_findings(tmp_path))
     assert list(out["decision"]) == ["drop", "quarantine", "keep", "keep"]
+    # the passes' cheaper view agrees, in the order asked for
+    assert decisions_so_far(["r4", "r3", "r2", "r1"], load_findings(tmp_path)) == [
+        Decision.KEEP, Decision.KEEP, Decision.QUARANTINE, Decision.DROP
+    ]  # fmt: skip
     assert out.at["r1", "reasons"] == ["hash_mismatch", "license_unknown"]
     assert out.at["r2", "reasons"] == ["license_unknown", "provenance_missing"]
     assert out.at["r3", "reasons"] == [] and json.loads(out.at["r3", "evidence"]) == {
@@ -45,3 +49,5 @@ def test_unknown_record_in_findings_is_an_error(tmp_path):
     log.add("ghost", "x", Decision.DROP, Reason.NSFW)
     with pytest.raises(ValueError, match="ghost"):
         resolve(["r1"], log.to_frame())
+    with pytest.raises(ValueError, match="ghost"):
+        decisions_so_far(["r1"], log.to_frame())
