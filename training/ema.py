@@ -1,7 +1,8 @@
 """Exponential moving average of the denoiser's weights, kept as a full module copy (diffusers' EMAModel idea).
 
 Under FSDP the average is kept as shards beside the model's own shards (no communication per step);
-`gather` fills the full module when it is needed: checkpoints, sample grids, the final model.
+`gather` fills the full module when it is needed: checkpoints, sample grids, the final model. Only the
+main process does those, so only it keeps the full module; the others hold their shards alone.
 """
 
 import copy
@@ -17,10 +18,19 @@ class EMA:
         self.model = copy.deepcopy(model).requires_grad_(False).eval()
         self.updates = 0
         self.shards: list[torch.Tensor] | None = None  # DTensors when the model is sharded
+        self.names: list[str] = []  # the shards' parameter names
 
-    def shard_like(self, sharded_model: torch.nn.Module) -> None:
-        """Keep the average as shards of `sharded_model`'s parameters (built from the same weights)."""
-        self.shards = [p.detach().clone() for p in sharded_model.parameters()]
+    def shard_like(self, sharded_model: torch.nn.Module, keep_full: bool) -> None:
+        """Keep the average as shards of `sharded_model`'s parameters (built from the same weights).
+
+        `keep_full`: whether this process keeps the full module (the main process, which writes
+        checkpoints, grids and the model); the others drop it, so each holds 1/N of the average.
+        """
+        named = list(sharded_model.named_parameters())
+        self.names = [name for name, _ in named]
+        self.shards = [p.detach().clone() for _, p in named]
+        if not keep_full:
+            self.model = None  # type: ignore[assignment]
 
     def current_decay(self) -> float:
         """min(decay, (1 + n) / (10 + n)): the usual warm-up (as in diffusers' EMAModel)."""
@@ -40,19 +50,24 @@ class EMA:
         """Copy the sharded average into the full module. Collective: every process must call it."""
         if self.shards is None:
             return
-        for target, shard in zip(self.model.parameters(), self.shards, strict=True):
-            target.copy_(shard.full_tensor())  # type: ignore[attr-defined]
+        params = dict(self.model.named_parameters()) if self.model is not None else {}
+        for name, shard in zip(self.names, self.shards, strict=True):
+            full = shard.full_tensor()  # type: ignore[attr-defined]
+            if name in params:
+                params[name].copy_(full)
 
     @torch.no_grad()
     def load_weights(self, state: dict[str, torch.Tensor]) -> None:
         """Load full EMA weights (and re-shard them when sharded; collective then)."""
-        self.model.load_state_dict(state)
+        if self.model is not None:
+            self.model.load_state_dict(state)
         if self.shards is None:
             return
         from torch.distributed.tensor import distribute_tensor
 
-        for shard, full in zip(self.shards, self.model.parameters(), strict=True):
-            shard.copy_(distribute_tensor(full.detach(), shard.device_mesh, shard.placements))  # type: ignore[attr-defined]
+        for name, shard in zip(self.names, self.shards, strict=True):
+            full = state[name].to(device=shard.device, dtype=shard.dtype)
+            shard.copy_(distribute_tensor(full, shard.device_mesh, shard.placements))  # type: ignore[attr-defined]
 
     def state(self) -> dict[str, int]:
         """Counters for the checkpoint (the weights are saved as a model)."""

@@ -319,7 +319,7 @@ def build_session(
         # Sharded in place and not passed to accelerate's prepare, which would wrap it in DDP as well.
         model.to(device)
         units = sharding.shard(model)
-        ema.shard_like(model)
+        ema.shard_like(model, keep_full=accelerator.is_main_process)
     # fused AdamW needs every parameter a plain CUDA tensor; sharded parameters are DTensors
     fused = device.type == "cuda" and not sharded
     opt = torch.optim.AdamW(
@@ -334,7 +334,8 @@ def build_session(
         opt = accelerator.prepare_optimizer(opt)
     else:
         model, opt = accelerator.prepare(model, opt)
-    ema.model.to(device)
+    if ema.model is not None:  # under FSDP only the main process keeps the full average
+        ema.model.to(device)
     text_encoder.to(device)
     if cfg.compile:
         model = torch.compile(model)
