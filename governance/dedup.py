@@ -24,6 +24,7 @@ from governance.exact_duplicates import exact_groups
 from governance.images import ImageLimits
 from governance.near_duplicates import near_pairs
 from governance.perceptual_hash import hamming
+from governance.progress import ProgressFn, RecordProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
 from governance.tables import atomic_parquet, read_ingest
@@ -52,7 +53,7 @@ def _eval_hashes(cfg: GovernanceConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["record_id", "content_sha256", "phash", "color_hash"])
 
 
-def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
+def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None = None) -> StageCounts:
     """Record duplicate findings and write `work_dir/dedup_groups.parquet` (groups and similarity clusters)."""
     started = time.perf_counter()
     table = read_ingest(work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height"])
@@ -81,6 +82,7 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
             )
     # Near: pHash within the radius and the same colours, among the exact representatives.
     reps = alive[~exact_dropped].reset_index(drop=True)
+    bar = RecordProgress(progress, "dedup", len(reps))  # images grouped (the index search comes first)
     rep_ids = list(reps["record_id"])  # plain list: per-row DataFrame.at costs ~30 us a call
     phash = reps["phash"].astype("int64").to_numpy()
     colors = color_array(list(reps["color_hash"]))
@@ -92,6 +94,7 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     taken = np.zeros(len(reps), dtype=bool)
     similar_distinct = 0
     for i in range(len(reps)):  # reps are in preference order
+        bar.at(i)
         if taken[i]:
             continue
         taken[i] = True
@@ -111,6 +114,7 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
                 log.add(dup, "near_duplicate", Decision.DROP, Reason.DUPLICATE_NEAR, evidence)
             else:
                 similar_distinct += 1
+    bar.finish()
     _check_eval_leaks(cfg, reps, phash, colors, log)
     # Clusters of grey-scale-similar images (ignoring colour) keep train and eval apart later.
     n = len(reps)

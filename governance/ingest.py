@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from functools import partial
@@ -37,6 +37,7 @@ from governance.evidence import ImageEvidence, ImageTask, evidence_batch
 from governance.faces import count_faces
 from governance.images import ImageLimits
 from governance.nsfw import NsfwDetector
+from governance.progress import ProgressFn
 from governance.reasons import Decision, Reason
 from governance.records import SourceRecord
 from governance.report import StageCounts
@@ -49,8 +50,6 @@ from governance.tables import (
     atomic_text,
     consolidate_ingest,
 )
-
-ProgressFn = Callable[[str, int, int | None], None]
 
 
 def worker_count(cfg: GovernanceConfig, detector: NsfwDetector | None) -> int:

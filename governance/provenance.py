@@ -13,6 +13,7 @@ from governance.decisions import FindingsLog, dropped_ids, load_findings, resolv
 from governance.embedded_signals import EmbeddedSignals
 from governance.licenses import license_choices, license_traits, normalize_license
 from governance.opt_out import load_opt_out
+from governance.progress import ProgressFn, RecordProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
 from governance.tables import read_ingest
@@ -93,7 +94,7 @@ def _is_empty(value: object) -> bool:
     )
 
 
-def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
+def run_provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None = None) -> StageCounts:
     """Record the provenance findings of every ingested record in `work_dir/findings/provenance.parquet`."""
     started = time.perf_counter()
     # What the checks read: not the pixels' evidence (hashes, detections) that later passes need.
@@ -105,7 +106,9 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
     # A record that ingest dropped (no file, broken metadata) has no provenance worth assessing.
     dropped = dropped_ids(work_dir, ["ingest"])
     # Plain dicts: a pandas row object per record costs more than all the checks together.
-    for row in table.to_dict("records"):
+    bar = RecordProgress(progress, "provenance", len(table))
+    for done, row in enumerate(table.to_dict("records")):
+        bar.at(done)
         rid = row["record_id"]
         if rid in dropped:
             continue
@@ -162,6 +165,7 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path) -> StageCounts:
                 log.add(rid, "ai_generated", Decision.KEEP, None, ai_evidence)
     if cfg.provenance.ai_generated == "cap" and ai_candidates:
         _cap_ai_generated(cfg, work_dir, table, log, ai_candidates)
+    bar.finish()
     counts = log.counts("provenance", len(table), time.perf_counter() - started)
     counts.artifacts = [log.write(work_dir)]  # the stage's findings, for review in MLflow
     counts.metrics["ai_generated_found"] = float(len(ai_candidates))

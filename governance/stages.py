@@ -12,12 +12,11 @@ from governance.dedup import run_dedup
 from governance.finalize import run_finalize, save_stage_counts
 from governance.ingest import run_ingest
 from governance.nsfw_policy import run_nsfw_policy
+from governance.progress import ProgressFn
 from governance.provenance import run_provenance
 from governance.report import GovernanceReport, StageCounts
 
 # The work lives in modules named for it; these functions are the contract the pipeline calls.
-
-ProgressFn = Callable[[str, int, int | None], None]
 
 
 def ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
@@ -33,15 +32,12 @@ def ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> Stage
 
 def _pass(
     name: str,
-    run: Callable[[GovernanceConfig, Path], StageCounts],
+    run: Callable[[GovernanceConfig, Path, ProgressFn], StageCounts],
     cfg: GovernanceConfig,
     work_dir: Path,
     progress: ProgressFn,
 ) -> StageCounts:
-    # The passes after ingest take about a second each: a 0-of-1 / 1-of-1 bar is all they need.
-    progress(name, 0, 1)
-    counts = run(cfg, Path(work_dir))
-    progress(name, 1, 1)
+    counts = run(cfg, Path(work_dir), progress)  # each pass reports the records it has assessed
     save_stage_counts(work_dir, counts)
     return counts
 

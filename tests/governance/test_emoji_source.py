@@ -8,6 +8,7 @@ import pytest
 from governance import stages
 from governance.config import DataConfig, GovernanceConfig
 from governance.nsfw import NsfwDetector
+from governance.progress import RecordProgress
 from governance.sources.emoji import caption, gender, load_emoji, skin_tone
 from governance.tables import RECORDS_FILE
 
@@ -35,8 +36,14 @@ def test_caption_and_attribute_helpers():
 
 def test_limit_takes_the_first_records(tmp_path):
     cfg = GovernanceConfig(data=DataConfig(limit=12), num_proc=2, batch_size=5)
+    calls = []
     for stage in (stages.ingest, stages.provenance, stages.dedup, stages.nsfw):
-        stage(cfg, tmp_path, lambda *_: None)
+        stage(cfg, tmp_path, lambda *call: calls.append(call))
+    # every stage's bar counts records (so it shows records/s and an ETA) from 0 to all of them
+    for name in ("ingest", "provenance", "nsfw"):
+        mine = [(done, total) for n, done, total in calls if n == name]
+        assert mine[0] == (0, 12) and mine[-1] == (12, 12), name
+    assert [c[1:] for c in calls if c[0] == "dedup"][-1] == (12, 12)  # none are exact copies
     report = stages.finalize(cfg, tmp_path, seed=0)
     manifest = pd.read_parquet(report.manifest_path)
     assert list(manifest["record_id"]) == [r.record_id for r in load_emoji(12)[0]]
@@ -72,3 +79,13 @@ def test_nsfw_failure_mid_ingest_keeps_finished_shards_and_resume_does_the_rest(
     table = pd.read_parquet(tmp_path / "ingest" / RECORDS_FILE)
     assert list(table["record_id"]) == [r.record_id for r in load_emoji(12)[0]]
     assert table["nsfw_detections"].notna().all()
+
+
+def test_record_progress_reports_every_so_often_and_at_the_end():
+    calls = []
+    bar = RecordProgress(lambda *call: calls.append(call), "pass", total=10, every=4)
+    for done in range(10):
+        bar.at(done)
+    bar.finish()
+    assert calls == [("pass", 0, 10), ("pass", 4, 10), ("pass", 8, 10), ("pass", 10, 10)]
+    RecordProgress(None, "silent", total=3).finish()  # no callback: nothing to report to

@@ -1,0 +1,26 @@
+"""How governance reports long work: `progress(description, completed, total)`, drawn by the pipeline."""
+
+from collections.abc import Callable
+
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+def _silent(description: str, completed: int, total: int | None) -> None:
+    return None
+
+
+class RecordProgress:
+    """A pass's records done, reported every `every` records and at the end (bars show records/s, ETA)."""
+
+    def __init__(self, progress: ProgressFn | None, name: str, total: int, every: int = 4096):
+        self.progress = progress or _silent
+        self.name, self.total, self.every = name, total, every
+        self.progress(name, 0, total)
+
+    def at(self, done: int) -> None:
+        """Called with the count so far, as often as convenient; reports only every `every` records."""
+        if done % self.every == 0 and 0 < done < self.total:
+            self.progress(self.name, done, self.total)
+
+    def finish(self) -> None:
+        self.progress(self.name, self.total, self.total)
