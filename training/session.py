@@ -318,7 +318,7 @@ def build_session(
     if sharded:
         # Sharded in place and not passed to accelerate's prepare, which would wrap it in DDP as well.
         model.to(device)
-        units = sharding.shard(model)
+        units = sharding.shard(model, bf16=precision == "bf16")
         ema.shard_like(model, keep_full=accelerator.is_main_process)
     # fused AdamW needs every parameter a plain CUDA tensor; sharded parameters are DTensors
     fused = device.type == "cuda" and not sharded
@@ -349,7 +349,8 @@ def build_session(
         "cached_decoded_images": True,
         "sharding": (
             f"fsdp ({units} units over {accelerator.num_processes} processes; the main process holds "
-            f"{sharding.local_share(model):.1%} of the weights)"
+            f"{sharding.local_share(model):.1%} of the weights; "
+            + ("bf16 gathers, fp32 gradient reduction)" if precision == "bf16" else "fp32 gathers)")
             if sharded
             else "none"
         ),

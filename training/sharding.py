@@ -32,23 +32,30 @@ def shard_units(model: torch.nn.Module) -> list[torch.nn.Module]:
     return units
 
 
-def shard(model: torch.nn.Module) -> int:
+def shard(model: torch.nn.Module, bf16: bool = False) -> int:
     """Shard `model` in place over the default process group; returns the number of FSDP units.
 
     Every process first takes the main process's weights (as DDP does), so the shards come from one
-    initialisation even if the processes' random states differ.
+    initialisation even if the processes' random states differ. With `bf16`, the weights are gathered
+    for compute in bf16 (half the bytes on the wire) and gradients are reduced in fp32; the shards,
+    and so the optimiser's master weights, stay fp32.
     """
     import torch.distributed as dist
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     with torch.no_grad():
         for tensor in [*model.parameters(), *model.buffers()]:
             dist.broadcast(tensor.data, src=0)
 
+    policy = (
+        MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        if bf16
+        else MixedPrecisionPolicy()
+    )
     units = shard_units(model)
     for unit in units:
-        fully_shard(unit)
-    fully_shard(model)  # the root: embeddings, norms and output layers not inside a unit
+        fully_shard(unit, mp_policy=policy)
+    fully_shard(model, mp_policy=policy)  # the root: embeddings, norms and output layers not inside a unit
     return len(units) + 1
 
 

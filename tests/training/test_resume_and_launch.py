@@ -114,7 +114,7 @@ def _run_two(governed, tiny_cfg, tmp_path, out: Path, max_steps: int, *extra: st
     fixed = {"warmup_fraction": 0.0, "decay_fraction": 0.0, "precision": "fp32"}
     config = _write_config(
         tmp_path / f"{out.name}-c{max_steps}.json",
-        tiny_cfg(max_steps=max_steps, sample_prompts=[], **fixed, **cfg),
+        tiny_cfg(max_steps=max_steps, sample_prompts=[], **(fixed | cfg)),
     )
     report_file = tmp_path / f"{out.name}-report{max_steps}.json"
     done = subprocess.run(
@@ -182,3 +182,12 @@ def test_two_processes_under_accelerate_train_checkpoint_and_resume(governed, ti
     assert resumed.resumed_from_step == 3 and resumed.steps == 5
     pipe = load_pipeline(resumed.model_dir)
     assert pipe("red heart", num_inference_steps=2, output_type="np").images.shape == (1, 16, 16, 3)
+
+    # bf16 under FSDP: weights gathered in bf16, gradients reduced in fp32, master weights kept fp32.
+    half_out = tmp_path / "fsdp-bf16"
+    half = _run_two(governed, tiny_cfg, tmp_path, half_out, 2, sharding="fsdp", precision="bf16")
+    assert "bf16 gathers, fp32 gradient reduction" in str(half.compute.speed_options["sharding"])
+    assert half.steps == 2
+    weights = _weights(half_out, "denoiser")
+    assert {w.dtype for w in weights.values()} == {torch.float32}
+    assert all(torch.isfinite(w).all() for w in weights.values())
