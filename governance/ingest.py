@@ -142,17 +142,34 @@ def _evidence_stream(
             yield k, result.get()
 
 
-def _run_nsfw(detector: NsfwDetector | None, evidence: list[ImageEvidence]) -> dict[int, list[dict]]:
-    if detector is None:
-        return {}
-    with_pixels = [e for e in evidence if e.small is not None]
-    # The whole shard at once: the detector spreads its batches over the cores.
-    detections = detector.detect([e.small for e in with_pixels], [(e.width, e.height) for e in with_pixels])  # type: ignore[misc]
-    return {e.index: [d.as_dict() for d in dets] for e, dets in zip(with_pixels, detections, strict=True)}
+class _NsfwOncePerContent:
+    """NudeNet detections per distinct file content: byte-identical copies (common in scraped data)
+    are run once in the whole ingest and share the result. Called in the NudeNet thread only."""
+
+    def __init__(self, detector: NsfwDetector | None):
+        self.detector = detector
+        self.known: dict[str, list[dict]] = {}  # content sha256 -> detections
+        self.reused = 0  # images that took an earlier copy's detections
+
+    def __call__(self, evidence: list[ImageEvidence]) -> dict[int, list[dict]]:
+        if self.detector is None:
+            return {}
+        with_pixels = [e for e in evidence if e.small is not None]
+        first_copies: dict[str, ImageEvidence] = {}
+        for e in with_pixels:
+            if e.content_sha256 not in self.known:
+                first_copies.setdefault(str(e.content_sha256), e)
+        todo = list(first_copies.values())
+        # The whole shard at once: the detector spreads its batches over the cores.
+        found = self.detector.detect([e.small for e in todo], [(e.width, e.height) for e in todo])  # type: ignore[misc]
+        for e, dets in zip(todo, found, strict=True):
+            self.known[str(e.content_sha256)] = [d.as_dict() for d in dets]
+        self.reused += len(with_pixels) - len(todo)
+        return {e.index: self.known[str(e.content_sha256)] for e in with_pixels}
 
 
 def _with_detections(
-    stream: Iterator[tuple[int, list[ImageEvidence]]], detector: NsfwDetector | None
+    stream: Iterator[tuple[int, list[ImageEvidence]]], nsfw: _NsfwOncePerContent
 ) -> Iterator[tuple[int, list[ImageEvidence], dict[int, list[dict]]]]:
     """(shard, evidence, NudeNet detections) in shard order.
 
@@ -165,7 +182,7 @@ def _with_detections(
     try:
         waiting: deque = deque()
         for k, batch_evidence in stream:
-            waiting.append((k, batch_evidence, nsfw_thread.submit(_run_nsfw, detector, batch_evidence)))
+            waiting.append((k, batch_evidence, nsfw_thread.submit(nsfw, batch_evidence)))
             if len(waiting) > 1:
                 k_prev, evidence_prev, detections = waiting.popleft()
                 yield k_prev, evidence_prev, detections.result()
@@ -270,7 +287,8 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
             stale.unlink()
     fresh: dict[int, pd.DataFrame] = {}
     stream = _evidence_stream(tasks, limits, worker_count(cfg, detector), anchors)
-    with closing(_with_detections(stream, detector)) as finished:
+    nsfw = _NsfwOncePerContent(detector)
+    with closing(_with_detections(stream, nsfw)) as finished:
         for k, batch_evidence, detections in finished:
             _materialize(shards[k], work_dir)
             log = FindingsLog(f"ingest-{k:05d}")
@@ -289,5 +307,6 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     counts = stored.counts("ingest", len(records), time.perf_counter() - started)
     counts.metrics["records_ingested_now"] = float(sum(len(shards[k]) for k in todo))
     counts.metrics["records_per_second"] = counts.metrics["records_ingested_now"] / max(counts.seconds, 1e-9)
+    counts.metrics["nsfw_reused_for_identical_files"] = float(nsfw.reused)
     counts.artifacts = [findings_path(work_dir, "ingest")]  # the stage's findings, for review in MLflow
     return counts

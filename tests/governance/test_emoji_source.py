@@ -1,12 +1,17 @@
 """The built-in emoji source and a small end-to-end run on it (worker processes included)."""
 
+import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import skimage
+from PIL import Image
 
 from governance import stages
 from governance.config import DataConfig, GovernanceConfig
+from governance.images import ImageLimits, decode
 from governance.nsfw import NsfwDetector
 from governance.progress import RecordProgress
 from governance.sources.emoji import caption, gender, load_emoji, skin_tone
@@ -89,3 +94,40 @@ def test_record_progress_reports_every_so_often_and_at_the_end():
     bar.finish()
     assert calls == [("pass", 0, 10), ("pass", 4, 10), ("pass", 8, 10), ("pass", 10, 10)]
     RecordProgress(None, "silent", total=3).finish()  # no callback: nothing to report to
+
+
+def test_nudenet_runs_once_per_distinct_file_content(tmp_path, monkeypatch):
+    # Scraped folders hold the same file under several names: NudeNet (most of ingest's time) runs on
+    # the first copy only, also across shards, and every copy carries the same detections.
+    astronaut = io.BytesIO()  # a photo with a face, so that the detections shared are not empty
+    Image.fromarray(skimage.data.astronaut()).save(astronaut, "PNG")
+    contents = [astronaut.getvalue(), *(Path(r.path).read_bytes() for r in load_emoji(2)[0])]
+    data = tmp_path / "data"
+    data.mkdir()
+    names = {"a.png": 0, "b.png": 1, "a-copy.png": 0, "c.png": 2, "a-again.png": 0, "b-copy.png": 1}
+    lines = []
+    for name, source in names.items():
+        (data / name).write_bytes(contents[source])
+        lines.append(json.dumps({"file_name": name, "text": "t", "license": "CC0"}))
+    (data / "metadata.jsonl").write_text("\n".join(lines))
+    real_detect = NsfwDetector.detect
+    scored = []
+
+    def counting(self, images, sizes=None):
+        scored.append(len(images))
+        return real_detect(self, images, sizes)
+
+    monkeypatch.setattr(NsfwDetector, "detect", counting)
+    cfg = GovernanceConfig(data=DataConfig(source="imagefolder", path=data), num_proc=1, batch_size=2)
+    counts = stages.ingest(cfg, tmp_path / "work", lambda *_: None)
+    assert sum(scored) == 3 and counts.metrics["nsfw_reused_for_identical_files"] == 3
+    table = pd.read_parquet(tmp_path / "work" / "ingest" / RECORDS_FILE).set_index("file_name")
+    direct = NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small)
+    limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
+    for name, source in names.items():
+        original = next(n for n, s in names.items() if s == source)
+        assert table.loc[name, "nsfw_detections"] == table.loc[original, "nsfw_detections"]
+    decoded = decode((data / "a.png").read_bytes(), limits)
+    expected = [d.as_dict() for d in direct.detect([decoded.small], [(decoded.width, decoded.height)])[0]]
+    assert json.loads(table.loc["a.png", "nsfw_detections"]) == expected
+    assert any(d["class"] == "FACE_FEMALE" for d in expected)
