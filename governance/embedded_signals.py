@@ -14,7 +14,7 @@ signed by whom?) as evidence beside the signals.
 """
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from governance import content_credentials
 
@@ -42,7 +42,13 @@ class EmbeddedSignals:
     content_credentials: dict = field(default_factory=dict)  # C2PA validation, when a manifest is present
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # by hand: dataclasses.asdict copies recursively and took longer than the scan itself
+        return {
+            "data_mining": list(self.data_mining),
+            "training_mining": dict(self.training_mining),
+            "digital_source_type": list(self.digital_source_type),
+            "content_credentials": self.content_credentials,
+        }
 
     def opt_out(self) -> list[str]:
         """The signals that forbid training on this file, as 'signal=value' strings (empty: none)."""

@@ -58,7 +58,10 @@ def read_bytes(path: str, limits: ImageLimits) -> bytes | ImageFailure:
         )
     try:
         with open(path, "rb") as handle:
-            data = handle.read(limits.max_file_bytes + 1)
+            # Sized by stat, not by the limit: read(n) allocates n bytes first (50 MB per tiny file).
+            data = handle.read(st.st_size + 1)
+            if len(data) > st.st_size:  # it grew after stat: read on, up to the limit
+                data += handle.read(limits.max_file_bytes + 1 - len(data))
     except OSError as exc:
         return ImageFailure(Reason.UNREADABLE_IMAGE, f"cannot read: {exc.__class__.__name__}")
     if len(data) > limits.max_file_bytes:  # the file grew after stat

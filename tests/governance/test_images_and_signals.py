@@ -1,11 +1,13 @@
 """Hostile files, the colour check and embedded signals, at the level of single functions."""
 
 import io
+import os
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+from governance import images
 from governance.color import color_array, color_distance, color_hash
 from governance.embedded_signals import scan
 from governance.images import ImageFailure, ImageLimits, decode
@@ -114,3 +116,20 @@ def test_an_unexpected_error_in_one_record_becomes_a_decision(monkeypatch):
     # A failed record goes no further: no colour hash, no small copy for NudeNet.
     assert out[0].color_hash is None and out[0].small is None
     assert out[1].failure is None and out[1].phash is not None
+
+
+def test_a_file_that_grows_after_stat_is_read_whole_or_refused(tmp_path, monkeypatch):
+    # read_bytes sizes its read from stat; a file written to meanwhile must still be read whole, and
+    # refused once it passes the limit. Here stat reports fewer bytes than the file holds.
+    path = tmp_path / "growing.bin"
+    path.write_bytes(b"x" * 1000)
+    real_stat = os.stat
+
+    def stale_stat(p, *args, **kwargs):
+        st = real_stat(p, *args, **kwargs)
+        return os.stat_result((*st[:6], 10, *st[7:]))  # st_size = 10
+
+    monkeypatch.setattr(images.os, "stat", stale_stat)
+    assert images.read_bytes(str(path), ImageLimits(5000, 10**6, 1)) == b"x" * 1000
+    refused = images.read_bytes(str(path), ImageLimits(500, 10**6, 1))
+    assert isinstance(refused, ImageFailure) and refused.reason == Reason.IMAGE_TOO_LARGE
