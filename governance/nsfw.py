@@ -11,6 +11,7 @@ the policy thresholds mean what they mean for NudeNet (feeding RGB turns yellow 
 """
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -101,6 +102,7 @@ class NsfwDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.upscale_small = upscale_small
         self.batch_size = batch_size
+        self._runs: ThreadPoolExecutor | None = None  # started on first use, ended by close()
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """Letterbox an RGB uint8 image into a 3xSxS float32 BGR blob; returns it and the scale back.
@@ -154,23 +156,37 @@ class NsfwDetector:
             )
         return detections
 
-    def detect(
+    def submit(
         self, images: list[np.ndarray], original_sizes: list[tuple[int, int]] | None = None
-    ) -> list[list[Detection]]:
-        """Detections for each RGB uint8 image, in forward passes of `batch_size` images.
+    ) -> Callable[[], list[list[Detection]]]:
+        """Start detecting; returns a function that waits for and returns each image's detections.
 
-        On the CPU the passes run concurrently, so give it many images at once (a shard, not a batch).
-        `original_sizes` (width, height) scales boxes back when the arrays are small copies.
+        The images run in forward passes of `batch_size`, on the CPU `concurrent_runs` at a time.
+        Passes of successive calls queue on the same runs, so a run that finishes early takes the
+        next call's first batch instead of waiting for this call's last one. `original_sizes`
+        (width, height) scales boxes back when the arrays are small copies.
         """
         sizes = original_sizes if original_sizes is not None else [None] * len(images)
         step = self.batch_size
-        chunks = [(images[i : i + step], sizes[i : i + step]) for i in range(0, len(images), step)]
-        if self.concurrent_runs <= 1 or len(chunks) <= 1:
-            found = [self._detect_one_run(*chunk) for chunk in chunks]
-        else:
-            with ThreadPoolExecutor(min(self.concurrent_runs, len(chunks))) as pool:
-                found = list(pool.map(lambda chunk: self._detect_one_run(*chunk), chunks))
-        return [dets for part in found for dets in part]
+        if self._runs is None:
+            self._runs = ThreadPoolExecutor(self.concurrent_runs, thread_name_prefix="nudenet")
+        passes = [
+            self._runs.submit(self._detect_one_run, images[i : i + step], sizes[i : i + step])
+            for i in range(0, len(images), step)
+        ]
+        return lambda: [dets for done in passes for dets in done.result()]
+
+    def detect(
+        self, images: list[np.ndarray], original_sizes: list[tuple[int, int]] | None = None
+    ) -> list[list[Detection]]:
+        """Detections for each RGB uint8 image (`submit`, then wait). Give it many images at once."""
+        return self.submit(images, original_sizes)()
+
+    def close(self) -> None:
+        """End the runs' threads; passes not started yet are cancelled."""
+        if self._runs is not None:
+            self._runs.shutdown(cancel_futures=True)
+            self._runs = None
 
     def _detect_one_run(
         self, images: list[np.ndarray], sizes: list[tuple[int, int] | None]

@@ -60,25 +60,25 @@ def test_limit_takes_the_first_records(tmp_path):
 
 
 def test_nsfw_failure_mid_ingest_keeps_finished_shards_and_resume_does_the_rest(tmp_path, monkeypatch):
-    # NudeNet runs a shard in its own thread while the next one is decoded: a failure there must
+    # NudeNet's runs work in their own threads while the next shard is decoded: a failure there must
     # still stop the stage, with every shard before it written and none after it marked done.
     cfg = GovernanceConfig(data=DataConfig(limit=12), num_proc=1, batch_size=3)
-    real_detect = NsfwDetector.detect
+    real_run = NsfwDetector._detect_one_run  # one forward pass: here, one per shard
     calls = []
 
-    def failing_third_shard(self, images, sizes=None):
+    def failing_third_shard(self, images, sizes):
         calls.append(len(images))
         if len(calls) == 3:
             raise RuntimeError("onnxruntime gave up")
-        return real_detect(self, images, sizes)
+        return real_run(self, images, sizes)
 
-    monkeypatch.setattr(NsfwDetector, "detect", failing_third_shard)
+    monkeypatch.setattr(NsfwDetector, "_detect_one_run", failing_third_shard)
     with pytest.raises(RuntimeError, match="gave up"):
         stages.ingest(cfg, tmp_path, lambda *_: None)
     done = sorted(p.name for p in (tmp_path / "ingest").glob("shard-*.done"))
     assert done == ["shard-00000.done", "shard-00001.done"]
     assert not (tmp_path / "ingest" / RECORDS_FILE).exists()
-    monkeypatch.setattr(NsfwDetector, "detect", real_detect)
+    monkeypatch.setattr(NsfwDetector, "_detect_one_run", real_run)
     counts = stages.ingest(cfg, tmp_path, lambda *_: None)
     assert counts.metrics["records_ingested_now"] == 6
     table = pd.read_parquet(tmp_path / "ingest" / RECORDS_FILE)
@@ -110,14 +110,14 @@ def test_nudenet_runs_once_per_distinct_file_content(tmp_path, monkeypatch):
         (data / name).write_bytes(contents[source])
         lines.append(json.dumps({"file_name": name, "text": "t", "license": "CC0"}))
     (data / "metadata.jsonl").write_text("\n".join(lines))
-    real_detect = NsfwDetector.detect
+    real_submit = NsfwDetector.submit
     scored = []
 
     def counting(self, images, sizes=None):
         scored.append(len(images))
-        return real_detect(self, images, sizes)
+        return real_submit(self, images, sizes)
 
-    monkeypatch.setattr(NsfwDetector, "detect", counting)
+    monkeypatch.setattr(NsfwDetector, "submit", counting)
     cfg = GovernanceConfig(data=DataConfig(source="imagefolder", path=data), num_proc=1, batch_size=2)
     counts = stages.ingest(cfg, tmp_path / "work", lambda *_: None)
     assert sum(scored) == 3 and counts.metrics["nsfw_reused_for_identical_files"] == 3

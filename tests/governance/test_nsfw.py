@@ -59,3 +59,15 @@ def test_decoding_workers_get_the_cores_nudenet_leaves_free(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert worker_count(cfg, NsfwDetector(["CPUExecutionProvider"], threads=2)) == 1
     assert worker_count(GovernanceConfig(num_proc=3), None) == 3  # an explicit count wins
+
+
+def test_submissions_queue_on_the_same_runs_and_wait_independently():
+    detector = NsfwDetector(providers=["CPUExecutionProvider"], threads=2, batch_size=1)
+    astronaut, thumbs = skimage.data.astronaut(), _emoji("1f44d")
+    expected = detector.detect([astronaut, thumbs])
+    first = detector.submit([astronaut, thumbs])
+    second = detector.submit([thumbs, astronaut])
+    assert second() == expected[::-1] and first() == expected  # waited for in any order
+    detector.close()
+    assert detector.detect([astronaut]) == expected[:1]  # runs start again after close
+    detector.close()
