@@ -55,6 +55,7 @@ def kernel_seconds(paths: list[str], cfg: GovernanceConfig) -> dict[str, float]:
     t = time.perf_counter()
     detector.detect(smalls)  # all at once: its batches spread over the cores as fast as it can
     out["nsfw_inference"] = time.perf_counter() - t
+    detector.close()
     out["sum"] = sum(out.values())
     return {k: round(v, 3) for k, v in out.items()}
 
