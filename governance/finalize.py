@@ -14,6 +14,7 @@ from governance.digests import table_digest
 from governance.manifest import GOVERNED_FILE, MANIFEST_FILE, Col
 from governance.nsfw import policy_score
 from governance.obligations import derive_obligations
+from governance.progress import ProgressFn
 from governance.provenance import choose_license
 from governance.reasons import Decision
 from governance.report import GovernanceReport, StageCounts
@@ -82,23 +83,42 @@ def build_manifest(cfg: GovernanceConfig, work_dir: Path, seed: int) -> pd.DataF
     return m[first + [c for c in m.columns if c not in first]]
 
 
-def run_finalize(cfg: GovernanceConfig, work_dir: Path, seed: int) -> GovernanceReport:
-    """Write the manifest, governed table, attribution list, datasheet and charts; return the report."""
+FINALIZE_STEPS = ("manifest", "tables", "datasheet", "attribution", "charts", "digests")
+
+
+def run_finalize(
+    cfg: GovernanceConfig, work_dir: Path, seed: int, progress: ProgressFn | None = None
+) -> GovernanceReport:
+    """Write the manifest, governed table, attribution list, datasheet and charts; return the report.
+
+    `progress` counts the steps of FINALIZE_STEPS (each a pass over all records).
+    """
+    report_step = progress or (lambda *_: None)
+    bar = "finalize steps"
+    report_step(bar, 0, len(FINALIZE_STEPS))
     work_dir = Path(work_dir)
     meta = read_source_meta(work_dir)
     manifest = build_manifest(cfg, work_dir, seed)
+    report_step(bar, 1, len(FINALIZE_STEPS))
     kept = manifest[manifest[Col.DECISION] == Decision.KEEP]
     governed = kept[GOVERNED_COLUMNS].reset_index(drop=True)
     manifest_path = atomic_parquet(manifest, work_dir / MANIFEST_FILE)
     governed_path = atomic_parquet(governed, work_dir / GOVERNED_FILE)
+    report_step(bar, 2, len(FINALIZE_STEPS))
     licenses_kept = {str(k): int(v) for k, v in kept[Col.LICENSE_SPDX].value_counts().sort_index().items()}
     obligations = derive_obligations(licenses_kept, cfg.licenses.intended_use)
     groups = manifest[Col.DUPLICATE_GROUP].dropna().nunique()
     summary = summarize(manifest, obligations, int(groups))
     policy = cfg.model_dump(mode="json", include={"licenses", "provenance", "dedup", "nsfw"})
     datasheet_md, datasheet_json = write_datasheet(summary, meta["source"], policy, work_dir)
+    report_step(bar, 3, len(FINALIZE_STEPS))
     attribution_md, _ = write_attribution(governed, work_dir)
+    report_step(bar, 4, len(FINALIZE_STEPS))
     charts = write_charts(summary, work_dir / "charts")
+    report_step(bar, 5, len(FINALIZE_STEPS))
+    dataset_digest = table_digest(governed, DATASET_DIGEST_COLUMNS)
+    manifest_digest = table_digest(manifest, [str(c) for c in Col])
+    report_step(bar, 6, len(FINALIZE_STEPS))
     source_kind = "emoji" if meta["source"] == "emoji" else meta["source"].split(":", 1)[0]
     return GovernanceReport(
         source=meta["source"],
@@ -113,8 +133,8 @@ def run_finalize(cfg: GovernanceConfig, work_dir: Path, seed: int) -> Governance
         stages=_stage_counts(work_dir),
         manifest_path=manifest_path,
         governed_path=governed_path,
-        dataset_digest=table_digest(governed, DATASET_DIGEST_COLUMNS),
-        manifest_digest=table_digest(manifest, [str(c) for c in Col]),
+        dataset_digest=dataset_digest,
+        manifest_digest=manifest_digest,
         attribution_path=attribution_md,
         datasheet_path=datasheet_md,
         datasheet_json_path=datasheet_json,

@@ -57,6 +57,8 @@ def nsfw(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCo
     return _pass("nsfw", run_nsfw_policy, cfg, work_dir, progress)
 
 
-def finalize(cfg: GovernanceConfig, work_dir: Path, seed: int) -> GovernanceReport:
+def finalize(
+    cfg: GovernanceConfig, work_dir: Path, seed: int, progress: ProgressFn | None = None
+) -> GovernanceReport:
     """Write the manifest, the governed table (with the train/eval split), datasheet and attribution list."""
-    return run_finalize(cfg, Path(work_dir), seed)
+    return run_finalize(cfg, Path(work_dir), seed, progress)

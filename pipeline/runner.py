@@ -220,7 +220,7 @@ class Runner:
         if stage in GOVERNANCE_STAGES:
             return self._governance_stage(stage, stage_run, progress)
         if stage == Stage.DATA_GATE:
-            return self._data_gate(stage_run)
+            return self._data_gate(stage_run, progress)
         if stage == Stage.TRAIN:
             return self._train(stage_run, progress)
         if stage in AUDIT_STAGES:
@@ -244,10 +244,12 @@ class Runner:
         self.console.print(_counts_line(counts), highlight=False)
         return True
 
-    def _data_gate(self, stage_run: str) -> bool:
+    def _data_gate(self, stage_run: str, progress: StageProgress) -> bool:
         from governance import stages as gov
 
-        report = gov.finalize(self.cfg.governance, self.state.run_dir / "governance", self.cfg.run.seed)
+        report = gov.finalize(
+            self.cfg.governance, self.state.run_dir / "governance", self.cfg.run.seed, progress
+        )
         self._save_report("governance", report)
         rid = self.state.run_id
         for path in (

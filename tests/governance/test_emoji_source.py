@@ -49,7 +49,9 @@ def test_limit_takes_the_first_records(tmp_path):
         mine = [(done, total) for n, done, total in calls if n == name]
         assert mine[0] == (0, 12) and mine[-1] == (12, 12), name
     assert [c[1:] for c in calls if c[0] == "dedup"][-1] == (12, 12)  # none are exact copies
-    report = stages.finalize(cfg, tmp_path, seed=0)
+    steps = []
+    report = stages.finalize(cfg, tmp_path, seed=0, progress=lambda *call: steps.append(call))
+    assert steps == [("finalize steps", i, 6) for i in range(7)]
     manifest = pd.read_parquet(report.manifest_path)
     assert list(manifest["record_id"]) == [r.record_id for r in load_emoji(12)[0]]
     assert report.decisions["keep"] == 12
