@@ -8,7 +8,6 @@ evidence is a mapping check -> evidence. Findings are stored per stage as Parque
 """
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ import pandas as pd
 
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
+from governance.tables import atomic_parquet
 
 FINDINGS_DIR = "findings"
 _COLUMNS = ["record_id", "check", "decision", "reason", "evidence"]
@@ -95,12 +95,7 @@ class FindingsLog:
 
     def write(self, work_dir: Path) -> Path:
         """Write `work_dir/findings/<name>.parquet` atomically (tmp file + rename)."""
-        path = findings_path(work_dir, self.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".parquet.tmp")
-        self.to_frame().to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        return path
+        return atomic_parquet(self.to_frame(), findings_path(work_dir, self.name))
 
     def counts(self, stage: str, records_in: int, seconds: float = 0.0) -> StageCounts:
         """What this log decided: per record its most severe decision, and records per reason."""
@@ -135,13 +130,9 @@ def _shard_of(stem: str) -> str | None:
 def consolidate_findings(work_dir: Path, name: str) -> Path:
     """Write the shard logs `<name>-NNNNN` as one log `<name>` (which supersedes them when read)."""
     frame = load_findings(work_dir, [name])
-    out = FindingsLog(name)
-    path = findings_path(work_dir, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    (frame if len(frame) else out.to_frame()).to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return atomic_parquet(
+        frame if len(frame) else FindingsLog(name).to_frame(), findings_path(work_dir, name)
+    )
 
 
 def load_findings(work_dir: Path, names: Iterable[str] | None = None) -> pd.DataFrame:
@@ -187,16 +178,11 @@ def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
 
     Records without findings are kept. The result is indexed by record_id in the given order.
     """
-    decision = {rid: Decision.KEEP for rid in record_ids}
+    decisions = decisions_so_far(record_ids, findings)  # also rejects findings on unknown records
     reasons: dict[str, set[str]] = {rid: set() for rid in record_ids}
     evidence: dict[str, dict[str, Any]] = {rid: {} for rid in record_ids}
     for rid, check, dec, reason, ev in findings[_COLUMNS].itertuples(index=False, name=None):
-        if rid not in decision:
-            raise ValueError(f"finding of check {check!r} names record {rid!r}, which is not in the dataset")
-        d = Decision(dec)
-        if d.severity > decision[rid].severity:
-            decision[rid] = d
-        if reason is not None and d is not Decision.KEEP:
+        if reason is not None and dec != Decision.KEEP:
             reasons[rid].add(reason)
         loaded = json.loads(ev) if ev else {}
         # Two findings of one check on one record (e.g. two signals) are kept side by side.
@@ -207,7 +193,7 @@ def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
             evidence[rid][check] = loaded
     return pd.DataFrame(
         {
-            "decision": [str(decision[r]) for r in record_ids],
+            "decision": [str(d) for d in decisions],
             "reasons": [sorted(reasons[r]) for r in record_ids],
             "evidence": [sorted_json(evidence[r]) for r in record_ids],
         },

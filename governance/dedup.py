@@ -24,7 +24,7 @@ from governance.exact_duplicates import exact_groups
 from governance.images import ImageLimits
 from governance.near_duplicates import near_pairs
 from governance.perceptual_hash import hamming
-from governance.progress import ProgressFn, RecordProgress
+from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
 from governance.tables import atomic_parquet, read_ingest
@@ -82,7 +82,7 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
             )
     # Near: pHash within the radius and the same colours, among the exact representatives.
     reps = alive[~exact_dropped].reset_index(drop=True)
-    bar = RecordProgress(progress, "dedup", len(reps))  # images grouped (the index search comes first)
+    bar = WorkProgress(progress, "dedup", len(reps))  # images grouped (the index search comes first)
     rep_ids = list(reps["record_id"])  # plain list: per-row DataFrame.at costs ~30 us a call
     phash = reps["phash"].astype("int64").to_numpy()
     colors = color_array(list(reps["color_hash"]))

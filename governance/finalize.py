@@ -14,7 +14,7 @@ from governance.digests import table_digest
 from governance.manifest import GOVERNED_FILE, MANIFEST_FILE, Col
 from governance.nsfw import policy_score
 from governance.obligations import derive_obligations
-from governance.progress import ProgressFn
+from governance.progress import ProgressFn, WorkProgress
 from governance.provenance import choose_license
 from governance.reasons import Decision
 from governance.report import GovernanceReport, StageCounts
@@ -93,32 +93,30 @@ def run_finalize(
 
     `progress` counts the steps of FINALIZE_STEPS (each a pass over all records).
     """
-    report_step = progress or (lambda *_: None)
-    bar = "finalize steps"
-    report_step(bar, 0, len(FINALIZE_STEPS))
+    steps = WorkProgress(progress, "finalize steps", len(FINALIZE_STEPS), every=1)
     work_dir = Path(work_dir)
     meta = read_source_meta(work_dir)
     manifest = build_manifest(cfg, work_dir, seed)
-    report_step(bar, 1, len(FINALIZE_STEPS))
+    steps.at(1)
     kept = manifest[manifest[Col.DECISION] == Decision.KEEP]
     governed = kept[GOVERNED_COLUMNS].reset_index(drop=True)
     manifest_path = atomic_parquet(manifest, work_dir / MANIFEST_FILE)
     governed_path = atomic_parquet(governed, work_dir / GOVERNED_FILE)
-    report_step(bar, 2, len(FINALIZE_STEPS))
+    steps.at(2)
     licenses_kept = {str(k): int(v) for k, v in kept[Col.LICENSE_SPDX].value_counts().sort_index().items()}
     obligations = derive_obligations(licenses_kept, cfg.licenses.intended_use)
     groups = manifest[Col.DUPLICATE_GROUP].dropna().nunique()
     summary = summarize(manifest, obligations, int(groups))
     policy = cfg.model_dump(mode="json", include={"licenses", "provenance", "dedup", "nsfw"})
     datasheet_md, datasheet_json = write_datasheet(summary, meta["source"], policy, work_dir)
-    report_step(bar, 3, len(FINALIZE_STEPS))
+    steps.at(3)
     attribution_md, _ = write_attribution(governed, work_dir)
-    report_step(bar, 4, len(FINALIZE_STEPS))
+    steps.at(4)
     charts = write_charts(summary, work_dir / "charts")
-    report_step(bar, 5, len(FINALIZE_STEPS))
+    steps.at(5)
     dataset_digest = table_digest(governed, DATASET_DIGEST_COLUMNS)
     manifest_digest = table_digest(manifest, [str(c) for c in Col])
-    report_step(bar, 6, len(FINALIZE_STEPS))
+    steps.finish()
     source_kind = "emoji" if meta["source"] == "emoji" else meta["source"].split(":", 1)[0]
     return GovernanceReport(
         source=meta["source"],

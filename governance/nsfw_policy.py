@@ -7,7 +7,7 @@ from pathlib import Path
 from governance.config import GovernanceConfig
 from governance.decisions import FindingsLog, dropped_ids
 from governance.nsfw import policy_hits, policy_score
-from governance.progress import ProgressFn, RecordProgress
+from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
 from governance.tables import read_ingest
@@ -19,7 +19,7 @@ def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn 
     table = read_ingest(work_dir, ["record_id", "nsfw_detections"])
     log = FindingsLog("nsfw")
     scored = 0
-    bar = RecordProgress(progress, "nsfw", len(table))
+    bar = WorkProgress(progress, "nsfw", len(table))
     if cfg.nsfw.enabled:
         dropped = dropped_ids(work_dir, ["ingest", "provenance", "dedup"])
         for done, (rid, raw) in enumerate(zip(table["record_id"], table["nsfw_detections"], strict=True)):

@@ -9,8 +9,9 @@ def _silent(description: str, completed: int, total: int | None) -> None:
     return None
 
 
-class RecordProgress:
-    """A pass's records done, reported every `every` records and at the end (bars show records/s, ETA)."""
+class WorkProgress:
+    """Units of work done (a pass's records, finalize's steps), reported every `every` units and at
+    the end, so that bars show a rate and an ETA."""
 
     def __init__(self, progress: ProgressFn | None, name: str, total: int, every: int = 4096):
         self.progress = progress or _silent
@@ -18,7 +19,7 @@ class RecordProgress:
         self.progress(name, 0, total)
 
     def at(self, done: int) -> None:
-        """Called with the count so far, as often as convenient; reports only every `every` records."""
+        """Called with the count so far, as often as convenient; reports only every `every` units."""
         if done % self.every == 0 and 0 < done < self.total:
             self.progress(self.name, done, self.total)
 

@@ -13,7 +13,7 @@ from governance.decisions import FindingsLog, dropped_ids, load_findings, resolv
 from governance.embedded_signals import EmbeddedSignals
 from governance.licenses import license_choices, license_traits, normalize_license
 from governance.opt_out import load_opt_out
-from governance.progress import ProgressFn, RecordProgress
+from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
 from governance.tables import read_ingest
@@ -106,7 +106,7 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn |
     # A record that ingest dropped (no file, broken metadata) has no provenance worth assessing.
     dropped = dropped_ids(work_dir, ["ingest"])
     # Plain dicts: a pandas row object per record costs more than all the checks together.
-    bar = RecordProgress(progress, "provenance", len(table))
+    bar = WorkProgress(progress, "provenance", len(table))
     for done, row in enumerate(table.to_dict("records")):
         bar.at(done)
         rid = row["record_id"]

@@ -31,7 +31,6 @@ def ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> Stage
 
 
 def _pass(
-    name: str,
     run: Callable[[GovernanceConfig, Path, ProgressFn], StageCounts],
     cfg: GovernanceConfig,
     work_dir: Path,
@@ -44,17 +43,17 @@ def _pass(
 
 def provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Licences, required fields, declared hashes, opt-out and AI-generated signals."""
-    return _pass("provenance", run_provenance, cfg, work_dir, progress)
+    return _pass(run_provenance, cfg, work_dir, progress)
 
 
 def dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Exact and near duplicates: one deterministic representative per group."""
-    return _pass("dedup", run_dedup, cfg, work_dir, progress)
+    return _pass(run_dedup, cfg, work_dir, progress)
 
 
 def nsfw(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
     """Drop records whose NudeNet detections exceed the label x threshold policy."""
-    return _pass("nsfw", run_nsfw_policy, cfg, work_dir, progress)
+    return _pass(run_nsfw_policy, cfg, work_dir, progress)
 
 
 def finalize(

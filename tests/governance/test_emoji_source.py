@@ -13,7 +13,7 @@ from governance import stages
 from governance.config import DataConfig, GovernanceConfig
 from governance.images import ImageLimits, decode
 from governance.nsfw import NsfwDetector
-from governance.progress import RecordProgress
+from governance.progress import WorkProgress
 from governance.sources.emoji import caption, gender, load_emoji, skin_tone
 from governance.tables import RECORDS_FILE
 
@@ -90,12 +90,12 @@ def test_nsfw_failure_mid_ingest_keeps_finished_shards_and_resume_does_the_rest(
 
 def test_record_progress_reports_every_so_often_and_at_the_end():
     calls = []
-    bar = RecordProgress(lambda *call: calls.append(call), "pass", total=10, every=4)
+    bar = WorkProgress(lambda *call: calls.append(call), "pass", total=10, every=4)
     for done in range(10):
         bar.at(done)
     bar.finish()
     assert calls == [("pass", 0, 10), ("pass", 4, 10), ("pass", 8, 10), ("pass", 10, 10)]
-    RecordProgress(None, "silent", total=3).finish()  # no callback: nothing to report to
+    WorkProgress(None, "silent", total=3).finish()  # no callback: nothing to report to
 
 
 def test_nudenet_runs_once_per_distinct_file_content(tmp_path, monkeypatch):
