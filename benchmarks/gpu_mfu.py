@@ -71,8 +71,25 @@ def peak_for(name: str) -> float | None:
     return None
 
 
-def profile_step(step, device: torch.device, rows: int = 15) -> list[dict]:
-    """Where one step's time goes: the kernels (or CPU ops) with the most self time."""
+def kernel_kind(name: str) -> str:
+    """A kernel's family by its name, to see whether matrix products, attention or the rest bound a step."""
+    low = name.lower()
+    if any(k in low for k in ("flash", "fmha", "attention", "sdpa", "cudnn")):
+        return "attention"
+    if any(
+        k in low
+        for k in ("gemm", "nvjet", "cutlass", "xmma", "matmul", "cublas", "addmm", "aten::mm", "aten::bmm")
+    ):
+        return "matmul"
+    if low.startswith("triton"):
+        return "triton (fused by compile)"
+    if "adam" in low or "multi_tensor" in low:
+        return "optimiser"
+    return "other (elementwise, norms, copies)"
+
+
+def profile_step(step, device: torch.device, rows: int = 15) -> tuple[list[dict], dict]:
+    """Where one step's time goes: the kernels (or CPU ops) with the most self time, and shares by family."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -81,9 +98,17 @@ def profile_step(step, device: torch.device, rows: int = 15) -> list[dict]:
         if device.type == "cuda":
             torch.cuda.synchronize()
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0.0), reverse=True)[:rows]
-    total = sum(getattr(e, key, 0.0) for e in prof.key_averages()) or 1.0
-    return [
+    averages = prof.key_averages()
+    events = sorted(averages, key=lambda e: getattr(e, key, 0.0), reverse=True)[:rows]
+    total = sum(getattr(e, key, 0.0) for e in averages) or 1.0
+    kinds: dict[str, float] = {}
+    for e in averages:
+        if getattr(e, key, 0.0) > 0:
+            kinds[kernel_kind(e.key)] = kinds.get(kernel_kind(e.key), 0.0) + getattr(e, key) / 1000
+    shares = {
+        k: {"ms": v, "share": v * 1000 / total} for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])
+    }
+    top = [
         {
             "name": e.key[:120],
             "calls": e.count,
@@ -92,6 +117,22 @@ def profile_step(step, device: torch.device, rows: int = 15) -> list[dict]:
         }
         for e in events
     ]
+    return top, shares
+
+
+def attention_backend(name: str):
+    """A context that pins SDPA to one backend (or leaves torch's choice)."""
+    import contextlib
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    backends = {
+        "flash": SDPBackend.FLASH_ATTENTION,
+        "cudnn": SDPBackend.CUDNN_ATTENTION,
+        "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    }
+    # the masked cross-attention may need another backend than the self-attention: math stays allowed
+    return contextlib.nullcontext() if name == "default" else sdpa_kernel([backends[name], SDPBackend.MATH])
 
 
 def main() -> None:
@@ -110,6 +151,17 @@ def main() -> None:
         action="store_true",
         help="pass no text attention mask (valid when captions are unpadded): lets SDPA pick flash kernels",
     )
+    parser.add_argument(
+        "--fuse-qkv",
+        action="store_true",
+        help="diffusers' fuse_qkv_projections: one matrix product for q, k, v",
+    )
+    parser.add_argument(
+        "--sdpa",
+        choices=["default", "flash", "cudnn", "efficient"],
+        default="default",
+        help="pin scaled_dot_product_attention to one backend",
+    )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else BASE
     if args.smoke:
@@ -119,6 +171,8 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = True
 
     model = build(sizes).to(device)  # fp32 master weights; bf16 compute through autocast
+    if args.fuse_qkv:
+        model.fuse_qkv_projections()
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     fwd = torch.compile(model) if args.compile else model
@@ -128,13 +182,13 @@ def main() -> None:
     emb = torch.randn(b, sizes["text_tokens"], sizes["text_dim"], device=device, generator=gen)
     mask = None if args.no_mask else torch.ones(b, sizes["text_tokens"], device=device, dtype=torch.long)
 
-    def step():
+    def step(net=fwd):
         # rectified-flow step, as training/flow.py: x = (1 - s) x0 + s noise, target noise - x0
         sigma = torch.sigmoid(torch.randn(b, device=device, generator=gen))
         noise = torch.randn_like(x0)
         s = sigma.view(-1, 1, 1, 1)
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            pred = fwd(
+        with torch.autocast(device.type, dtype=torch.bfloat16), attention_backend(args.sdpa):
+            pred = net(
                 (1 - s) * x0 + s * noise,
                 encoder_hidden_states=emb,
                 timestep=sigma * 1000,
@@ -150,7 +204,9 @@ def main() -> None:
 
     counter = FlopCounterMode(display=False)
     with counter:
-        step()  # counted eagerly (compile hides ops from the counter); also a warm-up step
+        # counted on the eager module: compile hides ops from the counter, and a first compiled call under
+        # the counter's dispatch mode can leave dynamo running the model eagerly from then on
+        step(model)
     flops_per_image = counter.get_total_flops() / b
 
     def sync():
@@ -167,7 +223,11 @@ def main() -> None:
         sync()
         times.append(time.perf_counter() - t0)
     step_s = statistics.median(times)
-    top_kernels = profile_step(step, device) if args.profile else None
+    top_kernels, kinds = profile_step(step, device) if args.profile else (None, None)
+    from torch._dynamo.utils import counters
+
+    compiled_graphs = counters["stats"].get("unique_graphs", 0)
+    graph_breaks = sum(counters["graph_break"].values())
     ips = b / step_s
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     peak = peak_for(name) if device.type == "cuda" else None
@@ -182,6 +242,10 @@ def main() -> None:
         "precision": "bf16 autocast, fp32 master weights",
         "torch": torch.__version__,
         "compile": args.compile,
+        "compiled_graphs": compiled_graphs if args.compile else None,
+        "graph_breaks": graph_breaks if args.compile else None,
+        "fused_qkv": args.fuse_qkv,
+        "sdpa_backend": args.sdpa,
         "text_mask": not args.no_mask,
         "batch": b,
         "steps_timed": args.steps,
@@ -196,6 +260,7 @@ def main() -> None:
     }
     if top_kernels is not None:
         result["top_kernels_one_step"] = top_kernels
+        result["time_by_kernel_family"] = kinds
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
