@@ -28,7 +28,9 @@ def call_denoiser(
 ) -> torch.Tensor:
     """Predict the flow velocity (noise - data) at noise level `sigma` in [0, 1] for either architecture."""
     timestep = sigma * TIMESTEP_SCALE
-    inner = getattr(denoiser, "module", denoiser)  # DDP wraps the model; the class tells the signature
+    # torch.compile and DDP wrap the model (in that order); the inner class tells the signature
+    inner = getattr(denoiser, "_orig_mod", denoiser)
+    inner = getattr(inner, "module", inner)
     if type(inner).__name__ == "PixArtTransformer2DModel":
         return denoiser(
             x,

@@ -138,6 +138,63 @@ def test_transformer_architecture_trains_and_reloads(governed, tiny_cfg, tmp_pat
     assert image.images.shape == (1, 16, 16, 3)
 
 
+def test_compiled_transformer_trains_checkpoints_and_exports_plain_weights(
+    governed, tiny_cfg, tmp_path, monkeypatch
+):
+    """`compile: true` wraps the denoiser in torch.compile's module; training must call it with the
+    transformer's signature, and checkpoints, export and FLOP counting must see the plain module.
+
+    Dynamo traces for real, but with its `eager` backend: inductor's C++ code generation takes minutes on
+    this 2-core CPU (the GPU benchmark runs the real backend)."""
+    from safetensors import safe_open
+    from torch._dynamo.utils import counters
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model: real_compile(model, backend="eager"))
+    torch._dynamo.reset()
+    counters.clear()
+    common = dict(
+        architecture="transformer",
+        block_out_channels=[32],
+        layers_per_block=1,
+        max_steps=3,
+        sample_prompts=[],
+    )
+    runs = {}
+    for compiled in (True, False):
+        cfg = tiny_cfg(compile=compiled, checkpoint_every="1s", **common)
+        out = tmp_path / f"compile-{compiled}"
+        runs[compiled] = train(cfg, governed, out, time.time() + 120, 0, lambda *a: None, lambda *a: None)
+    report = runs[True]
+    assert counters["stats"]["unique_graphs"] >= 1  # the training steps ran through dynamo
+    assert report.compute.speed_options["torch_compile"] is True and report.steps == 3
+    assert runs[False].compute.speed_options["torch_compile"] is False
+    # counted on the eager module: the same FLOPs as the uncompiled run
+    assert report.compute.flops_per_image == runs[False].compute.flops_per_image > 0
+    checkpoint = sorted((tmp_path / "compile-True" / "checkpoints").glob("checkpoint-*"))[-1]
+    with safe_open(str(checkpoint / "denoiser" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        names = list(f.keys())
+    assert names and not any("_orig_mod" in n for n in names)
+    pipe = DiffusionPipeline.from_pretrained(report.model_dir, trust_remote_code=True)
+    image = pipe(
+        "rocket", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np"
+    )
+    assert np.isfinite(image.images).all()
+
+
+def test_compile_auto_is_on_for_cuda_with_budget_left_and_off_on_cpu(tiny_cfg):
+    from training.session import COMPILE_MIN_BUDGET_S, resolve_compile
+
+    cfg, cuda, cpu = tiny_cfg(), torch.device("cuda"), torch.device("cpu")
+    assert cfg.compile == "auto"
+    assert resolve_compile(cfg, cuda, sharded=False, budget_left_s=COMPILE_MIN_BUDGET_S)
+    assert not resolve_compile(cfg, cuda, sharded=False, budget_left_s=COMPILE_MIN_BUDGET_S - 1)
+    assert not resolve_compile(cfg, cuda, sharded=True, budget_left_s=3600)
+    assert not resolve_compile(cfg, cpu, sharded=False, budget_left_s=3600)
+    assert resolve_compile(tiny_cfg(compile=True), cpu, sharded=False, budget_left_s=1)
+    assert not resolve_compile(tiny_cfg(compile=False), cuda, sharded=False, budget_left_s=3600)
+
+
 def test_latent_space_with_a_user_vae(governed, tiny_cfg, tmp_path, monkeypatch):
     """A (tiny, random) AutoencoderKL given by path: training, export and sampling happen in its latents."""
     from diffusers import AutoencoderKL
