@@ -71,21 +71,23 @@ def load_optimizer(directory: Path) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_rng(generator: torch.Generator, directory: Path, rank: int) -> None:
-    """This process's data/noise generator and torch's global RNG."""
-    save_file(
-        {"generator": generator.get_state(), "torch": torch.get_rng_state()},
-        directory / f"rng-rank{rank}.safetensors",
-    )
+def save_rng(generators: dict[str, torch.Generator], directory: Path, rank: int) -> None:
+    """This process's named generators (data, noise) and torch's global RNG."""
+    states = {name: g.get_state() for name, g in generators.items()}
+    save_file(states | {"torch": torch.get_rng_state()}, directory / f"rng-rank{rank}.safetensors")
 
 
-def load_rng(generator: torch.Generator, directory: Path, rank: int) -> bool:
-    """Restore this process's RNG; False when the checkpoint was written by fewer processes."""
+def load_rng(generators: dict[str, torch.Generator], directory: Path, rank: int) -> bool:
+    """Restore this process's RNG; False when the checkpoint was written by fewer processes or lacks a
+    generator asked for (one written on another kind of device), so the caller reseeds instead."""
     file = directory / f"rng-rank{rank}.safetensors"
     if not file.is_file():
         return False
     states = load_file(file)
-    generator.set_state(states["generator"])
+    if not set(generators) <= set(states):
+        return False
+    for name, g in generators.items():
+        g.set_state(states[name])
     torch.set_rng_state(states["torch"])
     return True
 

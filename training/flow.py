@@ -38,11 +38,17 @@ class RectifiedFlow:
         generator: torch.Generator | None = None,
         sigma: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        noise_generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mean loss, per-sample loss, sigma). Pass `sigma`/`noise` for a fixed, reproducible evaluation."""
+        """(mean loss, per-sample loss, sigma). Pass `sigma`/`noise` for a fixed, reproducible evaluation.
+
+        `noise_generator` (on x0's device) draws the noise there; without it the noise comes from
+        `generator` on the CPU."""
         if sigma is None:
             sigma = self.sample_sigma(x0.shape[0], generator)
-        if noise is None:
+        if noise is None and noise_generator is not None:
+            noise = torch.randn(x0.shape, generator=noise_generator, device=x0.device, dtype=x0.dtype)
+        elif noise is None:
             noise = torch.randn(x0.shape, generator=generator)
         sigma, noise = sigma.to(x0.device), noise.to(x0.device, x0.dtype)
         x_sigma = self.interpolate(x0, noise, sigma)
@@ -75,11 +81,11 @@ class RectifiedFlow:
         return x
 
 
-def sigma_bins(sigma: torch.Tensor, per_sample: torch.Tensor, bins: int = 4) -> dict[str, tuple[float, int]]:
-    """Sum of loss and count per noise-level bin ("loss_t0" is the least noisy quarter)."""
+def sigma_bins(
+    sigma: torch.Tensor, per_sample: torch.Tensor, bins: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of loss and count per noise-level bin (bin 0 is the least noisy quarter), as tensors on the
+    loss's device: reading them every step would make a GPU wait for the host."""
     idx = (sigma.clamp(0, 1 - 1e-6) * bins).long()
-    out = {}
-    for b in range(bins):
-        sel = idx == b
-        out[f"loss_t{b}"] = (float(per_sample[sel].sum()), int(sel.sum()))
-    return out
+    sums = torch.bincount(idx, weights=per_sample.float(), minlength=bins)
+    return sums, torch.bincount(idx, minlength=bins)

@@ -13,7 +13,9 @@ def train_step(s: Session, lr: float):
         group["lr"] = lr
     x0, emb, mask = s.batch()
     with s.autocast():
-        loss, per_sample, sigma = s.flow.loss(s.velocity, x0, emb, mask, generator=s.generator)
+        loss, per_sample, sigma = s.flow.loss(
+            s.velocity, x0, emb, mask, generator=s.generator, noise_generator=s.noise_generator
+        )
     s.accelerator.backward(loss)
     s.accelerator.clip_grad_norm_(s.model.parameters(), 1.0)
     s.opt.step()
@@ -25,7 +27,10 @@ def train_step(s: Session, lr: float):
 def run_loop(s: Session, log, progress) -> str:
     """Train until the budget (or max_steps) says stop; returns why it stopped."""
     cfg, acc = s.cfg, s.accelerator
-    step_s, window_loss, window_n, bins, window_start = 0.0, 0.0, 0, {}, time.time()
+    step_s, window_start = 0.0, time.time()
+    # summed on the device and read only at log points: reading a loss each step would make the GPU
+    # wait for the host to queue the next one
+    window_loss, window_n, bin_sums, bin_counts = 0.0, 0, 0.0, 0
     while True:
         stop, due = s.decide(step_s)
         if stop:
@@ -41,23 +46,26 @@ def run_loop(s: Session, log, progress) -> str:
         s.images_seen += batch * acc.num_processes
         # moving average of the step time: the stop condition needs the next step's duration
         step_s = time.time() - t0 if step_s == 0 else 0.9 * step_s + 0.1 * (time.time() - t0)
-        window_loss, window_n = window_loss + float(loss), window_n + 1
-        for key, (total, count) in sigma_bins(sigma, per_sample).items():
-            old = bins.get(key, (0.0, 0))
-            bins[key] = (old[0] + total, old[1] + count)
+        sums, counts = sigma_bins(sigma, per_sample)
+        window_loss, window_n = window_loss + loss, window_n + 1
+        bin_sums, bin_counts = bin_sums + sums, bin_counts + counts
         if s.step % cfg.log_every == 0:
             elapsed = time.time() - window_start
             metrics = {
-                "loss": window_loss / window_n,
+                "loss": float(window_loss) / window_n,
                 "lr": lr,
                 "images_per_s": window_n * batch * acc.num_processes / max(elapsed, 1e-9),
                 "budget_fraction": s.budget.fraction(),
                 "epoch": float(s.sampler.epoch),
             }
-            metrics |= {k: total / count for k, (total, count) in bins.items() if count}
+            metrics |= {
+                f"loss_t{b}": total / count
+                for b, (total, count) in enumerate(zip(bin_sums.tolist(), bin_counts.tolist(), strict=True))
+                if count
+            }
             s.history.append([s.step, metrics["loss"]])
             if acc.is_main_process:
                 log(metrics, s.step)
                 # seconds of the budget: the pipeline's bar then shows the time left as its ETA
                 progress("train (s)", round(time.time() - s.budget.start), round(s.budget.total_s))
-            window_loss, window_n, bins, window_start = 0.0, 0, {}, time.time()
+            window_loss, window_n, bin_sums, bin_counts, window_start = 0.0, 0, 0.0, 0, time.time()

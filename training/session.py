@@ -75,7 +75,9 @@ class Session:
     opt: torch.optim.Optimizer
     flow: RectifiedFlow
     sampler: EpochSampler
-    generator: torch.Generator
+    generator: torch.Generator  # on the CPU: noise levels, caption dropout
+    # on the training device: noise drawn on the CPU would cost a copy of the batch to the GPU per step
+    noise_generator: torch.Generator
     budget: Budget
     precision: str
     speed_options: dict[str, bool | str]
@@ -117,14 +119,20 @@ class Session:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @property
+    def generators(self) -> dict[str, torch.Generator]:
+        """The generators a checkpoint must restore, by name."""
+        return {"generator": self.generator, "noise_generator": self.noise_generator}
+
     def velocity(self, x, sigma, emb, mask):
         return call_denoiser(self.model, x, sigma, emb, mask)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The next batch: images in [-1, 1] and caption embeddings, with caption dropout applied."""
         idx = self.sampler.next_indices()
-        x0 = self.images[idx]
-        x0 = (to_model_range(x0) if x0.dtype == torch.uint8 else x0).to(self.device)
+        # moved as uint8 and scaled where the model runs: a quarter of the bytes to copy to a GPU
+        x0 = self.images[idx].to(self.device)
+        x0 = to_model_range(x0) if x0.dtype == torch.uint8 else x0
         if self.speed_options.get("channels_last"):
             x0 = x0.contiguous(memory_format=torch.channels_last)
         emb, mask = self.text_emb[idx], self.text_mask[idx]
@@ -167,7 +175,7 @@ class Session:
             ckpt.clean_temporaries(self.checkpoints)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
-        ckpt.save_rng(self.generator, tmp, acc.process_index)
+        ckpt.save_rng(self.generators, tmp, acc.process_index)
         acc.wait_for_everyone()
         final = None
         # Gathering is collective when sharded; unsharded, only the main process needs the copies.
@@ -262,8 +270,11 @@ class Session:
         sharding.load_model_state(self.unwrapped, load_file(checkpoint / "denoiser" / ckpt.WEIGHTS_FILE))
         self.ema.load_weights(load_file(checkpoint / "ema" / ckpt.WEIGHTS_FILE))
         sharding.load_optimizer_state(self.unwrapped, self.opt, ckpt.load_optimizer(checkpoint))
-        if not ckpt.load_rng(self.generator, checkpoint, self.accelerator.process_index):
-            self.generator.manual_seed(self.seed * 7919 + self.accelerator.process_index + state["step"])
+        if not ckpt.load_rng(self.generators, checkpoint, self.accelerator.process_index):
+            for offset, g in enumerate(self.generators.values()):
+                g.manual_seed(
+                    self.seed * 7919 + self.accelerator.process_index + state["step"] + offset * 104729
+                )
         self.sampler.load_state(state["data"])
         self.ema.load_state(state["ema"])
         self.step = self.resumed_from_step = int(state["step"])
@@ -373,6 +384,7 @@ def build_session(
     rank, world = accelerator.process_index, accelerator.num_processes
     tuner = make_tuner(cfg.threads, device.type, world)
     generator = torch.Generator().manual_seed(seed * 7919 + rank)
+    noise_generator = torch.Generator(device).manual_seed(seed * 7919 + rank + 104729)
     return Session(
         cfg=cfg,
         out_dir=out_dir,
@@ -392,6 +404,7 @@ def build_session(
         flow=RectifiedFlow(),
         sampler=EpochSampler(len(images), cfg.batch_size, seed, rank, world),
         generator=generator,
+        noise_generator=noise_generator,
         budget=Budget(start=start, deadline=deadline, reserve_s=3.0),
         precision=precision,
         speed_options=speed,

@@ -29,13 +29,21 @@ def test_optimizer_state_round_trips_without_pickle(tmp_path):
 
 
 def test_rng_round_trip(tmp_path):
-    gen = torch.Generator().manual_seed(5)
-    ckpt.save_rng(gen, tmp_path, rank=0)
-    expected = torch.rand(3, generator=gen)
-    other = torch.Generator().manual_seed(99)
-    assert ckpt.load_rng(other, tmp_path, rank=0)
-    assert torch.equal(torch.rand(3, generator=other), expected)
-    assert not ckpt.load_rng(other, tmp_path, rank=1)
+    gen, noise = torch.Generator().manual_seed(5), torch.Generator().manual_seed(6)
+    ckpt.save_rng({"generator": gen, "noise_generator": noise}, tmp_path, rank=0)
+    expected = torch.rand(3, generator=gen), torch.rand(3, generator=noise)
+    other, other_noise = torch.Generator().manual_seed(99), torch.Generator().manual_seed(98)
+    assert ckpt.load_rng({"generator": other, "noise_generator": other_noise}, tmp_path, rank=0)
+    assert torch.equal(torch.rand(3, generator=other), expected[0])
+    assert torch.equal(torch.rand(3, generator=other_noise), expected[1])
+    assert not ckpt.load_rng({"generator": other}, tmp_path, rank=1)
+
+
+def test_rng_from_a_checkpoint_without_the_noise_generator_asks_for_a_reseed(tmp_path):
+    """A checkpoint written on a CPU (no device noise generator) resumed on a GPU: reseed, not half-restore."""
+    ckpt.save_rng({"generator": torch.Generator().manual_seed(5)}, tmp_path, rank=0)
+    wanted = {"generator": torch.Generator(), "noise_generator": torch.Generator()}
+    assert not ckpt.load_rng(wanted, tmp_path, rank=0)
 
 
 def test_half_written_checkpoints_are_invisible_and_rotation_keeps_newest(tmp_path):

@@ -83,6 +83,24 @@ def test_sigkill_then_resume_finishes_and_loads(governed, tiny_cfg, tmp_path):
     assert pipe("red heart", num_inference_steps=2, output_type="np").images.shape == (1, 16, 16, 3)
 
 
+def test_resumed_run_continues_exactly_where_it_stopped(governed, tiny_cfg, tmp_path):
+    """2 steps, stop, resume to 4 == 4 steps in one go: weights, optimiser, data position and both
+    generators (noise levels and dropout on the CPU, noise on the training device) come back."""
+    fixed = {"warmup_fraction": 0.0, "decay_fraction": 0.0, "precision": "fp32", "sample_prompts": []}
+
+    def run(out: Path, steps: int, resume: bool = False):
+        cfg = tiny_cfg(max_steps=steps, **fixed)
+        return train(cfg, governed, out, time.time() + 60, 0, lambda *a: None, lambda *a: None, resume=resume)
+
+    straight = run(tmp_path / "straight", 4)
+    run(tmp_path / "split", 2)
+    resumed = run(tmp_path / "split", 4, resume=True)
+    assert resumed.resumed_from_step == 2 and resumed.steps == straight.steps == 4
+    for which in ("denoiser", "ema"):
+        a, b = _weights(tmp_path / "straight", which), _weights(tmp_path / "split", which)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), which
+
+
 def _launch(governed: Path, out: Path) -> list[str]:
     return [
         sys.executable,
