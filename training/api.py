@@ -52,6 +52,7 @@ def train(
             s.resume_from(latest)
         s.probe_grid_time()  # sizes the time held back for the final sample grid
         flops = measure_flops(s)
+        s.warm_up_compiled()
         s.last_checkpoint = time.time()  # the checkpoint timer starts with the loop
         stopped = run_loop(s, log, progress)
         if s.resumed_from_step != s.step or latest is None:

@@ -147,18 +147,23 @@ def test_compiled_transformer_trains_checkpoints_and_exports_plain_weights(
     Dynamo traces for real, but with its `eager` backend: inductor's C++ code generation takes minutes on
     this 2-core CPU (the GPU benchmark runs the real backend)."""
     from safetensors import safe_open
+    from safetensors.torch import load_file
     from torch._dynamo.utils import counters
 
     real_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda model: real_compile(model, backend="eager"))
     torch._dynamo.reset()
     counters.clear()
+    # fp32 and a constant learning rate (the schedule follows the wall clock): the two runs can agree exactly
     common = dict(
         architecture="transformer",
         block_out_channels=[32],
         layers_per_block=1,
         max_steps=3,
         sample_prompts=[],
+        precision="fp32",
+        warmup_fraction=0.0,
+        decay_fraction=0.0,
     )
     runs = {}
     for compiled in (True, False):
@@ -169,6 +174,12 @@ def test_compiled_transformer_trains_checkpoints_and_exports_plain_weights(
     assert counters["stats"]["unique_graphs"] >= 1  # the training steps ran through dynamo
     assert report.compute.speed_options["torch_compile"] is True and report.steps == 3
     assert runs[False].compute.speed_options["torch_compile"] is False
+    # compiled before the first step (disclosed), without changing what the run learns
+    assert report.compute.speed_options["compile_time"].endswith("s, before the first step")
+    assert "compile_time" not in runs[False].compute.speed_options
+    ckpts = {c: sorted((tmp_path / f"compile-{c}" / "checkpoints").glob("checkpoint-*"))[-1] for c in runs}
+    weights = {c: load_file(ckpts[c] / "denoiser" / "diffusion_pytorch_model.safetensors") for c in runs}
+    assert all(torch.equal(weights[True][k], weights[False][k]) for k in weights[False])
     # counted on the eager module: the same FLOPs as the uncompiled run
     assert report.compute.flops_per_image == runs[False].compute.flops_per_image > 0
     checkpoint = sorted((tmp_path / "compile-True" / "checkpoints").glob("checkpoint-*"))[-1]
