@@ -147,6 +147,7 @@ def main() -> None:
         "images_seen": report.images_seen,
         "batch": cfg.batch_size,
         "report_images_per_s": report.throughput_images_per_s,
+        "report_step_images_per_s": report.step_images_per_s,
         "report_mfu": compute.mfu,
         "steady_images_per_s_median": steady_ips,
         "steady_mfu": compute.flops_per_image * steady_ips / peak

@@ -341,6 +341,8 @@ class Runner:
                 "train.steps": report.steps,
                 "train.images_seen": report.images_seen,
                 "train.images_per_s": report.throughput_images_per_s,
+                **({"train.step_images_per_s": report.step_images_per_s} if report.step_images_per_s else {}),
+                **({"train.mfu": c.mfu} if c.mfu is not None else {}),
                 "train.wall_clock_s": c.wall_clock_s,
                 "train.device_hours": c.device_hours,
                 "train.estimated_cost": c.estimated_cost,

@@ -51,6 +51,7 @@ def train(
         if latest is not None:
             s.resume_from(latest)
         s.probe_grid_time()  # sizes the time held back for the final sample grid
+        s.probe_save_time()  # and for the last checkpoint and the model directory
         flops = measure_flops(s)
         s.warm_up_compiled()
         s.last_checkpoint = time.time()  # the checkpoint timer starts with the loop

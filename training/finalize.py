@@ -134,8 +134,9 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
     device_count = s.accelerator.num_processes if device_type == "cuda" else 1
     device_hours = wall / 3600 * device_count
     throughput = s.images_seen / max(wall, 1e-9)
+    step_rate = s.step_images / s.steps_s if s.steps_s > 0 else None
     peak = peak_flops(device_name, s.precision) if device_type == "cuda" else None
-    mfu = flops * throughput / (peak * device_count) if (flops and peak) else None
+    mfu = flops * step_rate / (peak * device_count) if (flops and peak and step_rate) else None
     cost = device_hours * cfg.price_per_device_hour
     ips = s.inference_images_per_s
     per_million = (1e6 / ips / 3600 * cfg.price_per_device_hour) if ips else None
@@ -174,6 +175,7 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
         steps=s.step,
         images_seen=s.images_seen,
         throughput_images_per_s=throughput,
+        step_images_per_s=step_rate,
         final_loss=s.history[-1][1] if s.history else None,
         resumed_from_step=s.resumed_from_step,
         architecture={

@@ -2,6 +2,8 @@
 
 import time
 
+import torch
+
 from training.flow import sigma_bins
 from training.schedule import lr_multiplier
 from training.session import Session
@@ -34,6 +36,10 @@ def run_loop(s: Session, log, progress) -> str:
     while True:
         stop, due = s.decide(step_s)
         if stop:
+            if s.device.type == "cuda":  # the queued steps finish inside the measured step time
+                t0 = time.time()
+                torch.cuda.synchronize(s.device)
+                s.steps_s += time.time() - t0
             return "max_steps" if cfg.max_steps is not None and s.step >= cfg.max_steps else "budget"
         if due:
             s.save_checkpoint()
@@ -42,8 +48,10 @@ def run_loop(s: Session, log, progress) -> str:
         lr = cfg.learning_rate * lr_multiplier(s.budget.fraction(), cfg.warmup_fraction, cfg.decay_fraction)
         loss, per_sample, sigma, batch = train_step(s, lr)
         s.threads.after_step(time.time() - t0)
+        s.steps_s += time.time() - t0
         s.step += 1
         s.images_seen += batch * acc.num_processes
+        s.step_images += batch * acc.num_processes
         # moving average of the step time: the stop condition needs the next step's duration
         step_s = time.time() - t0 if step_s == 0 else 0.9 * step_s + 0.1 * (time.time() - t0)
         sums, counts = sigma_bins(sigma, per_sample)

@@ -18,7 +18,7 @@ class ComputeRecord(BaseModel):
     precision: str
     speed_options: dict[str, bool | str] = Field(default_factory=dict)
     flops_per_image: float | None = None
-    mfu: float | None = None  # GPUs only
+    mfu: float | None = None  # GPUs only, during training steps
     energy_kwh: float | None = None
     energy_method: str = "not measured"
     co2_kg: float | None = None
@@ -35,7 +35,9 @@ class TrainingReport(BaseModel):
     budget_s: float
     steps: int
     images_seen: int
-    throughput_images_per_s: float
+    throughput_images_per_s: float  # images seen / whole wall-clock (set-up, compiling, saves included)
+    # images / time inside training steps (this attempt); MFU is computed from it
+    step_images_per_s: float | None = None
     final_loss: float | None
     resumed_from_step: int | None = None
     architecture: dict[str, str | int | float] = Field(default_factory=dict)

@@ -109,6 +109,13 @@ def test_held_out_loss_is_finite_and_reproducible(trained, governed, monkeypatch
     assert denoising_loss(model_dir, governed, "eval", seed=0) == first
 
 
+def test_step_throughput_is_reported_beside_the_whole_wall_clock_rate(trained):
+    """The rate inside training steps excludes set-up and saves, so it is the faster of the two."""
+    report = trained["report"]
+    assert report.step_images_per_s > report.throughput_images_per_s > 0
+    assert report.compute.mfu is None  # no datasheet peak for a CPU
+
+
 def test_second_run_reuses_cached_text_embeddings(trained, governed):
     cfg = trained["cfg"].model_copy(update={"max_steps": 2, "sample_prompts": []})
     first = trained["report"].compute.speed_options["text_embeddings"]
@@ -234,3 +241,30 @@ def test_latent_space_with_a_user_vae(governed, tiny_cfg, tmp_path, monkeypatch)
     assert image.images.shape == (1, 16, 16, 3)
     monkeypatch.setenv("T2I_CACHE_DIR", str(tmp_path / "cache"))
     assert 0 < denoising_loss(report.model_dir, governed, "eval", seed=0) < 100
+
+
+def test_checkpoint_time_is_probed_until_a_checkpoint_is_timed(tmp_path):
+    """The reserve for the last save comes from writing the weights once (probe file removed after)."""
+    from types import SimpleNamespace
+
+    from training.session import Session
+
+    def session(**over):
+        fields = dict(
+            accelerator=SimpleNamespace(is_main_process=True),
+            sharded=False,
+            checkpoint_s=None,
+            out_dir=tmp_path,
+            unwrapped=torch.nn.Linear(512, 512),
+        )
+        return SimpleNamespace(**(fields | over))
+
+    s = session()
+    Session.probe_save_time(s)
+    assert 0.5 < s.checkpoint_s < 60 and not list(tmp_path.iterdir())
+    timed = session(checkpoint_s=7.0)
+    Session.probe_save_time(timed)
+    assert timed.checkpoint_s == 7.0  # a real checkpoint's time wins
+    for other in (session(sharded=True), session(accelerator=SimpleNamespace(is_main_process=False))):
+        Session.probe_save_time(other)
+        assert other.checkpoint_s is None
