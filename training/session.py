@@ -136,7 +136,7 @@ class Session:
         """The next batch: images in [-1, 1] and caption embeddings, with caption dropout applied."""
         idx = self.sampler.next_indices()
         # moved as uint8 and scaled where the model runs: a quarter of the bytes to copy to a GPU
-        x0 = self.images[idx].to(self.device)
+        x0 = self._to_device(self.images[idx])
         x0 = to_model_range(x0) if x0.dtype == torch.uint8 else x0
         if self.speed_options.get("channels_last"):
             x0 = x0.contiguous(memory_format=torch.channels_last)
@@ -144,7 +144,15 @@ class Session:
         drop = torch.rand(len(idx), generator=self.generator) < self.cfg.caption_dropout
         emb = torch.where(drop[:, None, None], self.null_emb, emb)
         mask = torch.where(drop[:, None], self.null_mask, mask)
-        return x0, emb.to(self.device), mask.to(self.device)
+        return x0, self._to_device(emb), self._to_device(mask)
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """Copy to the training device; to a GPU from pinned memory without blocking, since a copy from
+        ordinary memory waits for the steps already queued and the GPU then idles while the host
+        gathers the next batch (DataLoader's pin_memory, for the cached tensors)."""
+        if self.device.type != "cuda":
+            return t.to(self.device)
+        return t.pin_memory().to(self.device, non_blocking=True)
 
     def reserve_s(self) -> float:
         """Time held back for the final save, sample grid and report: measured parts with a 1.2x margin.
@@ -193,9 +201,11 @@ class Session:
         self.budget.reserve_s = self.reserve_s()
         stop = self.budget.should_stop(step_s) or (cfg.max_steps is not None and self.step >= cfg.max_steps)
         due = time.time() - self.last_checkpoint >= parse_duration(cfg.checkpoint_every)
-        flags = torch.tensor([int(stop), int(due)], device=self.device)
-        if self.accelerator.num_processes > 1:
-            flags = broadcast(flags, from_process=0)
+        if self.accelerator.num_processes == 1:
+            # no device tensor: reading one back each step makes the host wait for the GPU to drain
+            # before it gathers the next batch, leaving the GPU idle meanwhile
+            return stop, due
+        flags = broadcast(torch.tensor([int(stop), int(due)], device=self.device), from_process=0)
         return bool(flags[0]), bool(flags[1])
 
     def save_checkpoint(self, grid: bool = True) -> Path | None:
