@@ -35,3 +35,14 @@ def test_gpu_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
     result = json.loads(out.read_text())
     assert result["images_per_s"] > 0 and result["flops_per_image"] > 0 and result["mfu"] is None
     assert result["top_kernels_one_step"] and result["top_kernels_one_step"][0]["self_ms"] > 0
+
+
+def test_gpu_training_loop_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
+    """The project's whole training stage on synthetic data and a random small encoder, tiny on a CPU."""
+    monkeypatch.setattr(sys, "argv", ["gpu_train_loop.py", str(tmp_path), "--smoke", "--budget", "25"])
+    _load("gpu_train_loop").main()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["steps"] > 0 and result["stopped_reason"] == "budget"
+    assert 0 <= result["returned_s_before_deadline"] <= 10
+    assert result["report_step_images_per_s"] >= result["report_images_per_s"] > 0
+    assert result["compute"]["device_type"] == "cpu" and result["steady_mfu"] is None
