@@ -48,19 +48,22 @@ def run_loop(s: Session, log, progress) -> str:
         lr = cfg.learning_rate * lr_multiplier(s.budget.fraction(), cfg.warmup_fraction, cfg.decay_fraction)
         loss, per_sample, sigma, batch = train_step(s, lr)
         s.threads.after_step(time.time() - t0)
-        s.steps_s += time.time() - t0
         s.step += 1
         s.images_seen += batch * acc.num_processes
         s.step_images += batch * acc.num_processes
-        # moving average of the step time: the stop condition needs the next step's duration
-        step_s = time.time() - t0 if step_s == 0 else 0.9 * step_s + 0.1 * (time.time() - t0)
         sums, counts = sigma_bins(sigma, per_sample)
         window_loss, window_n = window_loss + loss, window_n + 1
         bin_sums, bin_counts = bin_sums + sums, bin_counts + counts
         if s.step % cfg.log_every == 0:
+            # read first: on a GPU this waits for the window's queued steps, which the rate must include
+            loss_value, sums_now, counts_now = (
+                float(window_loss) / window_n,
+                bin_sums.tolist(),
+                bin_counts.tolist(),
+            )
             elapsed = time.time() - window_start
             metrics = {
-                "loss": float(window_loss) / window_n,
+                "loss": loss_value,
                 "lr": lr,
                 "images_per_s": window_n * batch * acc.num_processes / max(elapsed, 1e-9),
                 "budget_fraction": s.budget.fraction(),
@@ -68,7 +71,7 @@ def run_loop(s: Session, log, progress) -> str:
             }
             metrics |= {
                 f"loss_t{b}": total / count
-                for b, (total, count) in enumerate(zip(bin_sums.tolist(), bin_counts.tolist(), strict=True))
+                for b, (total, count) in enumerate(zip(sums_now, counts_now, strict=True))
                 if count
             }
             s.history.append([s.step, metrics["loss"]])
@@ -77,3 +80,9 @@ def run_loop(s: Session, log, progress) -> str:
                 # seconds of the budget: the pipeline's bar then shows the time left as its ETA
                 progress("train (s)", round(time.time() - s.budget.start), round(s.budget.total_s))
             window_loss, window_n, bin_sums, bin_counts, window_start = 0.0, 0, 0.0, 0, time.time()
+        # The whole iteration, log point included: on a GPU the host waits for the queued steps only
+        # there, so timing train_step alone would miss the GPU's time. A moving average feeds the stop
+        # rule, which needs the next step's duration.
+        iteration_s = time.time() - t0
+        s.steps_s += iteration_s
+        step_s = iteration_s if step_s == 0 else 0.9 * step_s + 0.1 * iteration_s

@@ -36,7 +36,7 @@ class TrainingReport(BaseModel):
     steps: int
     images_seen: int
     throughput_images_per_s: float  # images seen / whole wall-clock (set-up, compiling, saves included)
-    # images / time inside training steps (this attempt); MFU is computed from it
+    # images / time in training iterations (steps and log points, not checkpoints; this attempt); MFU uses it
     step_images_per_s: float | None = None
     final_loss: float | None
     resumed_from_step: int | None = None

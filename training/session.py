@@ -135,16 +135,21 @@ class Session:
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The next batch: images in [-1, 1] and caption embeddings, with caption dropout applied."""
         idx = self.sampler.next_indices()
-        # moved as uint8 and scaled where the model runs: a quarter of the bytes to copy to a GPU
-        x0 = self._to_device(self.images[idx])
-        x0 = to_model_range(x0) if x0.dtype == torch.uint8 else x0
-        if self.speed_options.get("channels_last"):
-            x0 = x0.contiguous(memory_format=torch.channels_last)
+        x0 = self._images_on_device(idx)
         emb, mask = self.text_emb[idx], self.text_mask[idx]
         drop = torch.rand(len(idx), generator=self.generator) < self.cfg.caption_dropout
         emb = torch.where(drop[:, None, None], self.null_emb, emb)
         mask = torch.where(drop[:, None], self.null_mask, mask)
         return x0, self._to_device(emb), self._to_device(mask)
+
+    def _images_on_device(self, idx: torch.Tensor) -> torch.Tensor:
+        """The cached images at `idx`, in the model's range and memory format on the training device."""
+        # moved as uint8 and scaled where the model runs: a quarter of the bytes to copy to a GPU
+        x0 = self._to_device(self.images[idx])
+        x0 = to_model_range(x0) if x0.dtype == torch.uint8 else x0
+        if self.speed_options.get("channels_last"):
+            x0 = x0.contiguous(memory_format=torch.channels_last)
+        return x0
 
     def _to_device(self, t: torch.Tensor) -> torch.Tensor:
         """Copy to the training device; to a GPU from pinned memory without blocking, since a copy from
@@ -181,11 +186,8 @@ class Session:
             return
         start = time.time()
         idx = torch.arange(self.cfg.batch_size) % len(self.images)
-        x0 = self.images[idx].to(self.device)
-        x0 = to_model_range(x0) if x0.dtype == torch.uint8 else x0
-        if self.speed_options.get("channels_last"):
-            x0 = x0.contiguous(memory_format=torch.channels_last)
-        emb, mask = self.text_emb[idx].to(self.device), self.text_mask[idx].to(self.device)
+        x0 = self._images_on_device(idx)
+        emb, mask = self._to_device(self.text_emb[idx]), self._to_device(self.text_mask[idx])
         sigma = torch.full((len(idx),), 0.5, device=self.device)
         with self.autocast():
             out = self.velocity(x0, sigma, emb, mask)

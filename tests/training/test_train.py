@@ -12,6 +12,9 @@ from PIL import Image
 from training.api import denoising_loss, load_pipeline, train
 from training.export import directory_sha256
 
+# the DiT-style preset at its smallest: one block, width 32
+TINY_TRANSFORMER = {"architecture": "transformer", "block_out_channels": [32], "layers_per_block": 1}
+
 
 @pytest.fixture(scope="module")
 def trained(governed, tmp_path_factory):
@@ -129,13 +132,7 @@ def test_second_run_reuses_cached_text_embeddings(trained, governed):
 
 def test_transformer_architecture_trains_and_reloads(governed, tiny_cfg, tmp_path):
     """The DiT-style preset (PixArt transformer with cross-attention to the caption tokens)."""
-    cfg = tiny_cfg(
-        architecture="transformer",
-        block_out_channels=[32],
-        layers_per_block=1,
-        max_steps=2,
-        sample_prompts=[],
-    )
+    cfg = tiny_cfg(**TINY_TRANSFORMER, max_steps=2, sample_prompts=[])
     report = train(cfg, governed, tmp_path / "dit", time.time() + 60, 0, lambda *a: None, lambda *a: None)
     assert report.architecture["class"] == "PixArtTransformer2DModel" and report.steps == 2
     pipe = DiffusionPipeline.from_pretrained(report.model_dir, trust_remote_code=True)
@@ -163,9 +160,7 @@ def test_compiled_transformer_trains_checkpoints_and_exports_plain_weights(
     counters.clear()
     # fp32 and a constant learning rate (the schedule follows the wall clock): the two runs can agree exactly
     common = dict(
-        architecture="transformer",
-        block_out_channels=[32],
-        layers_per_block=1,
+        **TINY_TRANSFORMER,
         max_steps=3,
         sample_prompts=[],
         precision="fp32",
