@@ -192,8 +192,11 @@ def _compute_table(tr: TrainingReport, budget: str) -> str:
         ("price per device-hour", f"{fmt_number(c.price_per_device_hour)} {c.currency}"),
         ("estimated cost", f"{fmt_number(c.estimated_cost)} {c.currency}"),
         ("cost assumptions", c.cost_assumptions),
-        ("inference throughput (images/s)", fmt_number(tr.inference_images_per_s)),
-        ("cost per million images", fmt_number(tr.cost_per_million_images)),
+        ("inference throughput (images/s, one image per call)", fmt_number(tr.inference_images_per_s)),
+        (
+            "cost per million images (at that rate: an upper bound for batched generation)",
+            fmt_number(tr.cost_per_million_images),
+        ),
     ]
     return md_table({"quantity": k, "value": v} for k, v in rows)
 
