@@ -94,9 +94,7 @@ def text_encoder_component(s: Session) -> Component:
 def measure_flops(s: Session) -> float | None:
     """FLOPs per training image (forward + backward) on a batch of 2, or None where counting fails."""
     model = s.unwrapped
-    x = torch.zeros((2, *s.images.shape[1:]), device=s.device)
-    emb, mask = s.text_emb[:2].to(s.device), s.text_mask[:2].to(s.device)
-    sigma = torch.full((2,), 0.5, device=s.device)
+    x, sigma, emb, mask = s.fixed_batch(2)
 
     def step():
         from training.t2i_pipeline import call_denoiser

@@ -142,6 +142,18 @@ class Session:
         mask = torch.where(drop[:, None], self.null_mask, mask)
         return x0, self._to_device(emb), self._to_device(mask)
 
+    def fixed_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x0, sigma, text_emb, text_mask) of the first `n` images (repeated if fewer) at noise level 0.5,
+        on the device and in the training batches' shapes and layout; draws from no training generator."""
+        idx = torch.arange(n) % len(self.images)
+        sigma = torch.full((n,), 0.5, device=self.device)
+        return (
+            self._images_on_device(idx),
+            sigma,
+            self._to_device(self.text_emb[idx]),
+            self._to_device(self.text_mask[idx]),
+        )
+
     def _images_on_device(self, idx: torch.Tensor) -> torch.Tensor:
         """The cached images at `idx`, in the model's range and memory format on the training device."""
         # moved as uint8 and scaled where the model runs: a quarter of the bytes to copy to a GPU
@@ -185,10 +197,7 @@ class Session:
         if not self.speed_options.get("torch_compile"):
             return
         start = time.time()
-        idx = torch.arange(self.cfg.batch_size) % len(self.images)
-        x0 = self._images_on_device(idx)
-        emb, mask = self._to_device(self.text_emb[idx]), self._to_device(self.text_mask[idx])
-        sigma = torch.full((len(idx),), 0.5, device=self.device)
+        x0, sigma, emb, mask = self.fixed_batch(self.cfg.batch_size)
         with self.autocast():
             out = self.velocity(x0, sigma, emb, mask)
         self.accelerator.backward(out.float().pow(2).mean())
