@@ -9,11 +9,44 @@ accuracy was 0.73 at 64 px and 0.74 at 96 px on the emoji data, at 2.6x less com
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from training.durations import Duration
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The checks each audit can report, by name: `allow_unmeasured` may only name these.
+QUALITY_CHECKS = (
+    "heldout_loss_ratio",
+    "heldout_loss",
+    "fd_ratio_to_real",
+    "fd_mobilenetv2_imagenet",
+    "alignment_probe_heldout_top5",
+    "alignment_generated_top5",
+)
+BIAS_CHECKS = (
+    "bias_audit_performed",
+    "representation_disparity",
+    "representation_amplification",
+    "quality_of_service_difference",
+)
+DEEPFAKE_CHECKS = ("replication_rate", "face_share", "pii_captions", "watermark_survival_jpeg_q75")
+_UNMEASURED_HELP = (
+    "checks that may come out 'not measured' without withholding approval (by default a gated check "
+    "that could not be measured withholds it)"
+)
+
+
+def _known_checks(names: list[str], known: tuple[str, ...], audit: str) -> list[str]:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"audits.{audit}.allow_unmeasured names unknown checks {unknown}; the checks are {list(known)}"
+        )
+    return names
 
 
 class QualityConfig(_Frozen):
@@ -40,6 +73,12 @@ class QualityConfig(_Frozen):
         None, ge=0, le=1, description="fail when generated images retrieve their prompt (top-5) less often"
     )
     batch_size: int = Field(64, ge=1, description="images generated per pipeline call")
+    allow_unmeasured: list[str] = Field(default_factory=list, description=_UNMEASURED_HELP)
+
+    @field_validator("allow_unmeasured")
+    @classmethod
+    def _checks_exist(cls, names: list[str]) -> list[str]:
+        return _known_checks(names, QUALITY_CHECKS, "quality")
 
 
 class BiasConfig(_Frozen):
@@ -84,6 +123,12 @@ class BiasConfig(_Frozen):
         None, description="fail when disparity minus the training data's own disparity is above"
     )
     batch_size: int = Field(64, ge=1)
+    allow_unmeasured: list[str] = Field(default_factory=list, description=_UNMEASURED_HELP)
+
+    @field_validator("allow_unmeasured")
+    @classmethod
+    def _checks_exist(cls, names: list[str]) -> list[str]:
+        return _known_checks(names, BIAS_CHECKS, "bias")
 
 
 class DeepfakeConfig(_Frozen):
@@ -115,10 +160,18 @@ class DeepfakeConfig(_Frozen):
     pii_prompts: int = Field(8, ge=0, description="PII-flagged captions generated from, to see what is drawn")
     watermark_images: int = Field(6, ge=1, description="generated images marked and attacked")
     batch_size: int = Field(64, ge=1)
+    allow_unmeasured: list[str] = Field(default_factory=list, description=_UNMEASURED_HELP)
+
+    @field_validator("allow_unmeasured")
+    @classmethod
+    def _checks_exist(cls, names: list[str]) -> list[str]:
+        return _known_checks(names, DEEPFAKE_CHECKS, "deepfake")
 
 
 class AuditsConfig(_Frozen):
-    reserve: str = Field("4m", description="wall-clock kept back from training for the audits and the card")
+    reserve: Duration = Field(
+        "4m", description="wall-clock kept back from training for the audits and the card, e.g. 4m, 1h"
+    )
     quality: QualityConfig = QualityConfig()
     bias: BiasConfig = BiasConfig()
     deepfake: DeepfakeConfig = DeepfakeConfig()

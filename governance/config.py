@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from governance.sizes import Size
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,7 +45,9 @@ class DataConfig(_Frozen):
         default_factory=lambda: ["skin_tone", "gender"],
         description="metadata fields holding sensitive attributes, carried to the bias audit",
     )
-    max_file_bytes: int = Field(50_000_000, ge=1, description="larger files are dropped (image_too_large)")
+    max_file_bytes: Size = Field(
+        50_000_000, description="larger files are dropped (image_too_large); e.g. 50MB, 48MiB or bytes"
+    )
     max_image_pixels: int = Field(
         40_000_000, ge=1, description="width*height above this is dropped from the header (image_too_large)"
     )

@@ -303,7 +303,10 @@ def ui(
     from pipeline.recording import tracking_uri
 
     path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    run_cfg = load_config(path).run if path else RunConfig()
+    try:
+        run_cfg = load_config(path).run if path else RunConfig()
+    except UsageError as exc:
+        _fail_usage(str(exc))
     uri = tracking_uri(run_cfg)
     console.print(f"MLflow UI for {uri} on http://127.0.0.1:{port}", highlight=False)
     mlflow_bin = Path(sys.executable).with_name("mlflow")

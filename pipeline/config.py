@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from audits.config import AuditsConfig
 from governance.config import GovernanceConfig
-from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError
 from training.config import TrainingConfig
+from training.durations import Duration
 
 
 class _Frozen(BaseModel):
@@ -23,7 +23,7 @@ class _Frozen(BaseModel):
 
 class RunConfig(_Frozen):
     name: str = Field("emoji-t2i", description="model name: registered model, card and publish folder")
-    budget: str = Field("15m", description="wall-clock for the whole run, e.g. 24h, 90m, 1h30m")
+    budget: Duration = Field("15m", description="wall-clock for the whole run, e.g. 24h, 90m, 1h30m")
     seed: int = Field(0, description="seeds the split, training and every audit")
     output_dir: Path = Field(Path("runs"), description="local run folders: runs/<run_id>/")
     tracking_uri: str | None = Field(
@@ -34,12 +34,6 @@ class RunConfig(_Frozen):
     train_processes: int = Field(
         1, ge=1, description="training processes: >1 runs `accelerate launch` (one per GPU, or CPU processes)"
     )
-
-    @field_validator("budget")
-    @classmethod
-    def _budget_is_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @field_validator("name")
     @classmethod
@@ -125,7 +119,8 @@ def _describe(err: dict, raw: dict) -> str:
         return f"{loc}: unknown key {where}; allowed keys: {', '.join(allowed)}"
     value = err.get("input")
     shown = repr(value) if not isinstance(value, dict) else "a section"
-    return f"{loc} = {shown}: {err['msg']}"
+    # pydantic prefixes the message of a ValueError raised by a validator; the message itself is the help
+    return f"{loc} = {shown}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def _allowed_keys(loc: tuple) -> list[str]:

@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cards import card_paths
-from pipeline.durations import format_duration
 from pipeline.state import RunState
 from pipeline.summary import fmt, gate_table, verdict_cell
+from training.durations import format_duration
 
 # metric -> the short label the `runs` table shows (the JSON keeps the full names)
 _KEY_METRICS = {

@@ -19,12 +19,12 @@ from governance.report import GovernanceReport, StageCounts
 from model_cards.inputs import GateRow
 from pipeline.budget import Budget
 from pipeline.config import PipelineConfig, config_to_dict
-from pipeline.durations import parse_duration
 from pipeline.gates import audit_gate, data_gate, train_gate
 from pipeline.progress import StageProgress
 from pipeline.recording import Recorder, redact, tracking_uri
 from pipeline.stages import ORDER, Stage
 from pipeline.state import RunState
+from training.durations import parse_duration
 from training.report import TrainingReport
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_DATA_BLOCKED, EXIT_MODEL_FAILED = 0, 1, 2, 3, 4

@@ -5,8 +5,8 @@ from rich.table import Table
 
 from model_cards.formatting import verdict_word
 from pipeline.cards import card_paths
-from pipeline.durations import format_duration
 from pipeline.state import RunState
+from training.durations import format_duration
 
 _VERDICT_TEXT = {
     "approved": "[bold green]APPROVED[/] — every gate passed",

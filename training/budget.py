@@ -1,20 +1,7 @@
-"""The wall-clock budget: duration parsing, the fraction spent, and the stop condition."""
+"""The wall-clock budget: the fraction spent and the stop condition (durations: training.durations)."""
 
-import re
 import time
 from dataclasses import dataclass
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds in '90s', '2m', '1.5h', '1h30m' or a plain number of seconds."""
-    if isinstance(text, int | float):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text.strip().lower())
-    if not parts or "".join(n + u for n, u in parts) != re.sub(r"\s+", "", text.strip().lower()):
-        raise ValueError(f"duration {text!r} is not valid: use e.g. '90s', '2m', '1.5h' or '1h30m'")
-    return sum(float(n) * _UNITS[u or "s"] for n, u in parts)
 
 
 @dataclass

@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from training.durations import Duration
+
 
 class TrainingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,7 +32,9 @@ class TrainingConfig(BaseModel):
     )
     ema_decay: float = Field(0.999, ge=0, lt=1)
     caption_dropout: float = Field(0.1, ge=0, le=1, description="for classifier-free guidance")
-    checkpoint_every: str = Field("2m", description="wall-clock interval between checkpoints")
+    checkpoint_every: Duration = Field(
+        "2m", description="wall-clock interval between checkpoints, e.g. 2m, 90s"
+    )
     keep_checkpoints: int = Field(2, ge=1)
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps even with budget left")
     precision: Literal["auto", "fp32", "bf16"] = "auto"

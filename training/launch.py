@@ -11,8 +11,8 @@ import json
 import time
 from pathlib import Path
 
-from training.budget import parse_duration
 from training.config import TrainingConfig
+from training.durations import parse_duration
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -15,10 +15,11 @@ from safetensors.torch import save_file
 
 from training import checkpoint as ckpt
 from training import sharding
-from training.budget import Budget, parse_duration
+from training.budget import Budget
 from training.compute import cpu_has_native_bf16
 from training.config import TrainingConfig
 from training.data import EpochSampler, cached_images, dataset_digest, read_governed, to_model_range
+from training.durations import parse_duration
 from training.ema import EMA
 from training.export import make_pipeline
 from training.flow import RectifiedFlow

@@ -92,3 +92,78 @@ def test_override_needs_key_and_value():
 def test_resolved_config_is_plain_yaml():
     text = yaml.safe_dump(PipelineConfig().model_dump(mode="json"))
     assert "budget: 15m" in text
+
+
+# Every duration and size field, with a value a person could plausibly write by mistake.
+DURATION_FIELDS = ("run.budget", "audits.reserve", "training.checkpoint_every")
+SIZE_FIELDS = ("governance.data.max_file_bytes",)
+
+
+@pytest.mark.parametrize("key", DURATION_FIELDS)
+@pytest.mark.parametrize("value", ["soon", "5x", "m5", "0", "-2m", "1h-5m", "yes"])
+def test_every_duration_field_rejects_a_bad_value_naming_field_value_and_forms(key, value):
+    with pytest.raises(ConfigError) as exc:
+        build_config({}, [f"{key}={value}"])
+    msg = str(exc.value)
+    assert key in msg and "24h, 90m, 1h30m" in msg
+    # the value as the user wrote it (YAML reads `yes` as a boolean, shown as True)
+    assert repr(value) in msg or (value == "yes" and "True" in msg) or value in msg
+
+
+@pytest.mark.parametrize("key", DURATION_FIELDS)
+@pytest.mark.parametrize(("value", "seconds"), [("90", 90.0), ("1h30m", 5400.0), ("2d", 172800.0)])
+def test_every_duration_field_accepts_the_documented_forms(key, value, seconds):
+    from training.durations import parse_duration
+
+    cfg = build_config({}, [f"{key}={value}"])
+    section, name = key.rsplit(".", 1)
+    node = cfg
+    for part in section.split("."):
+        node = getattr(node, part)
+    assert parse_duration(getattr(node, name)) == seconds
+
+
+@pytest.mark.parametrize("key", SIZE_FIELDS)
+def test_every_size_field_reads_units_and_rejects_garbage(key):
+    assert build_config({}, [f"{key}=48MiB"]).governance.data.max_file_bytes == 48 * 1024 * 1024
+    assert build_config({}, [f"{key}=50MB"]).governance.data.max_file_bytes == 50_000_000
+    assert build_config({}, [f"{key}=1234"]).governance.data.max_file_bytes == 1234
+    for bad in ("lots", "0", "-5MB", "true"):
+        with pytest.raises(ConfigError) as exc:
+            build_config({}, [f"{key}={bad}"])
+        assert key in str(exc.value) and "50MB, 48MiB" in str(exc.value)
+
+
+def test_durations_and_sizes_are_checked_in_a_config_file_too(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("training:\n  checkpoint_every: every so often\naudits:\n  reserve: 4 minutes\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert "training.checkpoint_every = 'every so often'" in str(exc.value)
+    assert "audits.reserve = '4 minutes'" in str(exc.value)
+
+
+def _cli(cwd, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    exe = str(Path(sys.executable).with_name("pipeline"))
+    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("training.checkpoint_every=soon", "training.checkpoint_every = 'soon'"),
+        ("audits.reserve=a while", "audits.reserve = 'a while'"),
+    ],
+)
+def test_the_cli_exits_2_at_load_naming_the_field(tmp_path, setting, field):
+    proc = _cli(tmp_path, "run", "--set", setting)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert field in proc.stderr and "24h, 90m" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "mlflow.db").exists()  # nothing recorded

@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline.durations import format_duration, parse_duration
 from pipeline.errors import UsageError
 from pipeline.stages import ORDER, Stage, resolve_until
+from training.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 import pytest
 
-from training.budget import Budget, parse_duration
+from training.budget import Budget
+from training.durations import parse_duration
 from training.schedule import lr_multiplier
 
 
