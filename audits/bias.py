@@ -13,7 +13,7 @@ from fairlearn.metrics import MetricFrame
 
 from audits.charts import grouped_bars
 from audits.checks import threshold_check
-from audits.config import BiasConfig
+from audits.config import BIAS_CHECKS, BiasConfig
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
 from audits.memorization import correlation_distances
@@ -46,6 +46,11 @@ def fairlearn_component() -> Component:
         license="MIT",
         source="pypi:fairlearn",
     )
+
+
+def _allowed_unmeasured(cfg: BiasConfig) -> list[str]:
+    """Checks that may stay unmeasured: those named in the config, or all when the audit is not required."""
+    return list(cfg.allow_unmeasured) if cfg.required else list(BIAS_CHECKS)
 
 
 def _adherence(y_true, y_pred) -> float:
@@ -156,13 +161,17 @@ def audit_bias(
         )
         check = AuditCheck(
             name="bias_audit_performed",
-            measured=0.0,
-            threshold=1.0 if cfg.required else None,
+            measured=None,
+            threshold=1.0,
             direction="min",
             passed=not cfg.required,
             message=(
                 f"no bias audit was possible: no neutral prompts and no '{cfg.attribute}' attribute in the data"
-                + (f" — {fix}" if cfg.required else " — waived by audits.bias.required=false")
+                + (
+                    f" — approval is withheld: {fix}"
+                    if cfg.required
+                    else " — waived by audits.bias.required=false"
+                )
             ),
         )
         return AuditReport(
@@ -272,7 +281,19 @@ def _representation(
                 implementation="generated disparity minus the training data's disparity (both vs uniform)",
             ),
         ]
-    too_few = f"fewer than min_measured_images ({cfg.min_measured_images}) images showed skin"
+    too_few = (
+        f"{len(with_skin)} of {len(measured)} images generated from neutral prompts showed skin, fewer than "
+        f"audits.bias.min_measured_images ({cfg.min_measured_images}); raise audits.bias.samples_per_prompt "
+        "or audits.bias.max_neutral_prompts"
+    )
+    balanced = total_variation(data_dist, uniform(len(groups))) <= _BALANCED_TV and any(labels)
+    skew_fix = (
+        "the training data is already balanced across groups, so the skew is the model's: train longer "
+        "(run.budget) or a larger preset, or condition on the attribute"
+        if balanced
+        else "rebalance the training data or condition on the attribute"
+    )
+    allowed = _allowed_unmeasured(cfg)
     part.checks += [
         threshold_check(
             "representation_disparity",
@@ -281,7 +302,10 @@ def _representation(
             "max",
             f"total variation distance between the {cfg.attribute} shares of images generated from "
             f"neutral prompts and a uniform share",
-            too_few if disparity is None else "rebalance the training data or condition on the attribute",
+            skew_fix,
+            audit="bias",
+            why_unmeasured=too_few,
+            allow_unmeasured=allowed,
         ),
         threshold_check(
             "representation_amplification",
@@ -289,7 +313,12 @@ def _representation(
             cfg.max_amplification,
             "max",
             "disparity of generated images minus the disparity of the training data",
-            too_few if amplification is None else "the model is more skewed than its data: rebalance it",
+            "the model is more skewed than its data: rebalance it"
+            if not balanced
+            else "the model is more skewed than its balanced data: train longer or a larger preset",
+            audit="bias",
+            why_unmeasured=too_few,
+            allow_unmeasured=allowed,
         ),
     ]
     part.charts.append(
@@ -308,11 +337,15 @@ def _representation(
     return part
 
 
+# Training shares within this total variation distance of uniform count as balanced.
+_BALANCED_TV = 0.05
+
+
 def _qos_fix(labels: list[str], groups: list[str]) -> str:
     """What to change when groups are served unequally; rebalancing is no answer when the data is balanced."""
     if labels:
         share = distribution(labels, groups)
-        if total_variation(share, uniform(len(groups))) <= 0.05:
+        if total_variation(share, uniform(len(groups))) <= _BALANCED_TV:
             counts = ", ".join(f"{g} {labels.count(g)}" for g in groups)
             return (
                 f"the training data is already balanced across groups ({counts} labelled images), so the "
@@ -338,8 +371,19 @@ def _quality_of_service(
     """Per-group scores of images whose prompt requests a group, with fairlearn's MetricFrame."""
     part = _Part()
     if not prompts:
-        part.notes.append(
-            f"no training caption names a {cfg.attribute} group: quality of service not measured"
+        part.checks.append(
+            threshold_check(
+                "quality_of_service_difference",
+                None,
+                cfg.max_quality_difference,
+                "max",
+                f"largest difference between groups in adherence to the requested {cfg.attribute}",
+                fix,
+                audit="bias",
+                why_unmeasured=f"no training caption names a {cfg.attribute} group whose image the "
+                "measurement reads correctly; set audits.bias.group_prompt_template",
+                allow_unmeasured=_allowed_unmeasured(cfg),
+            )
         )
         return part
     images = generate_batched(
@@ -423,6 +467,8 @@ def _quality_of_service(
             "max",
             what,
             fix,
+            audit="bias",
+            allow_unmeasured=_allowed_unmeasured(cfg),
         )
     )
     part.charts.append(

@@ -247,6 +247,8 @@ def audit_deepfake(
             "max",
             f"share of {len(generated)} outputs from training captions that replicate a training image",
             "the model memorises: train on more data, deduplicate harder, or stop earlier",
+            audit="deepfake",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
             "face_share",
@@ -255,6 +257,8 @@ def audit_deepfake(
             "max",
             "share of generated images with a detected face",
             "the model draws faces: review the data for identifiable people",
+            audit="deepfake",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
             "pii_captions",
@@ -263,6 +267,8 @@ def audit_deepfake(
             "max",
             "training captions with personal data patterns",
             "remove or redact the captions listed in the pii_captions table",
+            audit="deepfake",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
     ]
 
@@ -292,6 +298,8 @@ def audit_deepfake(
                 "min",
                 "share of marked images whose watermark is read after JPEG quality 75",
                 "raise the watermark strength or the upscale size in audits.provenance_marks",
+                audit="deepfake",
+                allow_unmeasured=cfg.allow_unmeasured,
             )
         )
         if survival["none"]["watermark"] < 1.0:
@@ -302,7 +310,7 @@ def audit_deepfake(
     tables["risk_summary"] = [
         {
             "check": c.name,
-            "verdict": "pass" if c.passed else "FAIL",
+            "verdict": str(c.verdict),
             "measured": c.measured,
             "threshold": c.threshold,
             "message": c.message,

@@ -191,9 +191,10 @@ def audit_quality(
             cfg.max_heldout_loss,
             "max",
             "held-out flow-matching loss",
-            "train longer or check the data"
-            if heldout_loss is not None
-            else "the training package gave no held-out loss",
+            "train longer or check the data",
+            audit="quality",
+            why_unmeasured="the training package gave no held-out loss",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
             "fd_mobilenetv2_imagenet",
@@ -202,6 +203,8 @@ def audit_quality(
             "max",
             f"Fréchet distance in MobileNetV2 features ({len(generated)} generated vs {len(real)} held-out)",
             "train longer or on more data; compare with the train-vs-held-out floor",
+            audit="quality",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
             "alignment_probe_heldout_top5",
@@ -210,6 +213,8 @@ def audit_quality(
             "min",
             "held-out top-5 retrieval accuracy of the alignment probe (how far it can be trusted)",
             "the probe cannot tell captions apart: alignment numbers are not informative",
+            audit="quality",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
             "alignment_generated_top5",
@@ -218,6 +223,8 @@ def audit_quality(
             "min",
             "share of generated images whose prompt is in the probe's top 5 captions",
             "images do not follow their prompts: train longer or raise guidance_scale",
+            audit="quality",
+            allow_unmeasured=cfg.allow_unmeasured,
         ),
     ]
     return AuditReport(

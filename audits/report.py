@@ -1,11 +1,33 @@
 """Typed audit reports. Each check carries its measured value, threshold and verdict."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from governance.components import Component
+
+
+class Verdict(StrEnum):
+    """What a check's row means, everywhere it is shown (terminal, `pipeline show`, card)."""
+
+    PASS = "pass"  # measured and compared with a threshold: within it
+    FAIL = "FAIL"  # measured and compared: outside the threshold
+    RECORDED = "recorded"  # measured, no threshold set: nothing was compared, so never "pass"
+    NOT_MEASURED = "not measured"  # could not be measured; waived or not gated, so it does not block
+    UNMEASURED_REQUIRED = "NOT MEASURED"  # could not be measured and is required: withholds approval
+
+
+def verdict_of(passed: bool, threshold: object, measured: object) -> Verdict:
+    """The verdict of a check or gate row from what it recorded (one rule for every display)."""
+    if measured is None:
+        return Verdict.NOT_MEASURED if passed else Verdict.UNMEASURED_REQUIRED
+    if not passed:
+        return Verdict.FAIL
+    if threshold is None:
+        return Verdict.RECORDED
+    return Verdict.PASS
 
 
 class AuditCheck(BaseModel):
@@ -15,6 +37,10 @@ class AuditCheck(BaseModel):
     direction: Literal["max", "min"]  # max: measured must be <= threshold
     passed: bool
     message: str  # plain words: what was measured, against what, and what to change if it failed
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of(self.passed, self.threshold, self.measured)
 
 
 class Metric(BaseModel):

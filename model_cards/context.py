@@ -37,7 +37,14 @@ def _rule(direction: str) -> str:
 
 def _verdict_word(passed: bool, threshold: object, measured: object) -> str:
     word = verdict_word(passed, threshold, measured)
-    return f"**{word}**" if word == "FAIL" else word
+    return f"**{word}**" if not passed else word  # FAIL and NOT MEASURED withhold approval
+
+
+def _audit_word(audit: AuditReport) -> str:
+    """`passed`, `FAILED`, or `NOT MEASURED` when only required checks that could not be measured held it back."""
+    if audit.passed:
+        return "passed"
+    return "FAILED" if any(c.measured is not None for c in audit.checks if not c.passed) else "NOT MEASURED"
 
 
 def _checks_table(checks: list[AuditCheck]) -> str:
@@ -79,7 +86,7 @@ def _audit_view(audit: AuditReport | None, copier: AssetCopier) -> dict[str, Any
         return None
     return {
         "passed": audit.passed,
-        "verdict": "passed" if audit.passed else "FAILED",
+        "verdict": _audit_word(audit),
         "failed": [c.message for c in audit.checks if not c.passed],
         "checks_table": _checks_table(audit.checks),
         "tables": [
@@ -234,7 +241,7 @@ def _glance_table(inputs: CardInputs, lic: CardLicense) -> str:
     by_name = {a.audit: a for a in inputs.audits}
     for name in AUDIT_NAMES:
         audit = by_name.get(name)
-        rows.append((f"{name} audit", NOT_RUN if audit is None else ("passed" if audit.passed else "FAILED")))
+        rows.append((f"{name} audit", NOT_RUN if audit is None else _audit_word(audit)))
     return md_table({"at a glance": k, "value": v} for k, v in rows)
 
 

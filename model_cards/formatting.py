@@ -7,22 +7,19 @@ decides precision and what "missing" looks like.
 import math
 from collections.abc import Iterable, Mapping
 
+from audits.report import verdict_of
+
 NOT_RUN = "not run"
 NOT_MEASURED = "not measured"
 
 
 def verdict_word(passed: bool, threshold: object, measured: object) -> str:
-    """`FAIL`, `not measured`, `recorded` or `pass`: what a gate's row means, not only whether it passed.
+    """`pass`, `FAIL`, `recorded`, `not measured` or `NOT MEASURED`: what a gate's row means.
 
-    A check that could not measure passes and must say so; one with no threshold only records.
+    One rule for every display (`audits.report.verdict_of`): a row with no threshold only records, and
+    `NOT MEASURED` is a required check that could not be measured, which withholds approval.
     """
-    if not passed:
-        return "FAIL"
-    if measured is None:
-        return NOT_MEASURED
-    if threshold is None:
-        return "recorded"
-    return "pass"
+    return str(verdict_of(passed, threshold, measured))
 
 
 def fmt_number(value: float | int | None, missing: str = NOT_MEASURED) -> str:

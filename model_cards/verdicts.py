@@ -4,7 +4,8 @@ from governance.reasons import Reason
 
 VERDICT_HEADLINES = {
     "approved": "APPROVED: every gate passed",
-    "not_approved": "NOT APPROVED: the model was trained but failed at least one gate; do not deploy it",
+    "not_approved": "NOT APPROVED: the model was trained but failed at least one gate, or a required check "
+    "could not be measured; do not deploy it",
     "blocked": "BLOCKED AT THE DATA GATE: no model was trained",
     "incomplete": "INCOMPLETE: not every stage ran, so this model is not approved",
 }
@@ -24,6 +25,7 @@ REASON_WORDS: dict[str, str] = {
     Reason.LICENSE_UNKNOWN: "the licence is missing or not recognised",
     Reason.LICENSE_NOT_ALLOWED: "the licence is not allowed by the licence policy",
     Reason.PROVENANCE_MISSING: "a required provenance field (licence, source, author) is missing",
+    Reason.SOURCE_URL_INVALID: "the source URL names no source (a script, data or unknown scheme, or no host)",
     Reason.HASH_MISMATCH: "the file does not match its declared sha256",
     Reason.OPT_OUT: "the author, source or file opted out of training",
     Reason.AI_GENERATED: "the image is marked as AI-generated",

@@ -24,6 +24,7 @@ from pipeline.progress import StageProgress
 from pipeline.recording import Recorder, redact, tracking_uri
 from pipeline.stages import ORDER, Stage
 from pipeline.state import RunState
+from pipeline.summary import verdict_cell
 from training.durations import parse_duration
 from training.report import TrainingReport
 
@@ -287,7 +288,7 @@ class Runner:
 
     def _log_gates(self, stage_run: str, rows: list[GateRow]) -> None:
         for row in rows:
-            mark = "[green]pass[/]" if row.passed else "[bold red]FAIL[/]"
+            mark = verdict_cell(row.passed, row.measured, row.threshold)
             self.console.print(f"  {mark} {row.stage}.{row.name}: {row.message}", highlight=False)
         self.recorder.metrics(stage_run, {f"gate.{r.name}.passed": float(r.passed) for r in rows})
         self.recorder.tags(

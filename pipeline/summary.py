@@ -10,7 +10,8 @@ from training.durations import format_duration
 
 _VERDICT_TEXT = {
     "approved": "[bold green]APPROVED[/] — every gate passed",
-    "not_approved": "[bold red]NOT APPROVED[/] — a model gate failed; the model is kept and registered, not approved",
+    "not_approved": "[bold red]NOT APPROVED[/] — a model gate failed or a required check could not be measured; "
+    "the model is kept and registered, not approved",
     "blocked": "[bold red]BLOCKED[/] — the data gate stopped the run before training",
     "incomplete": "[yellow]INCOMPLETE[/] — stopped early (--until); resume to finish",
 }
@@ -25,7 +26,7 @@ def fmt(value: object) -> str:
     return str(value)
 
 
-_VERDICT_STYLE = {"FAIL": "bold red", "not measured": "yellow", "pass": "green"}
+_VERDICT_STYLE = {"FAIL": "bold red", "NOT MEASURED": "bold red", "not measured": "yellow", "pass": "green"}
 
 
 def verdict_cell(passed: bool, measured: object, threshold: object) -> str:
