@@ -16,6 +16,7 @@ from governance.opt_out import load_opt_out
 from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
+from governance.source_urls import source_url_problem
 from governance.tables import read_ingest
 
 _FIELD_COLUMNS = {
@@ -125,6 +126,9 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn |
             log.add(
                 rid, "required_fields", Decision.QUARANTINE, Reason.PROVENANCE_MISSING, {"missing": missing}
             )
+        if (url_problem := source_url_problem(row["source_url"])) is not None:
+            url_evidence = {"source_url": row["source_url"], "problem": url_problem}
+            log.add(rid, "source_url", Decision.QUARANTINE, Reason.SOURCE_URL_INVALID, url_evidence)
         declared = row["declared_sha256"]
         actual = row["content_sha256"]
         has_both = isinstance(declared, str) and declared.strip() and isinstance(actual, str)

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     LICENSE_UNKNOWN = "license_unknown"
     LICENSE_NOT_ALLOWED = "license_not_allowed"
     PROVENANCE_MISSING = "provenance_missing"
+    SOURCE_URL_INVALID = "source_url_invalid"
     HASH_MISMATCH = "hash_mismatch"
     OPT_OUT = "opt_out"
     AI_GENERATED = "ai_generated"
@@ -48,3 +49,4 @@ class Reason(StrEnum):
     EVAL_LEAK = "eval_leak"
     # content
     NSFW = "nsfw"
+    NSFW_UNCONFIRMED = "nsfw_unconfirmed"  # quarantine: a NudeNet hit whose box does not show skin

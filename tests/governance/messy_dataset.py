@@ -117,6 +117,7 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
     files["dual_license.png"] = _png_bytes(_noise(25))
     files["both_licenses.png"] = _png_bytes(_noise(26))
     files["optout_domain.png"] = _png_bytes(_noise(12))
+    files["script_url.png"] = _png_bytes(_noise(27))
     info = PngImagePlugin.PngInfo()
     info.add_itxt(
         "XML:com.adobe.xmp",
@@ -202,6 +203,7 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         Spec("no_author.png", ("quarantine", {"provenance_missing"}), author=None),
         Spec("bad_hash.png", ("drop", {"hash_mismatch"}), sha256="0" * 64),
         Spec("optout_domain.png", ("drop", {"opt_out"}), source_url=f"https://cdn.{OPT_OUT_DOMAIN}/a.png"),
+        Spec("script_url.png", ("quarantine", {"source_url_invalid"}), source_url="javascript:alert(3)"),
         Spec("xmp_optout.png", ("drop", {"opt_out"})),
         Spec("c2pa_optout.png", ("drop", {"opt_out"})),
         Spec("c2pa_allowed.png", keep),
