@@ -142,7 +142,15 @@ class NsfwConfig(_Frozen):
             "ANUS_EXPOSED": 0.4,
             "BUTTOCKS_EXPOSED": 0.5,
         },
-        description="NudeNet label -> minimum score that drops the record",
+        description="NudeNet label -> minimum score at which a detection is a hit",
+    )
+    min_skin_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a hit drops the record only if at least this share of its box is skin-coloured; a hit "
+        "with less skin, or on a grayscale image, quarantines it (nsfw_unconfirmed) for a human; 0 = every "
+        "hit drops",
     )
     batch_size: int = Field(32, ge=1)
     providers: list[str] | None = Field(

@@ -13,12 +13,14 @@ the policy thresholds mean what they mean for NudeNet (feeding RGB turns yellow 
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from governance.skin import box_fraction, is_grayscale, skin_mask
 
 LABELS = (
     "FEMALE_GENITALIA_COVERED",
@@ -64,9 +66,12 @@ class Detection:
     label: str
     score: float
     box: tuple[int, int, int, int]  # x, y, w, h in original-image pixels
+    # Share of skin-coloured pixels in the box (governance.skin); None when the image is grayscale.
+    skin: float | None = None
 
     def as_dict(self) -> dict:
-        return {"class": self.label, "score": round(self.score, 4), "box": list(self.box)}
+        skin = None if self.skin is None else round(self.skin, 4)
+        return {"class": self.label, "score": round(self.score, 4), "box": list(self.box), "skin": skin}
 
 
 class NsfwDetector:
@@ -205,8 +210,27 @@ class NsfwDetector:
                 h, w = images[j].shape[:2]
                 size = sizes[j]
                 to_original = 1.0 if size is None else size[0] / w
-                results[j] = self.postprocess(outputs[row], prepared[j][1], w, h, to_original)
+                found = self.postprocess(outputs[row], prepared[j][1], w, h, to_original)
+                results[j] = with_skin(found, images[j], to_original)
         return results
+
+
+def with_skin(detections: list[Detection], image: np.ndarray, to_original: float = 1.0) -> list[Detection]:
+    """The detections with the skin share of each box, measured on `image` (the array NudeNet saw).
+
+    Computed here, with the pixels at hand, so that every engine records it per record; the policy
+    pass later reads only the stored detections. `to_original` is the scale from `image` to the
+    pixels the boxes are given in.
+    """
+    if not detections:
+        return detections
+    if is_grayscale(image):
+        return [replace(d, skin=None) for d in detections]
+    mask = skin_mask(image)
+    return [
+        replace(d, skin=box_fraction(mask, tuple(v / to_original for v in d.box)))  # type: ignore[arg-type]
+        for d in detections
+    ]
 
 
 def policy_hits(detections: list[dict], thresholds: dict[str, float]) -> list[dict]:

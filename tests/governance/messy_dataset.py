@@ -150,6 +150,9 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
     astronaut = io.BytesIO()
     Image.fromarray(skimage.data.astronaut()).save(astronaut, "JPEG", quality=90)
     files["astronaut.jpg"] = astronaut.getvalue()
+    gray = io.BytesIO()  # the same face without colour: the NSFW policy cannot confirm skin on it
+    Image.fromarray(skimage.data.astronaut()).convert("L").save(gray, "JPEG", quality=90)
+    files["astronaut_gray.jpg"] = gray.getvalue()
     # Similar but distinct: one emoji in two skin tones, two nearly identical flags, a recoloured icon.
     emoji = assets_dir()
     for name, stem in [
@@ -213,6 +216,7 @@ def build_messy_dataset(tmp: Path) -> tuple[Path, Path, Path, dict[str, tuple[st
         Spec("near_copy.png", ("drop", {"duplicate_near"})),
         Spec("leak.png", ("drop", {"eval_leak"})),
         Spec("astronaut.jpg", ("drop", {"nsfw"})),
+        Spec("astronaut_gray.jpg", ("quarantine", {"nsfw_unconfirmed"})),
         Spec("thumbs_light.png", keep),
         Spec("thumbs_dark.png", keep),
         Spec("flag_romania.png", keep),
