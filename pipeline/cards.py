@@ -59,6 +59,7 @@ def chain_links(state: RunState) -> list[tuple[str, list[str]]]:
     candidates = [
         ("manifest", ["governance/manifest.parquet"]),
         ("governed_dataset", ["governance/governed.parquet"]),
+        ("governance_report", ["reports/governance.json"]),
         ("training", ["reports/training.json", "training/model"]),
         ("audits", ["reports/quality.json", "reports/bias.json", "reports/deepfake.json"]),
     ]
@@ -103,6 +104,7 @@ def card_inputs(
 
 def build_and_record_card(runner: "Runner", stage_run: str) -> None:
     from model_cards.api import render_card
+    from model_cards.publishing import card_files
     from pipeline.runner import load_reports, now_iso
 
     st = runner.state
@@ -114,10 +116,11 @@ def build_and_record_card(runner: "Runner", stage_run: str) -> None:
     inputs = card_inputs(st, reports, chain, verdict, reasons, now_iso(), ", ".join(st.code_versions))
     card_dir = st.run_dir / "card"
     result = render_card(inputs, card_dir)
+    # Every file of the card folder, not only README.md and card.json: publish and push copy them all,
+    # and each must be the recorded bytes.
+    card_rel = card_dir.relative_to(st.run_dir).as_posix()
     full = build_chain(
-        st.run_dir,
-        [("card", [p.relative_to(st.run_dir).as_posix() for p in (result.readme_path, result.json_path)])],
-        previous=chain,
+        st.run_dir, [("card", [f"{card_rel}/{f}" for f in card_files(card_dir)])], previous=chain
     )
     digests_path = st.run_dir / DIGESTS_FILE
     digests_path.write_text(full.model_dump_json(indent=2), encoding="utf-8")
@@ -170,3 +173,85 @@ def card_paths(run_dir: Path) -> dict[str, str]:
         for k, f in (("card", "README.md"), ("card_json", "card.json"), ("card_html", "card.html"))
         if (card / f).exists()
     }
+
+
+class CardRecordError(Exception):
+    """The card cannot be published: its bytes are not the ones the run recorded (exit code 1)."""
+
+
+def stage_recorded_card(state: RunState, into: Path) -> Path:
+    """Copy the run's card folder into `into`/card and check the copy against the recorded card digest.
+
+    The copy, not the run folder, is what gets published or pushed, so what leaves is exactly the
+    bytes that were checked. Raises CardRecordError naming the file that differs from the record.
+    """
+    import shutil
+
+    from pipeline.digests import artifacts_digest
+    from pipeline.verify import CARD_TAG, RecordError, chained, recorded_chain, recorder_for
+
+    rec = recorder_for(state)
+    try:
+        chain, tags = recorded_chain(state, rec, into / "record")
+    except RecordError as exc:
+        raise CardRecordError(f"{exc}; the card was not published") from None
+    except Exception as exc:  # MLflow unreachable: without the record nothing can be checked
+        raise CardRecordError(
+            f"cannot read run {state.run_id}'s recorded card digest from {rec.uri} "
+            f"({type(exc).__name__}: {exc}); the card was not published"
+        ) from None
+    link = chain.links[-1]
+    previous = chain.links[-2].chained if len(chain.links) > 1 else ""
+    staged = into / "staged"
+    for rel in link.artifacts:
+        source = state.run_dir / rel
+        if not source.is_file():
+            raise CardRecordError(f"{source} is missing; the card was not published")
+        (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, staged / rel)
+    if chained(previous, artifacts_digest(staged, link.artifacts)) != tags[CARD_TAG]:
+        differs = _differing_card_files(state, rec, link.artifacts, staged, into / "stored")
+        raise CardRecordError(
+            f"{', '.join(differs)} in {state.run_dir} differs from the card run {state.run_id} recorded "
+            f"(its {CARD_TAG}); the card was not published. `pipeline verify {state.run_id}` names every "
+            f"changed copy; to publish, restore the recorded card or render it again with: "
+            f"pipeline run --resume {state.run_id} --from card"
+        )
+    card = staged / link.artifacts[0].split("/", 1)[0]
+    _check_covered(card, link.artifacts, state.run_id)
+    return card
+
+
+def _differing_card_files(
+    state: RunState, rec, artifacts: list[str], staged: Path, stored: Path
+) -> list[str]:
+    """The staged card files whose bytes differ from the stored copy (all of them if it is unreadable)."""
+    from pipeline.digests import file_sha256
+
+    out = []
+    for rel in artifacts:
+        try:
+            recorded = file_sha256(rec.download(state.run_id, rel, stored / Path(rel).parent))
+        except Exception:
+            return list(artifacts)
+        if recorded != file_sha256(staged / rel):
+            out.append(rel)
+    return out or list(artifacts)
+
+
+def _check_covered(card: Path, artifacts: list[str], run_id: str) -> None:
+    # A card recorded before every card file was digested lists files the record does not cover.
+    from model_cards.publishing import CardPublishError, card_files
+
+    prefix = card.name + "/"
+    try:
+        listed = card_files(card)
+    except CardPublishError as exc:
+        raise CardRecordError(f"{exc}; the card was not published") from None
+    uncovered = [f for f in listed if prefix + f not in artifacts]
+    if uncovered:
+        raise CardRecordError(
+            f"{', '.join(uncovered)}: not covered by the run's recorded card digest (recorded before every "
+            f"card file was digested), so it cannot be checked; render the card again with: "
+            f"pipeline run --resume {run_id} --from card"
+        )

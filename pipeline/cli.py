@@ -245,7 +245,10 @@ def card(
         typer.Option("--push", help="also push the card to this Hugging Face Hub repo (needs HF_TOKEN)"),
     ] = None,
 ) -> None:
-    """Show where a run's model card is; publish it to a folder and, optionally, to the Hub."""
+    """Show where a run's model card is; publish it to a folder and, optionally, to the Hub.
+
+    Only the card the run recorded is published or pushed: a card edited since is refused (exit 1).
+    """
     from pipeline.cards import card_paths
 
     try:
@@ -257,29 +260,50 @@ def card(
         _fail_usage(f"run {run_id} has no card yet; finish it with: pipeline run --resume {run_id}")
     for name, path in paths.items():
         console.print(f"{name.replace('_', ' ')}: {path}", highlight=False)
-    if publish is not None:
-        from model_cards.api import publish as publish_card
-        from model_cards.publishing import CardPublishError
+    if publish is None and push is None:
+        return
+    import tempfile
 
-        try:
-            dest = publish_card(state.run_dir / "card", publish, state.config["run"]["name"], force=force)
-        except CardPublishError as exc:
-            _fail_usage(str(exc))
-        console.print(f"published: {dest}", highlight=False)
-    if push is not None:
-        from model_cards.hub import HubPushError, push_to_hub
+    from pipeline.cards import CardRecordError, stage_recorded_card
 
+    with tempfile.TemporaryDirectory(prefix="card-") as tmp:
         try:
-            url = push_to_hub(state.run_dir / "card", push)
-        except HubPushError as exc:
-            err.print(f"[bold red]push failed:[/] {exc}", highlight=False)
+            # what is published or pushed is this checked copy, never the run folder itself
+            recorded = stage_recorded_card(state, Path(tmp))
+        except CardRecordError as exc:
+            err.print(f"[bold red]refused:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
-        console.print(f"pushed: {url}", highlight=False)
+        if publish is not None:
+            _publish(recorded, publish, state.config["run"]["name"], force)
+        if push is not None:
+            _push(recorded, push)
+
+
+def _publish(card_dir: Path, dest: Path, model_name: str, force: bool) -> None:
+    from model_cards.api import publish as publish_card
+    from model_cards.publishing import CardPublishError
+
+    try:
+        published = publish_card(card_dir, dest, model_name, force=force)
+    except CardPublishError as exc:
+        _fail_usage(str(exc))
+    console.print(f"published: {published}", highlight=False)
+
+
+def _push(card_dir: Path, repo: str) -> None:
+    from model_cards.hub import HubPushError, push_to_hub
+
+    try:
+        url = push_to_hub(card_dir, repo)
+    except HubPushError as exc:
+        err.print(f"[bold red]push failed:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"pushed: {url}", highlight=False)
 
 
 @app.command()
 def verify(run_id: str) -> None:
-    """Recompute the digest chain of a run from its stored MLflow artifacts."""
+    """Check the stored MLflow artifacts and the local run folder against the run's recorded digests."""
     from pipeline.verify import verify_run
 
     try:
