@@ -1,4 +1,7 @@
-"""The datasheet (in the spirit of Datasheets for Datasets): markdown, a JSON summary and two charts."""
+"""The datasheet (in the spirit of Datasheets for Datasets): markdown, a JSON summary and two charts.
+
+Licence ids, attribute values and the source name come from the dataset: the Markdown escapes them.
+"""
 
 import json
 from collections import Counter
@@ -8,6 +11,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure  # Figure + savefig uses the Agg canvas; no pyplot global state
 
+from governance.markdown_text import md_cell, md_code, md_text
 from governance.reasons import Decision
 from governance.report import Obligations
 from governance.tables import atomic_text
@@ -73,8 +77,18 @@ def write_charts(summary: dict[str, Any], out_dir: Path) -> list[Path]:
 
 def _table(counts: dict[str, Any], head: tuple[str, str]) -> list[str]:
     rows = [f"| {head[0]} | {head[1]} |", "|---|---|"]
-    rows += [f"| {k} | {v} |" for k, v in counts.items()] or ["| (none) | 0 |"]
+    rows += [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in counts.items()] or ["| (none) | 0 |"]
     return rows
+
+
+def _attributes(attributes: dict[str, dict[str, int]]) -> str:
+    """`skin_tone: light (3), dark (2)` per attribute; names and values are the dataset's, escaped."""
+    if not attributes:
+        return "none"
+    return "; ".join(
+        f"{md_text(name)}: " + ", ".join(f"{md_text(value)} ({n})" for value, n in counts.items())
+        for name, counts in attributes.items()
+    )
 
 
 def write_datasheet(
@@ -90,13 +104,13 @@ def write_datasheet(
         "Training data for a small text-to-image diffusion model, governed record by record before training.",
         "",
         "## Composition",
-        f"- Source: `{source}`; {summary['records_in']} input records.",
+        f"- Source: {md_code(source)}; {summary['records_in']} input records.",
         f"- Kept: {summary['decisions']['keep']}, quarantined (needs a human): {summary['decisions']['quarantine']}, "
         f"dropped: {summary['decisions']['drop']}.",
-        f"- Splits of the kept records: {summary['splits']}.",
+        f"- Splits of the kept records: {md_text(summary['splits'])}.",
         f"- Faces (NudeNet face labels): {faces['images_with_faces']} of {faces['images_scored']} scored images show "
         f"faces; {faces['faces_in_kept']} faces in kept records.",
-        f"- Sensitive attributes carried from the source (kept records): {summary['attributes_kept'] or 'none'}.",
+        f"- Sensitive attributes carried from the source (kept records): {_attributes(summary['attributes_kept'])}.",
         "",
         "### Licences of kept records",
         *_table(summary["licenses_kept"], ("licence (SPDX)", "records")),
@@ -113,8 +127,8 @@ def write_datasheet(
         "```",
         "",
         "## Uses and obligations",
-        *[f"- {s}" for s in ob["statements"]],
-        *[f"- CONFLICT: {c}" for c in ob["conflicts"]],
+        *[f"- {md_text(s)}" for s in ob["statements"]],
+        *[f"- CONFLICT: {md_text(c)}" for c in ob["conflicts"]],
         "",
         "## Distribution and maintenance",
         "The manifest, this datasheet and the attribution list travel with the model; digests tie them together.",

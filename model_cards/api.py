@@ -11,6 +11,7 @@ import yaml
 from huggingface_hub import ModelCard, ModelCardData
 from pydantic import BaseModel
 
+from governance.markdown_text import Markdown, md_code, md_text
 from model_cards.assets import ASSETS_DIR, AssetCopier
 from model_cards.context import all_assets, build_context
 from model_cards.html import render_html
@@ -39,17 +40,32 @@ class CardResult(BaseModel):
     summary: str = ""
 
 
-def _environment() -> jinja2.Environment:
-    # Our own environment rather than ModelCard.from_template's bare jinja2.Template: StrictUndefined makes
-    # a misspelt variable an error instead of a silently empty cell, and HTML templates are autoescaped.
-    return jinja2.Environment(
+def _escape_markdown(value: object) -> object:
+    """Autoescaping for Markdown: every `{{ value }}` is escaped text unless it is `Markdown` already."""
+    return value if isinstance(value, Markdown) else md_text(value)
+
+
+def _environment(markdown: bool = True) -> jinja2.Environment:
+    """The Markdown templates' environment, or with `markdown=False` the HTML one (autoescaped).
+
+    Our own environment rather than ModelCard.from_template's bare jinja2.Template: StrictUndefined
+    makes a misspelt variable an error instead of a silently empty cell. Report values can hold
+    dataset text, so the Markdown templates escape every value by default, as HTML autoescaping does;
+    a template opts out with `| trusted` (tables and fragments built here) or shows a value verbatim
+    with `| md_code`.
+    """
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        autoescape=not markdown,
+        finalize=_escape_markdown if markdown else None,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["trusted"] = lambda value: Markdown(value)
+    env.filters["md_code"] = md_code
+    return env
 
 
 def _sha256(path: Path) -> str:
@@ -144,7 +160,12 @@ def render_card(inputs: CardInputs, out_dir: Path) -> CardResult:
     kind = "model" if inputs.training is not None else "data"
     html_path = out_dir / CARD_HTML
     html = render_html(
-        env, card.text, card.data.to_yaml(), f"{inputs.model_name}: {kind} card", inputs.verdict, out_dir
+        _environment(markdown=False),
+        card.text,
+        card.data.to_yaml(),
+        f"{inputs.model_name}: {kind} card",
+        inputs.verdict,
+        out_dir,
     )
     html_path.write_text(redact(html), encoding="utf-8")
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from audits.report import AuditCheck, AuditReport
+from governance.markdown_text import Markdown, md_code
 from governance.report import GovernanceReport
 from model_cards.assets import Asset, AssetCopier
 from model_cards.formatting import (
@@ -37,7 +38,7 @@ def _rule(direction: str) -> str:
 
 def _verdict_word(passed: bool, threshold: object, measured: object) -> str:
     word = verdict_word(passed, threshold, measured)
-    return f"**{word}**" if not passed else word  # FAIL and NOT MEASURED withhold approval
+    return Markdown(f"**{word}**") if not passed else word  # FAIL and NOT MEASURED withhold approval
 
 
 def _audit_word(audit: AuditReport) -> str:
@@ -66,7 +67,7 @@ def _metrics_rows(audits: list[AuditReport]) -> list[dict[str, str]]:
     return [
         {
             "audit": a.audit,
-            "metric": f"`{m.name}`",
+            "metric": md_code(m.name),
             "value": fmt_number(m.value),
             "implementation": m.implementation or "not stated",
             "feature network": m.feature_network or "none",
@@ -119,7 +120,7 @@ def _data_view(gov: GovernanceReport | None, copier: AssetCopier) -> dict[str, A
             for lic, n in sorted(gov.licenses_kept.items(), key=lambda kv: -kv[1])
         ),
         "reasons_table": md_table(
-            {"reason": f"`{code}`", "records": fmt_number(n), "meaning": reason_words(code)}
+            {"reason": md_code(code), "records": fmt_number(n), "meaning": reason_words(code)}
             for code, n in sorted(gov.reasons.items(), key=lambda kv: -kv[1])
         ),
         "stages_table": md_table(
@@ -153,7 +154,7 @@ def _model_view(tr: TrainingReport | None, copier: AssetCopier) -> dict[str, Any
         "parameters_table": md_table(
             [{"component": k, "parameters": fmt_number(v)} for k, v in tr.parameters.items()]
             + (
-                [{"component": "**total**", "parameters": fmt_number(sum(tr.parameters.values()))}]
+                [{"component": Markdown("**total**"), "parameters": fmt_number(sum(tr.parameters.values()))}]
                 if tr.parameters
                 else []
             )
@@ -372,7 +373,7 @@ def build_context(
         ),
         "limitations": _limitations(inputs, by_name),
         "digests_table": md_table(
-            {"link": name, "sha256": f"`{digest}`"} for name, digest in inputs.digests.items()
+            {"link": name, "sha256": md_code(digest)} for name, digest in inputs.digests.items()
         ),
         "top_digest": inputs.top_digest,
         "config_file": config_file,

@@ -8,6 +8,8 @@ import math
 from collections.abc import Iterable, Mapping
 
 from audits.report import verdict_of
+from governance.markdown_text import Markdown
+from governance.markdown_text import md_cell as governance_md_cell
 
 NOT_RUN = "not run"
 NOT_MEASURED = "not measured"
@@ -71,22 +73,27 @@ def fmt_share(part: int, whole: int) -> str:
 
 
 def md_cell(value: object, missing: str = NOT_MEASURED) -> str:
-    """A value made safe for one Markdown table cell (pipes escaped, no line breaks)."""
-    text = value if isinstance(value, str) else fmt_value(value, missing)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip()
+    """One Markdown table cell on one line: text is escaped (inert), `Markdown` is kept, pipes escaped.
+
+    Report text can hold dataset strings (captions, group names, licence ids), so a plain string is
+    always escaped; cells with markup of our own (`**FAIL**`, a code span) arrive as `Markdown`.
+    """
+    if not isinstance(value, str):
+        value = fmt_value(value, missing)
+    return governance_md_cell(value)
 
 
-def md_table(rows: Iterable[Mapping[str, object]], missing: str = "") -> str:
+def md_table(rows: Iterable[Mapping[str, object]], missing: str = "") -> Markdown:
     """A Markdown table from dict rows; the columns are the union of keys in first-seen order."""
     rows = list(rows)
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
     if not columns:
-        return ""
+        return Markdown("")
     lines = [
         "| " + " | ".join(md_cell(c) for c in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
     ]
     lines += ["| " + " | ".join(md_cell(row.get(c), missing) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return Markdown("\n".join(lines))

@@ -22,6 +22,15 @@ def dataset_name(inputs: CardInputs) -> str:
     return source
 
 
+def hub_dataset_id(name: str) -> str:
+    """`name` as the Hub reads a `datasets:` entry (a repo id it links): only letters, digits, `.`, `_`, `-`.
+
+    The name comes from the dataset's folder, so it can hold anything a file name can; the card's text
+    shows it exactly, the metadata keeps what the Hub can link safely.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unknown"
+
+
 def _tag(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -65,7 +74,7 @@ def eval_results(inputs: CardInputs) -> list[EvalResult]:
             results.append(
                 EvalResult(
                     task_type=TASK,
-                    dataset_type=name,
+                    dataset_type=hub_dataset_id(name),
                     dataset_name=name,
                     dataset_split="eval",
                     metric_type=metric.name,
@@ -109,7 +118,7 @@ def build_card_data(inputs: CardInputs, lic: CardLicense) -> ModelCardData:
         library_name="diffusers" if has_model else None,
         pipeline_tag=TASK if has_model else None,
         tags=build_tags(inputs, lic),
-        datasets=[dataset_name(inputs)] if inputs.governance is not None else None,
+        datasets=[hub_dataset_id(dataset_name(inputs))] if inputs.governance is not None else None,
         metrics=list(dict.fromkeys(r.metric_type for r in results)) or None,
         eval_results=results or None,
         **extra,
