@@ -26,7 +26,7 @@ from model_cards.licensing import LICENSES_FILE, CardLicense
 from model_cards.metadata import dataset_name
 from model_cards.third_party import collect_components
 from model_cards.verdicts import VERDICT_HEADLINES, reason_words
-from training.report import TrainingReport
+from training.report import ComputeRecord, TrainingReport
 
 AUDIT_NAMES = ("quality", "bias", "deepfake")
 VERIFY_COMMAND = "pipeline verify {run_id}"
@@ -173,6 +173,23 @@ def _model_view(tr: TrainingReport | None, copier: AssetCopier) -> dict[str, Any
     }
 
 
+def _price_text(c: ComputeRecord) -> str:
+    """The price the run got as the price table states it, and per device-hour."""
+    if c.price_per_device_hour is None:
+        return f"none ({c.price_rate})"
+    per_device = f"{fmt_number(c.price_per_device_hour)} {c.currency} per device-hour"
+    if c.price_rate == "not recorded":  # a report written before prices had sources
+        return per_device
+    return f"{c.price_rate} = {per_device}" if "core-hour" in c.price_rate else c.price_rate
+
+
+def _cost_text(c: ComputeRecord) -> str:
+    # A device without a price says so and names the setting, rather than borrowing another rate.
+    if c.estimated_cost is None:
+        return f"not estimated: set {c.price_setting}"
+    return f"{fmt_number(c.estimated_cost)} {c.currency}"
+
+
 def _compute_table(tr: TrainingReport, budget: str) -> str:
     c = tr.compute
     rows = [
@@ -197,13 +214,14 @@ def _compute_table(tr: TrainingReport, budget: str) -> str:
         ("energy (kWh)", fmt_number(c.energy_kwh)),
         ("energy method", c.energy_method),
         ("CO2-eq (kg)", fmt_number(c.co2_kg)),
-        ("price per device-hour", f"{fmt_number(c.price_per_device_hour)} {c.currency}"),
-        ("estimated cost", f"{fmt_number(c.estimated_cost)} {c.currency}"),
+        ("price applied", _price_text(c)),
+        ("price source", f"{c.price_source} (as of {c.price_as_of})" if c.price_as_of else c.price_source),
+        ("estimated cost", _cost_text(c)),
         ("cost assumptions", c.cost_assumptions),
         ("inference throughput (images/s, one image per call)", fmt_number(tr.inference_images_per_s)),
         (
             "cost per million images (at that rate: an upper bound for batched generation)",
-            fmt_number(tr.cost_per_million_images),
+            _cost_text(c) if c.estimated_cost is None else fmt_number(tr.cost_per_million_images),
         ),
     ]
     return md_table({"quantity": k, "value": v} for k, v in rows)
@@ -235,7 +253,7 @@ def _glance_table(inputs: CardInputs, lic: CardLicense) -> str:
             ("device-hours", fmt_number(c.device_hours)),
             ("images seen", fmt_number(tr.images_seen)),
             ("energy (kWh)", fmt_number(c.energy_kwh)),
-            ("estimated cost", f"{fmt_number(c.estimated_cost)} {c.currency}"),
+            ("estimated cost", _cost_text(c)),
         ]
     else:
         rows.append(("model", f"training {NOT_RUN}: no model exists"))

@@ -5,7 +5,7 @@ and turns validation errors into messages that name the field, the value and wha
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -125,13 +125,16 @@ def _describe(err: dict, raw: dict) -> str:
 
 def _allowed_keys(loc: tuple) -> list[str]:
     model: type[BaseModel] = PipelineConfig
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        if field is None or not (
-            isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        ):
+    parts = list(loc)
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = field.annotation if field is not None else None
+        if get_origin(annotation) is dict and parts:  # a table such as training.prices.gpus.<name>
+            parts.pop(0)
+            annotation = get_args(annotation)[1]
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
-        model = field.annotation
+        model = annotation
     return list(model.model_fields)
 
 

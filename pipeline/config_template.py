@@ -31,6 +31,11 @@ def _emit(model: BaseModel, indent: int, lines: list[str]) -> None:
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
             _emit(value, indent + 1, lines)
+        elif isinstance(value, dict) and value:
+            # a table (e.g. training.prices.gpus) in block style: one entry a line, easy to edit
+            block = yaml.safe_dump(_jsonable(value), default_flow_style=None, sort_keys=False, width=10_000)
+            lines.append(f"{pad}{name}:")
+            lines += [f"{pad}  {line}" for line in block.splitlines()]
         else:
             lines.append(f"{pad}{name}: {_scalar(_jsonable(value))}")
 
@@ -44,6 +49,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     return value
 
 

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from training.durations import Duration
+from training.prices import PriceTable
 
 
 class TrainingConfig(BaseModel):
@@ -50,8 +51,16 @@ class TrainingConfig(BaseModel):
     )
     sample_steps: int = Field(20, ge=1)
     guidance_scale: float = Field(3.0, ge=1)
-    price_per_device_hour: float = Field(0.10, ge=0, description="for the cost estimate")
-    currency: str = "USD"
+    price_per_device_hour: float | None = Field(
+        None,
+        ge=0,
+        description="one price per device-hour for whatever device the run uses; overrides training.prices",
+    )
+    prices: PriceTable = Field(
+        PriceTable(),
+        description="dated, sourced on-demand list prices per device kind (docs/cost.md); override them",
+    )
+    currency: str = Field("USD", description="currency of every price (the default prices are in USD)")
     country_iso_code: str = Field("USA", description="for the codecarbon offline energy tracker")
     # Added after the skeleton (backward compatible: all optional with defaults).
     block_out_channels: list[int] | None = Field(

@@ -8,6 +8,7 @@ from governance.components import Component
 from training.compute import EnergyResult, device_description, flops_per_image, peak_flops
 from training.export import directory_sha256, make_pipeline, save_model_dir
 from training.presets import resolve_resolution
+from training.prices import applied_price, estimate_cost
 from training.report import ComputeRecord, TrainingReport
 from training.samples import loss_chart
 from training.session import Session
@@ -135,9 +136,12 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
     step_rate = s.step_images / s.steps_s if s.steps_s > 0 else None
     peak = peak_flops(device_name, s.precision) if device_type == "cuda" else None
     mfu = flops * step_rate / (peak * device_count) if (flops and peak and step_rate) else None
-    cost = device_hours * cfg.price_per_device_hour
+    price = applied_price(device_type, device_name, cfg.prices, cfg.currency, cfg.price_per_device_hour)
+    cost = estimate_cost(price, device_hours, device_count, cfg.currency)
     ips = s.inference_images_per_s
-    per_million = (1e6 / ips / 3600 * cfg.price_per_device_hour) if ips else None
+    per_million = (
+        (1e6 / ips / 3600 * price.per_device_hour) if ips and price.per_device_hour is not None else None
+    )
     denoiser_params = sum(p.numel() for p in s.ema.model.parameters())
     text_params = sum(p.numel() for p in s.text_encoder.parameters())
     compute = ComputeRecord(
@@ -155,14 +159,8 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
         energy_kwh=energy.kwh,
         energy_method=energy.method,
         co2_kg=energy.co2_kg,
-        price_per_device_hour=cfg.price_per_device_hour,
         currency=cfg.currency,
-        estimated_cost=cost,
-        cost_assumptions=(
-            f"{device_hours:.4f} device-hours x {cfg.price_per_device_hour} {cfg.currency} per device-hour "
-            f"({device_count} x {device_type}); active training time only (set-up included, idle time after a "
-            "kill excluded); no storage or network costs"
-        ),
+        **cost.model_dump(),
     )
     arch = type(s.ema.model).__name__
     return TrainingReport(

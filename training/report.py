@@ -22,10 +22,15 @@ class ComputeRecord(BaseModel):
     energy_kwh: float | None = None
     energy_method: str = "not measured"
     co2_kg: float | None = None
-    price_per_device_hour: float
+    price_per_device_hour: float | None  # None: no price for this device, the cost is not estimated
     currency: str
-    estimated_cost: float
+    estimated_cost: float | None
     cost_assumptions: str
+    # the applied price as stated, where it comes from and when (training.prices); defaults: older reports
+    price_rate: str = "not recorded"
+    price_source: str = "not recorded"
+    price_as_of: str | None = None
+    price_setting: str = "training.price_per_device_hour"
 
 
 class TrainingReport(BaseModel):

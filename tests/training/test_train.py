@@ -53,7 +53,13 @@ def test_report_is_complete(trained):
     assert report.throughput_images_per_s > 0 and report.final_loss is not None
     assert report.parameters["denoiser"] > 0 and report.parameters["text_encoder"] > 20_000_000
     assert report.compute.device_type == "cpu" and report.compute.device_hours > 0
-    assert report.compute.estimated_cost == pytest.approx(report.compute.device_hours * 0.10)
+    # a CPU run is priced per logical core-hour from the config's dated, sourced table
+    from training.prices import DEFAULT_CPU_CORE_HOUR, logical_cores
+
+    per_device_hour = DEFAULT_CPU_CORE_HOUR.price * logical_cores()
+    assert report.compute.price_per_device_hour == pytest.approx(per_device_hour)
+    assert report.compute.estimated_cost == pytest.approx(report.compute.device_hours * per_device_hour)
+    assert report.compute.price_source == DEFAULT_CPU_CORE_HOUR.source and report.compute.price_as_of
     assert report.compute.energy_kwh is None and report.compute.energy_method.startswith("not measured")
     assert report.compute.flops_per_image and report.compute.flops_per_image > 0
     assert report.inference_images_per_s and report.cost_per_million_images
