@@ -20,6 +20,12 @@ DEFAULT_ARTIFACTS = "mlartifacts"
 PARENT_TAG = "mlflow.parentRunId"
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|api[_-]?key|credential)", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# The MLflow UI renders descriptions with showdown (GitHub flavour: autolinks, @mentions), which
+# knows fewer backslash escapes than CommonMark: these become entities there, the others it honours.
+_SHOWDOWN_ENTITIES = {":": "&#58;", "@": "&#64;", "&": "&amp;", "<": "&lt;", "$": "&#36;"}
+_CODE_OR_ESCAPE = re.compile(
+    r"(?P<code>(`+)[^`].*?(?<!`)\2(?!`))|\\(?P<char>[\s\S])|(?P<tag><(?=[A-Za-z/!?]))"
+)
 
 
 def _quiet_mlflow() -> None:
@@ -45,6 +51,25 @@ def redact(value: Any) -> Any:
     if isinstance(value, str):
         return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", value)
     return value
+
+
+def mlflow_description(markdown: str) -> str:
+    """A Markdown description (the card summary, with dataset text escaped) as MLflow's UI must get it.
+
+    The summary escapes text for CommonMark; showdown shows `\\:` or `\\@` with their backslash and
+    still reads `\\<tag>` patterns loosely, so those escapes become HTML entities (code spans are left
+    as they are, as both renderers show them verbatim) and any `<` that could open a tag is escaped.
+    """
+
+    def swap(match: re.Match) -> str:
+        if match.group("code"):
+            return match.group("code")
+        if match.group("tag"):
+            return "&lt;"
+        char = match.group("char")
+        return _SHOWDOWN_ENTITIES.get(char, "\\" + char)
+
+    return _CODE_OR_ESCAPE.sub(swap, markdown)
 
 
 def tracking_uri(cfg: RunConfig) -> str:
@@ -175,7 +200,11 @@ class Recorder:
             )
         source = f"{self.artifact_uri(run_id)}/{artifact_path}"
         mv = self.client.create_model_version(
-            name, source=source, run_id=run_id, description=description, await_creation_for=60
+            name,
+            source=source,
+            run_id=run_id,
+            description=mlflow_description(description),
+            await_creation_for=60,
         )
         return str(mv.version)
 
@@ -194,7 +223,7 @@ class Recorder:
             self.client.delete_registered_model_alias(name, alias)
 
     def describe_version(self, name: str, version: str, description: str) -> None:
-        self.client.update_model_version(name, version, description=description)
+        self.client.update_model_version(name, version, description=mlflow_description(description))
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
