@@ -17,7 +17,9 @@ import re
 
 # Characters that start inline markup in CommonMark or GFM wherever they stand: code, emphasis,
 # strikethrough, links and images, table cells, math (the Hub renders $...$).
-_ALWAYS = frozenset("\\`*[]|~$")
+# `_` only where it can open or close emphasis: intraword underscores never do (CommonMark flanking
+# rules), so `max_heldout_loss` stays readable.
+_INLINE = re.compile(r"[\\`*\[\]|~$]|(?<![^\W_])_|_(?![^\W_])")
 # `<` opens raw HTML or an autolink only before a letter, `/`, `!` or `?`; `&` only in a whole entity.
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 _ENTITY = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
@@ -31,23 +33,18 @@ _AUTOLINK = re.compile(
     r"|@"  # e-mail addresses and mentions
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
+# Text with none of these needs no escape (most captions): one search instead of every rule.
+_ANY_RULE = re.compile(
+    r"[\\`*\[\]|~$_<&@\x00-\x08\x0b-\x1f\x7f\r\n\u2028\u2029]|://|\.[A-Za-z]|^\s*(?:[#>+=-]|\d{1,9}[.)])"
+)
 
 
 class Markdown(str):
     """A string that is already Markdown written by this project (a table, a code span): not escaped again."""
 
     __slots__ = ()
-
-
-def _escape_char(text: str, i: int) -> bool:
-    char = text[i]
-    if char in _ALWAYS:
-        return True
-    if char == "_":  # intraword underscores never emphasise (CommonMark flanking rules): keep names readable
-        before = text[i - 1] if i > 0 else " "
-        after = text[i + 1] if i + 1 < len(text) else " "
-        return not (before.isalnum() and after.isalnum())
-    return False
 
 
 def md_text(value: object) -> Markdown:
@@ -58,9 +55,12 @@ def md_text(value: object) -> Markdown:
     """
     if isinstance(value, Markdown):
         return value
-    text = _CONTROL.sub("", "" if value is None else str(value))
-    text = re.sub(r"[\r\n\u2028\u2029]+", " ", text)
-    out = "".join("\\" + c if _escape_char(text, i) else c for i, c in enumerate(text))
+    text = "" if value is None else str(value)
+    if not _ANY_RULE.search(text):
+        return Markdown(text)
+    text = _CONTROL.sub("", text)
+    text = _LINE_BREAKS.sub(" ", text)
+    out = _INLINE.sub(r"\\\g<0>", text)
     out = _ENTITY.sub(r"\\&", _HTML_START.sub(r"\\<", out))
     out = _AUTOLINK.sub(r"\\\g<0>", out)
     out = _LINE_START.sub(lambda m: f"{m.group(1)}{m.group(2)[:-1]}\\{m.group(2)[-1]}", out, count=1)
@@ -74,7 +74,7 @@ def md_code(value: object) -> Markdown:
     text that starts or ends with a backtick. Pipes are escaped by the table writer, not here.
     """
     text = _CONTROL.sub("", "" if value is None else str(value))
-    text = re.sub(r"[\r\n\u2028\u2029]+", " ", text)
+    text = _LINE_BREAKS.sub(" ", text)
     if not text:
         return Markdown("")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -91,5 +91,5 @@ def md_cell(value: object) -> str:
     too (GFM renderers show it as `|`).
     """
     if isinstance(value, Markdown):
-        return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", re.sub(r"[\r\n]+", " ", value)).strip()
+        return _UNESCAPED_PIPE.sub(r"\1\\|", _LINE_BREAKS.sub(" ", value)).strip()
     return md_text(value).strip()
