@@ -136,3 +136,14 @@ def test_card_html_turns_any_remote_image_or_link_into_text(tmp_path):
     assert ("a", "href", "attribution.md") in page.refs
     for word in ("pixel", "proto", "phish", "js", "https://auto.example", "outside"):
         assert word in page.text
+
+
+def test_a_folder_name_cannot_end_the_yaml_header_or_set_a_field(make_inputs, tmp_path):
+    name = "evil\n---\nlicense: mit\n# x: ']"
+    inputs = make_inputs()
+    gov = inputs.governance.model_copy(update={"source": f"imagefolder:/x/{name}"})
+    result = render_card(inputs.model_copy(update={"governance": gov}), tmp_path / "card")
+    card = ModelCard.load(result.readme_path)
+    assert card.data.license == "other" and card.data.datasets == ["evil-----license-mit-x"]
+    names = {e["results"][0]["dataset"]["name"] for e in card.data.to_dict()["model-index"]}
+    assert names == {name}
