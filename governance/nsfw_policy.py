@@ -58,7 +58,9 @@ def assess(detections: list[dict], policy: NsfwConfig) -> NsfwVerdict | None:
     }
     if confirmed:
         return NsfwVerdict(Decision.DROP, Reason.NSFW, {**evidence, "confirmed": confirmed})
-    if all(h.get("skin") is None for h in hits):
+    if any("skin" not in h for h in hits):
+        why = "no skin share recorded with the detections (stored before the skin check): rerun ingest"
+    elif all(h["skin"] is None for h in hits):
         why = "grayscale image: skin cannot be judged from colour"
     else:
         best = max(h["skin"] for h in hits if h.get("skin") is not None)

@@ -157,6 +157,9 @@ def test_a_hit_on_real_skin_still_drops_and_on_a_grayscale_photo_is_quarantined(
     # The same real skin under a label of the default policy: the box decides, not the label.
     moved = [{**found[0][0], "class": "BUTTOCKS_EXPOSED"}]
     assert assess(moved, NsfwConfig()).decision is Decision.DROP
+    # Detections stored without a skin share confirm nothing: quarantined, and the evidence says why.
+    unmeasured = assess([{k: v for k, v in moved[0].items() if k != "skin"}], NsfwConfig())
+    assert unmeasured.decision is Decision.QUARANTINE and "rerun ingest" in unmeasured.evidence["unconfirmed"]
 
 
 def test_skin_is_measured_on_the_small_copy_and_boxes_stay_in_original_pixels(detector):
