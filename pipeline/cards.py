@@ -241,13 +241,18 @@ def _differing_card_files(
 
 def _check_covered(card: Path, artifacts: list[str], run_id: str) -> None:
     # A card recorded before every card file was digested lists files the record does not cover.
-    from model_cards.publishing import CardPublishError, card_files
+    import json
+
+    from model_cards.layout import CARD_JSON
 
     prefix = card.name + "/"
     try:
-        listed = card_files(card)
-    except CardPublishError as exc:
-        raise CardRecordError(f"{exc}; the card was not published") from None
+        listed = json.loads((card / CARD_JSON).read_text(encoding="utf-8"))["derived"]["card_files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CardRecordError(
+            f"the recorded {CARD_JSON} lists no card files ({type(exc).__name__}: {exc}); render the card "
+            f"again with: pipeline run --resume {run_id} --from card"
+        ) from None
     uncovered = [f for f in listed if prefix + f not in artifacts]
     if uncovered:
         raise CardRecordError(

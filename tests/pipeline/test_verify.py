@@ -197,3 +197,40 @@ def test_an_edited_stored_chain_is_refused_for_publishing(recorded, tmp_path, mo
     refused = pytest.raises(CardRecordError, match="does not match the recorded card digest")
     with edited(readme, _append_claim), edited(stored / "digests.json", forge), refused:
         stage_recorded_card(state, tmp_path)
+
+
+def test_a_card_recorded_with_only_readme_and_json_digested_is_not_published_unchecked(
+    recorded, tmp_path, monkeypatch
+):
+    """Runs recorded before every card file was digested: the files the record cannot vouch for are
+    refused, not published unchecked."""
+    from mlflow import MlflowClient
+
+    from pipeline.cards import CardRecordError, stage_recorded_card
+    from pipeline.digests import Chain, build_chain
+    from pipeline.verify import CARD_TAG
+
+    project, run_id = recorded
+    state = _in_process(project, run_id, monkeypatch)
+    stored = _stored_root(project, run_id)
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    recorded_tag = client.get_run(run_id).data.tags[CARD_TAG]
+    old_style: dict[str, str] = {}
+
+    def as_recorded_before(path: Path) -> None:
+        chain = Chain.model_validate_json(path.read_text(encoding="utf-8"))
+        link = ("card", ["card/README.md", "card/card.json"])
+        older = build_chain(stored, [link], Chain(links=chain.links[:-1]))
+        path.write_text(older.model_dump_json(indent=2), encoding="utf-8")
+        old_style["top"] = older.top
+
+    try:
+        with edited(stored / "digests.json", as_recorded_before):
+            client.set_tag(run_id, CARD_TAG, old_style["top"])
+            with pytest.raises(
+                CardRecordError, match=r"card\.html.*not covered by the run's recorded card digest"
+            ):
+                stage_recorded_card(state, tmp_path)
+    finally:
+        client.set_tag(run_id, CARD_TAG, recorded_tag)
+    assert stage_recorded_card(state, tmp_path / "after").is_dir()
