@@ -1,4 +1,4 @@
-"""Compute disclosure: device, CPU, device-hours, FLOPs per image, MFU, energy (measured or "not measured"); prices: training.prices."""
+"""Compute disclosure: device, CPU, device-hours, FLOPs per image, MFU, energy; prices: training.prices."""
 
 import logging
 import platform
