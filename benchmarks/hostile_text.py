@@ -14,6 +14,7 @@ Writes benchmarks/results/hostile_text.json.  Run: .venv/bin/python -m benchmark
 import json
 import os
 import platform
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ def _real_captions() -> dict[str, list[str]]:
         from benchmarks.real_corpus import real_images
 
         images = real_images()
-        sets["real_corpus_file_names"] = [p.path.stem.replace("_", " ").replace("-", " ") for p in images]
+        sets["real_corpus_file_names"] = [" ".join(re.split(r"[\s_-]+", p.path.stem)).strip() for p in images]
     except Exception as exc:  # the corpus cache is optional: say why it is missing
         sets["real_corpus_file_names"] = []
         print(f"real corpus not available: {type(exc).__name__}: {exc}")

@@ -37,7 +37,7 @@ _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 # Text with none of these needs no escape (most captions): one search instead of every rule.
 _ANY_RULE = re.compile(
-    r"[\\`*\[\]|~$_<&@\x00-\x08\x0b-\x1f\x7f\r\n\u2028\u2029]|://|\.[A-Za-z]|^\s*(?:[#>+=-]|\d{1,9}[.)])"
+    r"[\\`*\[\]|~$_<&@\x00-\x08\x0b-\x1f\x7f\r\n\u2028\u2029]|://|\.[A-Za-z]|^\s|\s$|^(?:[#>+=-]|\d{1,9}[.)])"
 )
 
 
@@ -50,16 +50,16 @@ class Markdown(str):
 def md_text(value: object) -> Markdown:
     """`value` as Markdown text that renders as exactly its characters, on one line.
 
-    Line breaks become spaces and control characters are dropped: a table cell or a list item must
-    stay one line, and a newline in a caption could otherwise start a block of its own.
+    Line breaks become spaces, control characters and surrounding spaces are dropped: a table cell or
+    a list item must stay one line, and a newline in a caption could otherwise start a block of its own.
     """
     if isinstance(value, Markdown):
         return value
     text = "" if value is None else str(value)
     if not _ANY_RULE.search(text):
         return Markdown(text)
-    text = _CONTROL.sub("", text)
-    text = _LINE_BREAKS.sub(" ", text)
+    # Leading spaces could make an indented code block after a list marker; trailing ones a line break.
+    text = _LINE_BREAKS.sub(" ", _CONTROL.sub("", text)).strip()
     out = _INLINE.sub(r"\\\g<0>", text)
     out = _ENTITY.sub(r"\\&", _HTML_START.sub(r"\\<", out))
     out = _AUTOLINK.sub(r"\\\g<0>", out)

@@ -20,6 +20,13 @@ def test_escaped_text_renders_as_its_own_characters_and_nothing_else(text):
         assert normalized(page.text) == normalized(text), (renderer, html)
 
 
+def test_escaped_text_stays_inside_its_list_item():
+    bullets = "\n".join(f"- {md_text(t)}" for t in HOSTILE)
+    for renderer, html in renderings(bullets).items():
+        page = Page(html)
+        assert set(page.tags) == {"ul", "li"} and page.tags.count("li") == len(HOSTILE), (renderer, html)
+
+
 @pytest.mark.parametrize("text", [*HOSTILE, "`", "a``b", " padded ", "https://x.example/a|b"])
 def test_a_code_span_shows_any_text_verbatim(text):
     for renderer, html in renderings(md_code(text)).items():

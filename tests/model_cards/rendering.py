@@ -34,6 +34,7 @@ HOSTILE = [
     "line one\n# line two\n<h2>x</h2>",
     "AT&T <= 5 < 6 > 4 snake_case_name",
     "![](javascript:alert(1)) [x](javascript:alert(1)) [y](data:text/html,hi)",
+    "    four spaces make a code block",
 ]
 
 _EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|//|\\\\)", re.IGNORECASE)
