@@ -2,7 +2,7 @@
 
 The audit logic lives in `quality.py`, `bias.py` and `deepfake.py` as pure functions over a
 `generate(prompts, seeds)` callable; this module wires them to the trained model through
-`training.api.load_pipeline` and `training.api.denoising_loss`.
+`training.api.load_pipeline` and `training.api.denoising_losses`.
 """
 
 import json
@@ -69,7 +69,7 @@ def run_quality(
     cfg: QualityConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int, progress: ProgressFn
 ) -> AuditReport:
     """Held-out loss, FD/KID in MobileNetV2 features and the alignment probe; writes quality_report.json."""
-    from training.api import denoising_loss
+    from training.api import denoising_losses
 
     train, held_out = train_and_eval(read_governed(governed_path))
     with _caller_threads():
@@ -77,7 +77,9 @@ def run_quality(
             model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
         )
         progress("quality: held-out loss", 0, 1)
-        loss = float(denoising_loss(Path(model_dir), Path(governed_path), str(Split.EVAL), seed))
+        losses = None
+        if len(held_out):
+            losses = denoising_losses(Path(model_dir), Path(governed_path), str(Split.EVAL), seed)
         progress("quality: held-out loss", 1, 1)
         report = audit_quality(
             cfg,
@@ -86,7 +88,7 @@ def run_quality(
             load_images(train, resolution),
             held_out,
             load_images(held_out, resolution),
-            loss,
+            losses,
             Path(out_dir),
             seed,
             progress,

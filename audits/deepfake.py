@@ -62,28 +62,50 @@ def mark_survival(images: np.ndarray, run_id: str, model_name: str) -> dict[str,
 
 def replication_threshold(
     cfg: DeepfakeConfig, train_images: np.ndarray, held_out_images: np.ndarray | None
-) -> tuple[float, str]:
-    """The distance under which an output counts as a copy, and where it came from.
+) -> tuple[float | None, str]:
+    """The distance under which an output counts as a copy, and where it came from (None: cannot say).
 
     Calibrated on the data when not configured: the `replication_quantile` of the distances from unseen
-    (held-out) real images to their nearest training image, i.e. an output replicates when it sits closer
-    to a training image than 99% of unseen real images do. Emoji at 32 px include distinct images within
-    0.003 of each other in pixels, so no fixed distance fits every dataset. Identical pixels always count.
+    real images to their nearest training image, i.e. an output replicates when it sits closer to a
+    training image than 99% of unseen real images do. Emoji at 32 px include distinct images within
+    0.003 of each other in pixels, so no fixed distance fits every dataset. Identical pixels always
+    count. With fewer than `min_calibration_images` held-out images (a small fine-tune's split holds
+    one or two), each training image's distance to its nearest *other* training image joins them:
+    distinct real images too, kept apart by the dedup stage.
     """
     if cfg.replication_distance is not None:
         return cfg.replication_distance, "configured: audits.deepfake.replication_distance"
-    if held_out_images is None or len(held_out_images) == 0:
-        raise ValueError(
-            "audits.deepfake.replication_distance is not set and no held-out images were given to calibrate "
-            "it: set a distance (e.g. 0.01) or keep an eval split"
-        )
-    unseen = nearest_training(
-        held_out_images, train_images, cfg.phash_candidates, metric=cfg.replication_metric
-    ).distance
-    value = float(np.quantile(unseen, cfg.replication_quantile))
-    return value, (
-        f"calibrated: {cfg.replication_quantile:.0%} quantile of {len(unseen)} held-out-to-train distances"
+    held = (
+        held_out_images if held_out_images is not None else np.zeros((0, *train_images.shape[1:]), np.uint8)
     )
+    parts, sources = [], []
+    if len(held):
+        parts.append(
+            nearest_training(held, train_images, cfg.phash_candidates, metric=cfg.replication_metric).distance
+        )
+        sources.append(f"{len(held)} held-out-to-train")
+    if len(held) < cfg.min_calibration_images and len(train_images) >= 2:
+        rng = np.random.default_rng(0)
+        queries = np.sort(rng.choice(len(train_images), min(len(train_images), 256), replace=False))
+        loo = nearest_training(
+            train_images[queries],
+            train_images,
+            cfg.phash_candidates,
+            metric=cfg.replication_metric,
+            exclude=queries,
+        ).distance
+        parts.append(loo)
+        sources.append(f"{len(loo)} train-to-other-train")
+    distances = np.concatenate(parts) if parts else np.zeros(0)
+    if len(distances) < 2:
+        return None, (
+            f"{len(held)} held-out and {len(train_images)} training images: too few real images to calibrate "
+            "what a copy is; set audits.deepfake.replication_distance (e.g. 0.01 in correlation distance)"
+        )
+    value = float(np.quantile(distances, cfg.replication_quantile))
+    return value, f"calibrated: {cfg.replication_quantile:.0%} quantile of " + " and ".join(
+        sources
+    ) + " distances"
 
 
 def audit_deepfake(
@@ -122,26 +144,29 @@ def audit_deepfake(
     )
     progress("deepfake: nearest training images", 1, 1)
     threshold, how = replication_threshold(cfg, train_images, held_out_images)
-    replicated = nearest.distance <= threshold
-    rate = float(replicated.mean())
-    notes.append(f"replication threshold {threshold:.4f} ({how})")
+    replicated = nearest.distance <= (threshold if threshold is not None else -1.0)
+    rate = float(replicated.mean()) if threshold is not None else None
+    notes.append(f"replication threshold {threshold:.4f} ({how})" if threshold is not None else how)
+    if rate is not None:
+        metrics.append(
+            Metric(
+                name="replication_rate",
+                value=rate,
+                implementation=f"share of outputs with a training image at distance <= {threshold:.4f}, "
+                f"distance: {DISTANCES[cfg.replication_metric]}",
+                details={
+                    "outputs": len(generated),
+                    "prompts": len(pick),
+                    "seeds_per_prompt": cfg.seeds_per_prompt,
+                    "candidates": "pHash + 8x8 thumbnail top-k, plus the caption's own record",
+                    "k": cfg.phash_candidates,
+                    "metric": cfg.replication_metric,
+                    "threshold": threshold,
+                    "threshold_source": how,
+                },
+            )
+        )
     metrics += [
-        Metric(
-            name="replication_rate",
-            value=rate,
-            implementation=f"share of outputs with a training image at distance <= {threshold:.4f}, "
-            f"distance: {DISTANCES[cfg.replication_metric]}",
-            details={
-                "outputs": len(generated),
-                "prompts": len(pick),
-                "seeds_per_prompt": cfg.seeds_per_prompt,
-                "candidates": "pHash + 8x8 thumbnail top-k, plus the caption's own record",
-                "k": cfg.phash_candidates,
-                "metric": cfg.replication_metric,
-                "threshold": threshold,
-                "threshold_source": how,
-            },
-        ),
         Metric(
             name="nearest_training_distance_median",
             value=float(np.median(nearest.distance)),
@@ -248,6 +273,7 @@ def audit_deepfake(
             f"share of {len(generated)} outputs from training captions that replicate a training image",
             "the model memorises: train on more data, deduplicate harder, or stop earlier",
             audit="deepfake",
+            why_unmeasured=how,
             allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(

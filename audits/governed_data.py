@@ -109,9 +109,12 @@ def load_images(records: GovernedRecords, resolution: int) -> np.ndarray:
 
 
 def train_and_eval(records: GovernedRecords) -> tuple[GovernedRecords, GovernedRecords]:
-    """The train and eval splits; raises naming the split when one is empty."""
+    """The train and eval splits; raises when there is no train record (nothing was trained on).
+
+    An empty or tiny eval split is not an error: each check that needs held-out images says it was not
+    measured, with the reason and the setting to change.
+    """
     train, held_out = records.split(Split.TRAIN), records.split(Split.EVAL)
-    for name, part in ((Split.TRAIN, train), (Split.EVAL, held_out)):
-        if len(part) == 0:
-            raise ValueError(f"governed table has no '{name}' records: the audits need both splits")
+    if len(train) == 0:
+        raise ValueError(f"governed table has no '{Split.TRAIN}' records: the audits need a trained split")
     return train, held_out

@@ -79,10 +79,12 @@ def nearest_training(
     extra: list[list[int]] | None = None,
     metric: str = "correlation",
     chunk: int = 64,
+    exclude: np.ndarray | None = None,
 ) -> NearestTraining:
     """Nearest training image of each generated image among pHash / thumbnail / `extra` candidates.
 
-    `metric` is "correlation" (default) or "pixel"; see `DISTANCES`.
+    `metric` is "correlation" (default) or "pixel"; see `DISTANCES`. `exclude[i]` is a training index
+    query i may not match (the query itself, when training images are compared with each other).
     """
     if metric not in DISTANCES:
         raise ValueError(f"memorization metric {metric!r} unknown; use one of {sorted(DISTANCES)}")
@@ -90,13 +92,13 @@ def nearest_training(
         raise ValueError(
             f"generated {generated.shape[1:]} and training {train_images.shape[1:]} images differ"
         )
-    if len(train_images) == 0:
+    if len(train_images) - (exclude is not None) < 1:
         raise ValueError("memorization: no training images to compare with")
     measure = correlation_distances if metric == "correlation" else pixel_distances
     hashes = phashes(train_images) if train_hashes is None else train_hashes
     gen_hashes = phashes(generated)
     train_thumbs, gen_thumbs = thumbnails(train_images), thumbnails(generated)
-    k = min(candidates, len(train_images))
+    k = min(candidates + (exclude is not None), len(train_images))
     index = np.zeros(len(generated), dtype=np.int64)
     distance, pixel = np.zeros(len(generated)), np.zeros(len(generated))
     train_f = train_images.astype(np.float32) / 255.0
@@ -108,6 +110,8 @@ def nearest_training(
         for row, i in enumerate(range(start, stop)):
             own = (extra or [[]] * len(generated))[i]
             cand = np.unique(np.concatenate([by_hash[row], by_thumb[row], own])).astype(np.int64)
+            if exclude is not None:
+                cand = cand[cand != exclude[i]]
             image = generated[i].astype(np.float32) / 255.0
             d, px = measure(image, train_f[cand]), pixel_distances(image, train_f[cand])
             # identical pixels are a copy in any metric (flat images have no defined correlation)

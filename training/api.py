@@ -103,3 +103,13 @@ def denoising_loss(
     from training.evaluate import held_out_loss
 
     return held_out_loss(Path(model_dir), Path(governed_path), split, seed, max_images)
+
+
+def denoising_losses(
+    model_dir: Path, governed_path: Path, split: str, seed: int, max_images: int = 256
+) -> dict[str, float]:
+    """The held-out loss (`model`) and, on the same batch and noise, the losses of two predictors that
+    ignore their input (`zero_velocity`, `mean_image`): the baselines a trained model must beat."""
+    from training.evaluate import held_out_losses
+
+    return held_out_losses(Path(model_dir), Path(governed_path), split, seed, max_images)

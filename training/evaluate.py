@@ -31,6 +31,26 @@ def held_out_loss(
     cache_dir: Path | None = None,
 ) -> float:
     """Mean flow-matching loss of the saved model on up to `max_images` records of `split`."""
+    return held_out_losses(model_dir, governed_path, split, seed, max_images, batch_size, cache_dir)["model"]
+
+
+@torch.no_grad()
+def held_out_losses(
+    model_dir: Path,
+    governed_path: Path,
+    split: str,
+    seed: int,
+    max_images: int = 256,
+    batch_size: int = 64,
+    cache_dir: Path | None = None,
+) -> dict[str, float]:
+    """The model's held-out loss beside two predictors that ignore their input, on the same batch and noise.
+
+    `model`: the saved model. `zero_velocity`: predicting 0 everywhere (its loss is the mean square of
+    the target, about 1 + E[x0^2]). `mean_image`: predicting the velocity of the split's mean image with
+    zero noise, -mean(x0), the best guess that knows the data's average but not the input. A trained
+    model must beat both; the ratio says by how much, whatever the data's scale.
+    """
     pipe = load_model_dir(model_dir)
     denoiser = pipe.denoiser.eval()
     table = read_governed(governed_path, split)
@@ -48,7 +68,8 @@ def held_out_loss(
         vae_digest = directory_digest(Path(model_dir) / "vae")
         images = cached_latents(pixels, pipe.vae, vae_digest, digest, cache, lambda *a: None)
     noise, sigma = fixed_noise(len(table), tuple(images.shape[1:]), seed)
-    flow, total = RectifiedFlow(), 0.0
+    mean_image = images.float().mean(dim=0)
+    flow, total, zero, mean = RectifiedFlow(), 0.0, 0.0, 0.0
     texts = table["text"].astype(str).tolist()
     for start in range(0, len(texts), batch_size):
         end = min(start + batch_size, len(texts))
@@ -65,4 +86,8 @@ def held_out_loss(
             noise=noise[start:end],
         )
         total += float(per_sample.sum())
-    return total / len(texts)
+        target = (noise[start:end] - images[start:end]).float()
+        zero += float(target.pow(2).flatten(1).mean(1).sum())
+        mean += float((target + mean_image).pow(2).flatten(1).mean(1).sum())
+    n = len(texts)
+    return {"model": total / n, "zero_velocity": zero / n, "mean_image": mean / n}

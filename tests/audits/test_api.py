@@ -1,4 +1,4 @@
-"""The api wires the audits to `training.api.load_pipeline` / `denoising_loss`; a fake pipeline stands in."""
+"""The api wires the audits to `training.api.load_pipeline` / `denoising_losses`; a fake pipeline stands in."""
 
 from types import SimpleNamespace
 
@@ -31,7 +31,13 @@ def fake_model(emoji, monkeypatch, tmp_path):
     pipe = FakePipeline(emoji)
     monkeypatch.setattr(training.api, "load_pipeline", lambda model_dir, device="cpu": pipe)
     monkeypatch.setattr(
-        training.api, "denoising_loss", lambda model_dir, governed, split, seed, max_images=256: 0.25
+        training.api,
+        "denoising_losses",
+        lambda model_dir, governed, split, seed, max_images=256: {
+            "model": 0.25,
+            "zero_velocity": 1.6,
+            "mean_image": 1.25,
+        },
     )
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -57,7 +63,9 @@ def test_run_quality_uses_the_model_and_the_held_out_loss(emoji, fake_model, tmp
     )
     report = run_quality(cfg, model_dir, emoji.path, tmp_path / "out", 0, progress)
     assert isinstance(report, AuditReport) and report.audit == "quality"
-    assert {"heldout_denoising_loss": 0.25}.items() <= {m.name: m.value for m in report.metrics}.items()
+    assert {"heldout_denoising_loss": 0.25, "heldout_loss_ratio": 0.2}.items() <= {
+        m.name: m.value for m in report.metrics
+    }.items()
     assert all(call[1:] == (7, 2.0, "np") for call in pipe.calls)
     assert (tmp_path / "out" / "quality_report.json").is_file()
     assert any(d.startswith("quality") for d, _, _ in log)

@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
+from PIL import Image
+from skimage import data
 
 from audits.config import DeepfakeConfig
 from audits.deepfake import ATTACKS, attack, audit_deepfake
+from audits.governed_data import load_image
 from audits.memorization import hamming, nearest_training, phashes
 from tests.audits.conftest import lookup_generator, noop_progress
 
@@ -96,13 +99,52 @@ def test_deepfake_metrics_are_deterministic_for_a_seed(emoji, tmp_path):
 
 
 def test_unknown_attack_is_an_error():
-    from PIL import Image
 
     with pytest.raises(ValueError, match="unknown attack"):
         attack(Image.new("RGB", (4, 4)), "blur")
 
 
-def test_replication_threshold_without_held_out_images_or_a_distance_is_an_error(emoji, tmp_path):
+def test_without_held_out_images_training_images_calibrate_the_replication_distance(emoji, tmp_path):
     memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
-    with pytest.raises(ValueError, match="replication_distance"):
-        audit_deepfake(CFG, memoriser, emoji.train, emoji.train_images, tmp_path, 0, noop_progress)
+    report = audit_deepfake(CFG, memoriser, emoji.train, emoji.train_images, tmp_path, 0, noop_progress)
+    assert _rate(report) == pytest.approx(1.0) and not report.passed
+    assert any("train-to-other-train" in n for n in report.notes)
+
+
+def test_nearest_training_can_exclude_the_query_itself(emoji):
+    images = emoji.train_images[:12]
+    assert (nearest_training(images, images, candidates=4).distance == 0).all()  # each finds itself
+    found = nearest_training(images, images, candidates=4, exclude=np.arange(12))
+    assert (found.index != np.arange(12)).all()
+
+
+def test_one_training_image_and_no_held_out_cannot_calibrate_and_withholds_approval(emoji, tmp_path):
+    one = emoji.train.subset([0])
+    memoriser = lookup_generator(one.texts, emoji.train_images[:1], emoji.train_images[0])
+    report = audit_deepfake(
+        CFG, memoriser, one, emoji.train_images[:1], tmp_path, 0, noop_progress, held_out_images=None
+    )
+    check = next(c for c in report.checks if c.name == "replication_rate")
+    assert check.measured is None and not check.passed
+    assert "replication_distance" in check.message and "allow_unmeasured" in check.message
+    waived = DeepfakeConfig(**{**CFG.model_dump(), "allow_unmeasured": ["replication_rate"]})
+    again = audit_deepfake(waived, memoriser, one, emoji.train_images[:1], tmp_path, 0, noop_progress)
+    assert next(c for c in again.checks if c.name == "replication_rate").passed
+
+
+def test_a_model_that_draws_faces_fails_the_default_face_share_gate(emoji, tmp_path):
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()[:300, 100:400]).save(photo)
+    face = load_image(photo, 32)
+    faces = audit_deepfake(
+        DeepfakeConfig(memorization_prompts=6, seeds_per_prompt=1, watermark=False),
+        lambda prompts, seeds: np.stack([face] * len(prompts)),
+        emoji.train,
+        emoji.train_images,
+        tmp_path / "faces",
+        0,
+        noop_progress,
+        held_out_images=emoji.held_out_images,
+    )
+    check = next(c for c in faces.checks if c.name == "face_share")
+    assert check.measured == 1.0 and not check.passed and check.threshold == DeepfakeConfig().max_face_share

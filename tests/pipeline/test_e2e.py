@@ -35,6 +35,13 @@ SMALL = [
     "audits.bias.max_representation_disparity=1",
     "audits.bias.max_quality_difference=100",
     "audits.deepfake.max_replication_rate=1",
+    "audits.quality.max_heldout_loss_ratio=100",
+    "audits.deepfake.max_face_share=1",
+    "audits.deepfake.min_watermark_survival=0",
+    # 2 held-out images and no toned emoji: these cannot be measured here (tests/pipeline/test_small_datasets.py
+    # checks that they withhold approval when not waived)
+    "audits.quality.allow_unmeasured=[fd_ratio_to_real, alignment_generated_top5_lift]",
+    "audits.bias.allow_unmeasured=[representation_disparity, quality_of_service_difference]",
 ]
 
 
