@@ -63,6 +63,7 @@ class LicensePolicy(_Frozen):
         default_factory=lambda: [
             "CC0-1.0",
             "PDM-1.0",
+            "CC-PDDC",
             "CC-BY-1.0",
             "CC-BY-2.0",
             "CC-BY-2.5",
