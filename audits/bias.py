@@ -370,7 +370,14 @@ def _quality_of_service(
 ) -> _Part:
     """Per-group scores of images whose prompt requests a group, with fairlearn's MetricFrame."""
     part = _Part()
-    if not prompts:
+    if len(set(wanted)) < 2:
+        why = (
+            f"no training caption names a {cfg.attribute} group whose image the measurement reads "
+            "correctly; set audits.bias.group_prompt_template"
+            if not prompts
+            else f"only the {wanted[0]} group has prompts, and a difference between groups needs two; "
+            "add labelled data for the other groups or set audits.bias.group_prompt_template"
+        )
         part.checks.append(
             threshold_check(
                 "quality_of_service_difference",
@@ -380,8 +387,7 @@ def _quality_of_service(
                 f"largest difference between groups in adherence to the requested {cfg.attribute}",
                 fix,
                 audit="bias",
-                why_unmeasured=f"no training caption names a {cfg.attribute} group whose image the "
-                "measurement reads correctly; set audits.bias.group_prompt_template",
+                why_unmeasured=why,
                 allow_unmeasured=_allowed_unmeasured(cfg),
             )
         )

@@ -162,3 +162,18 @@ def test_the_advice_for_a_quality_of_service_gap_depends_on_the_data_balance():
     assert "already balanced" in _qos_fix(["light"] * 50 + ["dark"] * 50, groups)
     assert "rebalance" in _qos_fix(["light"] * 90 + ["dark"] * 10, groups)
     assert "rebalance" in _qos_fix([], groups)  # no labels: nothing says the data is balanced
+
+
+def test_a_dataset_with_one_labelled_group_is_not_measured_not_a_crash(emoji, tmp_path):
+    # "father christmas" and its light-tone variant: one group, so no difference between groups exists
+    base = next(
+        i
+        for i, t in enumerate(emoji.train.texts)
+        if ":" not in t and f"{t}: light skin tone" in emoji.train.texts
+    )
+    pair = [base, emoji.train.texts.index(f"{emoji.train.texts[base]}: light skin tone")]
+    records, images = emoji.train.subset(pair), emoji.train_images[pair]
+    generate = _family_generator(emoji, lambda p, s: _requested(p))
+    report = audit_bias(BiasConfig(bootstrap=20), generate, records, images, tmp_path, 0, noop_progress)
+    qos = _check(report, "quality_of_service_difference")
+    assert qos.measured is None and not qos.passed and "two" in qos.message
