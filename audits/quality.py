@@ -356,6 +356,11 @@ def audit_quality(
         if len(held_out) < cfg.min_heldout_images
         else ""
     )
+    if not small and len(train) < 2:
+        small = (
+            f"the train split holds {len(train)} image, and the real-vs-real baseline and the probe need at "
+            "least 2; lower governance.dedup.eval_fraction or add data"
+        )
     # The loss is a mean over images at fixed noise, its baselines on the same batch: any held-out image
     # gives it. Distances between image distributions need `min_heldout_images`.
     parts = [_loss_part(cfg, losses, len(held_out), small if len(held_out) == 0 else "")]

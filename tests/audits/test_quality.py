@@ -152,3 +152,21 @@ def test_real_inception_fid_is_never_faked(tmp_path):
         weights.write_bytes(b"")
         metrics, notes = inception_fid(str(weights), images, images)
         assert metrics == [] and "not computed" in notes[0]
+
+
+def test_a_single_training_image_leaves_the_feature_checks_not_measured(emoji, tmp_path):
+    one = emoji.train.subset([0])
+    report = audit_quality(
+        CFG,
+        _noise_generator,
+        one,
+        emoji.train_images[:1],
+        emoji.held_out,
+        emoji.held_out_images,
+        LOSSES,
+        tmp_path,
+        0,
+        noop_progress,
+    )
+    fd = _check(report, "fd_ratio_to_real")
+    assert fd.measured is None and not fd.passed and "train split holds 1 image" in fd.message
