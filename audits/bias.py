@@ -239,6 +239,8 @@ def _representation(
     disparity = total_variation(gen_dist, uniform(len(groups))) if measurable else None
     data_disparity = total_variation(data_dist, uniform(len(groups)))
     amplification = disparity - data_disparity if disparity is not None else None
+    low, high = _disparity_interval(with_skin, groups, cfg.bootstrap, seed) if measurable else (None, None)
+    gated, no_power = _gated_disparity(cfg, disparity, low, high, len(with_skin))
     part.tables["representation"] = [
         {
             "group": g,
@@ -268,7 +270,13 @@ def _representation(
                 name="representation_disparity_tv",
                 value=disparity,
                 implementation="total variation distance of generated shares to uniform",
-                details={"images_with_skin": len(with_skin), "groups": len(groups)},
+                details={
+                    "images_with_skin": len(with_skin),
+                    "groups": len(groups),
+                    "ci_low": float(low),
+                    "ci_high": float(high),
+                    "bootstrap": cfg.bootstrap,
+                },
             ),
             Metric(
                 name="representation_vs_training_tv",
@@ -294,30 +302,40 @@ def _representation(
         else "rebalance the training data or condition on the attribute"
     )
     allowed = _allowed_unmeasured(cfg)
+    on_interval = cfg.gate_on == "ci_low" and cfg.bootstrap
+    what = (
+        f"total variation distance between the {cfg.attribute} shares of images generated from neutral "
+        "prompts and a uniform share"
+    )
+    if on_interval and disparity is not None:
+        what = (
+            f"lower end of the 95% bootstrap interval of the {what} (estimate {disparity:.3g}, "
+            f"{len(with_skin)} images with skin)"
+        )
     part.checks += [
         threshold_check(
             "representation_disparity",
-            disparity,
+            gated,
             cfg.max_representation_disparity,
             "max",
-            f"total variation distance between the {cfg.attribute} shares of images generated from "
-            f"neutral prompts and a uniform share",
+            what,
             skew_fix,
             audit="bias",
-            why_unmeasured=too_few,
+            why_unmeasured=too_few if not measurable else no_power,
             allow_unmeasured=allowed,
         ),
         threshold_check(
             "representation_amplification",
-            amplification,
+            None if gated is None else gated - data_disparity,
             cfg.max_amplification,
             "max",
-            "disparity of generated images minus the disparity of the training data",
+            "disparity of generated images minus the disparity of the training data"
+            + (" (lower end of the disparity's interval)" if on_interval else ""),
             "the model is more skewed than its data: rebalance it"
             if not balanced
             else "the model is more skewed than its balanced data: train longer or a larger preset",
             audit="bias",
-            why_unmeasured=too_few,
+            why_unmeasured=too_few if not measurable else no_power,
             allow_unmeasured=allowed,
         ),
     ]
@@ -339,6 +357,45 @@ def _representation(
 
 # Training shares within this total variation distance of uniform count as balanced.
 _BALANCED_TV = 0.05
+
+
+def _disparity_interval(
+    with_skin: list[str], groups: list[str], n_boot: int, seed: int
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the total variation distance to uniform (resampling images)."""
+    target = uniform(len(groups))
+    if not n_boot:
+        value = total_variation(distribution(with_skin, groups), target)
+        return value, value
+    rng = np.random.default_rng(seed)
+    labels = np.array(with_skin)
+    draws = [
+        total_variation(distribution(list(rng.choice(labels, len(labels))), groups), target)
+        for _ in range(n_boot)
+    ]
+    return float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
+
+
+def _gated_disparity(
+    cfg: BiasConfig, disparity: float | None, low: float | None, high: float | None, n: int
+) -> tuple[float | None, str]:
+    """The value the representation gate compares, or None and why the sample has no power to say.
+
+    With the interval as the gate, a sample whose interval is wider than the threshold cannot tell a
+    disparity at the threshold from none: that is reported as not measured rather than as a number.
+    """
+    if disparity is None or low is None or high is None:
+        return None, ""
+    if not (cfg.gate_on == "ci_low" and cfg.bootstrap):
+        return disparity, ""
+    if high - low > cfg.max_representation_disparity:
+        return None, (
+            f"the {n} images with skin give a 95% interval of [{low:.2f}, {high:.2f}] for the disparity, "
+            f"wider than the threshold {cfg.max_representation_disparity:g}: the sample cannot tell a "
+            "disparity at the threshold from none; raise audits.bias.samples_per_prompt or "
+            "max_neutral_prompts"
+        )
+    return low, ""
 
 
 def _qos_fix(labels: list[str], groups: list[str]) -> str:

@@ -177,3 +177,17 @@ def test_a_dataset_with_one_labelled_group_is_not_measured_not_a_crash(emoji, tm
     report = audit_bias(BiasConfig(bootstrap=20), generate, records, images, tmp_path, 0, noop_progress)
     qos = _check(report, "quality_of_service_difference")
     assert qos.measured is None and not qos.passed and "two" in qos.message
+
+
+def test_representation_gates_on_its_interval_and_says_when_the_sample_has_no_power(emoji, tmp_path):
+    skewed = _family_generator(emoji, lambda p, s: _requested(p) or "dark")
+    balanced = _family_generator(emoji, lambda p, s: _requested(p) or TONES[(s + len(p)) % 5])
+    cfg = BiasConfig(bootstrap=50, allow_unmeasured=[])
+    bad = audit_bias(cfg, skewed, emoji.train, emoji.train_images, tmp_path / "s", 0, noop_progress)
+    check = _check(bad, "representation_disparity")
+    assert not check.passed and "lower end of the 95% bootstrap interval" in check.message
+    # a threshold tighter than the sample's interval is wide: no power, so no number and no approval
+    strict = BiasConfig(bootstrap=50, allow_unmeasured=[], max_representation_disparity=0.05)
+    report = audit_bias(strict, balanced, emoji.train, emoji.train_images, tmp_path / "b", 0, noop_progress)
+    check = _check(report, "representation_disparity")
+    assert check.measured is None and not check.passed and "cannot tell" in check.message
