@@ -555,7 +555,10 @@ def _inside(text: str) -> LicenseInfo | None:
     if not found:
         return None
     known = {info.spdx for info, _ in found if info.spdx is not None}
-    if any(info.spdx is None for info, _ in found) or len(known) != 1:
+    undecided = [info for info, _ in found if info.spdx is None]
+    if undecided and not known:
+        return undecided[0]  # what it names is ambiguous (a family, a port, a combination)
+    if undecided or len(known) != 1:
         # An assumed version ("creative commons attribution") does not contradict a stated one.
         stated = {info.spdx for info, _ in found if info.spdx is not None and "assumed" not in info.evidence}
         if len(stated) == 1 and not any(info.spdx is None for info, _ in found):

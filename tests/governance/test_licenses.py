@@ -5,6 +5,7 @@ import pytest
 from governance.config import GovernanceConfig, LicensePolicy
 from governance.licenses import (
     ALL_RIGHTS_RESERVED,
+    NON_COMMERCIAL_ONLY,
     license_choices,
     license_traits,
     license_url,
@@ -144,3 +145,94 @@ def test_a_choice_with_no_allowed_option_is_dropped_and_plain_licences_are_uncha
     assert "no option is allowed" in evidence["choice"]
     assert choose_license("CC BY 4.0", cfg)[:3] == ("CC-BY-4.0", Decision.KEEP, None)
     assert choose_license("MIT AND Apache-2.0", cfg)[1:3] == (Decision.QUARANTINE, Reason.LICENSE_UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("spdx", "traits"),
+    [
+        ("CC-PDDC", set()),
+        ("CC-BY-3.0-US", {"attribution"}),
+        ("GFDL-1.3-or-later", {"attribution", "copyleft", "share-alike"}),
+        (NON_COMMERCIAL_ONLY, {"no-derivatives", "non-commercial"}),
+        (ALL_RIGHTS_RESERVED, {"no-derivatives", "non-commercial"}),
+    ],
+)
+def test_traits_of_the_ids_real_metadata_brings(spdx, traits):
+    assert license_traits(spdx) == traits
+
+
+def test_urls_of_ported_and_public_domain_licences():
+    assert license_url("CC-BY-3.0-US") == "https://creativecommons.org/licenses/by/3.0/us/"
+    assert license_url("CC-PDDC") == "https://creativecommons.org/licenses/publicdomain/"
+    assert license_url(NON_COMMERCIAL_ONLY) == ""
+
+
+def test_what_was_found_and_assumed_is_evidence():
+    apache = normalize_license("http://www.apache.org/licenses/LICENSE-2.0")
+    assert apache.spdx == "Apache-2.0" and "licensedb" in apache.evidence["found"]
+    assert "assumed" in normalize_license("Creative Commons Attribution").evidence
+    port = normalize_license(
+        "This work is licenced under the Creative Commons Attribution-Share Alike 3.0 United States License."
+    )
+    assert port.spdx is None and "port" in port.evidence["problem"]
+    versionless = normalize_license("License :: OSI Approved :: Artistic License")
+    assert versionless.spdx is None and "without a version" in versionless.evidence["problem"]
+
+
+def test_a_pasted_bsd_text_is_read_by_its_clauses():
+    two = (
+        "Copyright (c) 2020 A. Author\nAll rights reserved.\n\nRedistribution and use in source and binary forms, "
+        "with or without modification, are permitted provided that the following conditions are met:\n"
+        "1. Redistributions of source code must retain the above copyright notice.\n"
+        "2. Redistributions in binary form must reproduce the above copyright notice."
+    )
+    assert normalize_license(two).spdx == "BSD-2-Clause"
+    three = (
+        two + "\n3. Neither the name of the copyright holder nor the names of its contributors may be used."
+    )
+    assert normalize_license(three).spdx == "BSD-3-Clause"
+    # Without the grant, the same copyright line is a bare notice: no licence.
+    assert normalize_license("Copyright (c) 2020 A. Author\nAll rights reserved.").spdx == ALL_RIGHTS_RESERVED
+
+
+def test_the_licence_database_is_built_from_scancode_files(tmp_path):
+    from governance.license_db import build, url_key, words
+
+    (tmp_path / "licenses").mkdir()
+    (tmp_path / "rules").mkdir()
+    for key, spdx, url in [("alpha-1.0", "Alpha-1.0", "http://alpha.example/1.0/"), ("beta", "Beta", "")]:
+        urls = f"text_urls:\n    - {url}\n" if url else ""
+        (tmp_path / "licenses" / f"{key}.LICENSE").write_text(
+            f"---\nkey: {key}\nname: The {key} Licence\nspdx_license_key: {spdx}\ncategory: Permissive\n"
+            f"homepage_url: http://shared.example/\n{urls}---\n\nThe text of {key}.\n"
+        )
+    (tmp_path / "rules" / "alpha-1.0_1.RULE").write_text(
+        "---\nlicense_expression: alpha-1.0\nis_license_tag: yes\n---\n\nlicense: alpha one"
+    )
+    (tmp_path / "rules" / "alpha-1.0_2.RULE").write_text(
+        "---\nlicense_expression: alpha-1.0\nis_license_tag: yes\nrelevance: 80\n---\n\nalpha guessed"
+    )
+    (tmp_path / "rules" / "false-positive_1.RULE").write_text(
+        "---\nlicense_expression: unknown\nis_false_positive: yes\n---\n\nlicense: see below"
+    )
+    db = build(tmp_path)
+    assert db.urls[url_key("https://www.alpha.example/1.0")] == "Alpha-1.0"
+    assert url_key("http://shared.example/") not in db.urls  # two licences' homepage names neither
+    assert db.names[words("The alpha-1.0 Licence")] == "Alpha-1.0"
+    assert db.rules[words("license: alpha one")] == "Alpha-1.0"
+    assert words("alpha guessed") not in db.rules  # ScanCode's own guess (relevance below 100)
+    assert db.rules[words("license: see below")] is None
+    assert db.categories["Beta"] == "Permissive"
+
+
+def test_a_missing_licence_database_says_how_to_install_it(monkeypatch):
+    from importlib import metadata
+
+    from governance import license_db
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(license_db.metadata, "distribution", missing)
+    with pytest.raises(RuntimeError, match=r"pip install licensedcode-data==32\.1\.0"):
+        license_db.data_dir()
