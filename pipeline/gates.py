@@ -1,5 +1,6 @@
 """The gates: thresholds from the config, measured values from the stage reports, verdicts in plain words."""
 
+from audits.config import AuditsConfig
 from audits.report import AuditReport
 from governance.reasons import Decision
 from governance.report import GovernanceReport
@@ -8,8 +9,14 @@ from pipeline.config import DataGateConfig
 from training.report import TrainingReport
 
 
-def data_gate(report: GovernanceReport, cfg: DataGateConfig) -> list[GateRow]:
-    """May training start on this data? Counts, shares and licence obligations against the config."""
+def data_gate(
+    report: GovernanceReport, cfg: DataGateConfig, audits: AuditsConfig | None = None
+) -> list[GateRow]:
+    """May training start on this data? Counts, shares and licence obligations against the config.
+
+    With `audits`, one more row records the held-out count and says, before any training, when it is too
+    small for the quality audit (its checks will then be not measured and withhold approval).
+    """
     total = max(report.records_in, 1)
     kept = report.decisions.get(Decision.KEEP, 0)
     dropped = report.decisions.get(Decision.DROP, 0) / total
@@ -56,6 +63,8 @@ def data_gate(report: GovernanceReport, cfg: DataGateConfig) -> list[GateRow]:
             ),
         ),
     ]
+    if audits is not None:
+        rows.append(_eval_row(report, audits))
     conflicts = report.obligations.conflicts
     if cfg.block_on_license_conflict:
         rows.append(
@@ -73,6 +82,27 @@ def data_gate(report: GovernanceReport, cfg: DataGateConfig) -> list[GateRow]:
             )
         )
     return rows
+
+
+def _eval_row(report: GovernanceReport, audits: AuditsConfig) -> GateRow:
+    """The held-out count against what the quality audit needs: recorded, never blocking training."""
+    held_out = int(report.split_counts.get("eval", 0))
+    need = audits.quality.min_heldout_images
+    message = f"{held_out} record{'' if held_out == 1 else 's'} held out for the audits"
+    if held_out < need:
+        message += (
+            f"; the quality audit's FD and alignment checks need at least {need} "
+            "(audits.quality.min_heldout_images): they will be NOT MEASURED and withhold approval unless "
+            "named in audits.quality.allow_unmeasured — raise governance.dedup.eval_fraction or add data"
+        )
+    return GateRow(
+        stage="data_gate",
+        name="eval_records",
+        measured=held_out,
+        threshold=None,
+        passed=True,
+        message=message,
+    )
 
 
 def train_gate(report: TrainingReport, budget_s: float) -> list[GateRow]:

@@ -282,7 +282,7 @@ class Runner:
         metrics |= {f"split.{k}": v for k, v in report.split_counts.items()}
         metrics |= {"records.input": report.records_in, "duplicate_groups": report.duplicate_groups}
         self.recorder.metrics(rid, metrics)
-        rows = data_gate(report, self.cfg.data_gate)
+        rows = data_gate(report, self.cfg.data_gate, self.cfg.audits)
         self._log_gates(stage_run, rows)
         return self._gates(rows)
 

@@ -84,6 +84,10 @@ def test_sixteen_images_do_not_crash_and_memorization_runs(sixteen):
     assert "min_heldout_images" in quality["fd_ratio_to_real"]["message"]
     assert "allow_unmeasured" in quality["fd_ratio_to_real"]["message"]
     assert "NOT APPROVED" in proc.stdout
+    # said before any training: the eval split is too small for the quality audit
+    warning = proc.stdout.index("data_gate.eval_records: 1 record held out")
+    assert warning < proc.stdout.index("training until")
+    assert "min_heldout_images" in proc.stdout[warning : warning + 400]
 
 
 def test_no_row_without_a_threshold_reads_pass_on_the_terminal_in_show_or_in_the_card(sixteen, project):
