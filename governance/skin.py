@@ -3,29 +3,33 @@
 NudeNet's small detector scores shapes: a round blue balloon or a paper clip can come out as
 `BUTTOCKS_EXPOSED` at 0.5-0.8. Exposed skin, in a colour image, is skin-coloured; a box whose pixels
 are almost all blue, grey or white does not show it. The mask is the skin-colour map of Chai and
-Ngan (1999): a pixel is skin when, in YCrCb (OpenCV's conversion), 133 <= Cr <= 173 and
-77 <= Cb <= 127. The chroma ranges hold for light and dark skin alike (brightness is in Y, which the
-map ignores): the five Twemoji skin tones, light to dark, are all inside it. Greys, black and white
-have Cr = Cb = 128 and are never skin, so a grayscale image has no skin evidence either way; the
-policy treats it as unverifiable rather than as skin-free.
+Ngan (1999) in full-range YCbCr (BT.601): a pixel is skin when 133 <= Cr <= 173 and 77 <= Cb <= 127,
+and neither near-black nor near-white (30 < Y < 250: outlines and backgrounds), the same rule the
+bias audit measures skin tone with. The chroma ranges hold for light and dark skin alike: the five
+Twemoji skin tones, light to dark, are all inside it. Greys, black and white have Cr = Cb = 128 and
+are never skin, so a grayscale image has no skin evidence either way; the policy treats it as
+unverifiable rather than as skin-free.
 """
 
-import cv2
 import numpy as np
 
 CR_RANGE = (133, 173)
 CB_RANGE = (77, 127)
+LUMA_RANGE = (30, 250)  # exclusive
 # A pixel whose channels differ by no more than this is grey; an image of only such pixels carries
 # no colour to judge skin by (JPEG noise moves channels of a grey image a few levels apart).
 GRAY_TOLERANCE = 12
 
 
 def skin_mask(rgb: np.ndarray) -> np.ndarray:
-    """Boolean HxW mask of the skin-coloured pixels of an RGB uint8 image."""
-    ycrcb = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
-    low = np.array([0, CR_RANGE[0], CB_RANGE[0]], dtype=np.uint8)
-    high = np.array([255, CR_RANGE[1], CB_RANGE[1]], dtype=np.uint8)
-    return cv2.inRange(ycrcb, low, high) > 0
+    """Boolean mask (...) of the skin-coloured pixels of RGB uint8 pixels (..., 3): one image or a batch."""
+    pixels = np.asarray(rgb, dtype=np.float64)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    chroma = (cr >= CR_RANGE[0]) & (cr <= CR_RANGE[1]) & (cb >= CB_RANGE[0]) & (cb <= CB_RANGE[1])
+    return chroma & (luma > LUMA_RANGE[0]) & (luma < LUMA_RANGE[1])
 
 
 def is_grayscale(rgb: np.ndarray) -> bool:

@@ -33,7 +33,8 @@ REASON_WORDS: dict[str, str] = {
     Reason.DUPLICATE_NEAR: "a near duplicate of a kept record",
     Reason.EVAL_LEAK: "the image also appears in the evaluation set",
     Reason.NSFW: "the NSFW detector found content above the policy threshold",
-    Reason.NSFW_UNCONFIRMED: "the NSFW detector flagged the image but its box shows no skin; held for a human",
+    Reason.NSFW_UNCONFIRMED: "the NSFW detector flagged the image but skin could not be confirmed in its box "
+    "(too little skin colour, or a grayscale image); held for a human",
 }
 
 
