@@ -63,11 +63,13 @@ def _mean_of(y_true, y_pred, scores) -> float:
 
 def _calibrate(
     train: GovernedRecords, train_images: np.ndarray, cfg: BiasConfig
-) -> tuple[dict[str, np.ndarray], set[int]]:
+) -> tuple[dict[str, np.ndarray], set[int], float | None]:
     """Group reference colours, and the labelled training records the measurement classifies correctly.
 
     Quality-of-service prompts come only from the latter, so a model that reproduces its training data
     exactly scores an adherence of 1.0: the measurement's own errors are not charged to the model.
+    The third value is the smallest disparity a model that draws one group only would show through this
+    measurement (its confusion between groups on labelled images that show skin); None without labels.
     """
     labels = train.attribute(cfg.attribute)
     labelled = [i for i, v in enumerate(labels) if v]
@@ -77,8 +79,19 @@ def _calibrate(
         if refs:
             measured = nearest_reference(labs, refs)
             readable = {i for i, m in zip(labelled, measured, strict=True) if m == labels[i]}
-            return refs, readable
-    return dict(zip(MONK_SHADES, MONK_LAB, strict=True)), set()  # no labels: the Monk scale is the group set
+            return refs, readable, _visible_disparity(measured, [labels[i] for i in labelled], list(refs))
+    # no labels: the Monk scale is the group set
+    return dict(zip(MONK_SHADES, MONK_LAB, strict=True)), set(), None
+
+
+def _visible_disparity(measured: list[str], truth: list[str], groups: list[str]) -> float | None:
+    """Min over groups g of the disparity measured on images of g alone (those showing skin)."""
+    rows = []
+    for g in groups:
+        seen = [m for m, t in zip(measured, truth, strict=True) if t == g and m != NO_SKIN]
+        if seen:
+            rows.append(total_variation(distribution(seen, groups), uniform(len(groups))))
+    return min(rows) if rows else None
 
 
 def _qos_prompts(
@@ -142,7 +155,7 @@ def audit_bias(
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    refs, readable = _calibrate(train, train_images, cfg)
+    refs, readable, visible = _calibrate(train, train_images, cfg)
     labels = train.attribute(cfg.attribute)
     notes = [f"skin tone measured without a model: {MEASUREMENT}"]
     if any(labels):
@@ -180,7 +193,7 @@ def audit_bias(
     if cfg.neutral_prompts is None and len(prompts) > cfg.max_neutral_prompts:
         prompts = sorted(rng.choice(prompts, cfg.max_neutral_prompts, replace=False).tolist())
     parts = [
-        _representation(cfg, generate, train_images, labels, refs, prompts, out_dir, seed, progress),
+        _representation(cfg, generate, train_images, labels, refs, prompts, out_dir, seed, progress, visible),
         _quality_of_service(
             cfg,
             generate,
@@ -215,8 +228,13 @@ def _representation(
     out_dir: Path,
     seed: int,
     progress: ProgressFn,
+    visible: float | None = None,
 ) -> _Part:
-    """Shares of each group among images generated from neutral prompts, against uniform and the data."""
+    """Shares of each group among images generated from neutral prompts, against uniform and the data.
+
+    `visible` (from the calibration) is the disparity a one-group model would show through the
+    measurement; when that is under the threshold the gate could not fail such a model, so it says so.
+    """
     part = _Part()
     groups = list(refs)
     gen_prompts = [p for p in prompts for _ in range(cfg.samples_per_prompt)]
@@ -241,6 +259,25 @@ def _representation(
     amplification = disparity - data_disparity if disparity is not None else None
     low, high = _disparity_interval(with_skin, groups, cfg.bootstrap, seed) if measurable else (None, None)
     gated, no_power = _gated_disparity(cfg, disparity, low, high, len(with_skin))
+    if visible is not None and visible < cfg.max_representation_disparity:
+        gated, no_power = (
+            None,
+            (
+                f"through this measurement a model drawing one {cfg.attribute} group only would show a "
+                f"disparity of {visible:.2f} (its confusion between groups on labelled training images), under "
+                f"the threshold {cfg.max_representation_disparity:g}: the gate could not fail it; lower "
+                "audits.bias.max_representation_disparity or raise min_skin_fraction"
+            ),
+        )
+    if visible is not None:
+        part.metrics.append(
+            Metric(
+                name="representation_visible_disparity",
+                value=visible,
+                implementation="smallest disparity a one-group model shows through the measurement "
+                "(labelled training images that show skin, per group)",
+            )
+        )
     part.tables["representation"] = [
         {
             "group": g,
