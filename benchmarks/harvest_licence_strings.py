@@ -7,8 +7,8 @@ the tests, which read only the committed corpus):
   `License:` fields, the licence URLs and the free-text licence sentences of
   `usr/share/doc/*/copyright` (also of every package installed on the harvesting machine, with the
   version that `dpkg-query` reports, so `apt-get download PACKAGE=VERSION` gets the same file), the RDF/XMP
-  licence fields (`cc:license`, `dc:rights`, `xmpRights:*`) of the SVG files and the `License` keys of
-  KDE wallpaper `metadata.json`/`metadata.desktop` files.
+  licence fields (`cc:license`, `dc:rights`, `xmpRights:*`) of the SVG files, the XMP rights fields
+  embedded in the JPEG/PNG/WebP files and the `License` keys of KDE wallpaper `metadata.json` files.
 - npm: `npm pack` of emoji, icon and common packages; `license`, `licenses[].type/url` of package.json.
 - PyPI: `pip download --no-deps` wheels; `License:`, `License-Expression:` and `Classifier: License ::`
   of METADATA (and the `License ::` classifiers listed by the trove-classifiers package).
@@ -76,7 +76,9 @@ class Found:
 
 def _deb_members(deb: Path):
     """(path, bytes) of the interesting files inside a .deb, streamed without unpacking it."""
-    wanted = re.compile(r"(/copyright$|\.svg$|metadata\.json$|metadata\.desktop$)")
+    wanted = re.compile(
+        r"(/copyright$|\.svg$|metadata\.json$|metadata\.desktop$|\.(?:jpe?g|png|webp)$)", re.I
+    )
     proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
         for member in tar:
@@ -146,6 +148,27 @@ def _svg(found: Found, data: bytes, where: str, rights_seen: set[str]) -> None:
             found.add("svg-dc-rights", value, where)
 
 
+_XMP_FIELDS = re.compile(
+    r"<(dc:rights|xmpRights:UsageTerms|xmpRights:WebStatement|cc:license|exif:Copyright|photoshop:Copyright"
+    r"|plus:LicensorURL)\b[^>]*>(.*?)</\1>",
+    re.DOTALL,
+)
+
+
+def _xmp(found: Found, data: bytes, where: str) -> None:
+    """The rights fields of the XMP packet embedded in a JPEG, PNG or WebP file, if it has one."""
+    start = data.find(b"<x:xmpmeta")
+    if start < 0:
+        return
+    end = data.find(b"</x:xmpmeta>", start)
+    packet = data[start : end if end > 0 else start + 65536].decode("utf-8", "replace")
+    for match in _XMP_FIELDS.finditer(packet):
+        inner = re.findall(r"<rdf:li[^>]*>([^<]*)</rdf:li>", match.group(2)) or [match.group(2)]
+        for value in inner:
+            if value.strip() and "<" not in value:
+                found.add("image-xmp", " ".join(value.split()), where)
+
+
 def _kde_metadata(found: Found, data: bytes, name: str, where: str) -> None:
     text = data.decode("utf-8", "replace")
     if name.endswith(".json"):
@@ -172,6 +195,8 @@ def harvest_debian(found: Found, cache: Path) -> None:
                 _copyright(found, data.decode("utf-8", "replace"), where)
             elif name.endswith(".svg"):
                 _svg(found, data, where, rights_seen)
+            elif re.search(r"\.(?:jpe?g|png|webp)$", name, re.IGNORECASE):
+                _xmp(found, data, where)
             else:
                 _kde_metadata(found, data, name, where)
 

@@ -32,7 +32,7 @@ _MAX_RULE_CHARS = 2000
 _OPENING_WORDS = 80
 # Where a URL is listed says how surely it names the licence: its text first, a family homepage last.
 _URL_FIELDS = ("text_urls", "other_urls", "osi_url", "homepage_url")
-_SCHEMA = 4
+_SCHEMA = 5
 
 # ScanCode's id for a plain "public domain" statement; this project records those as PDM-1.0.
 _SCANCODE_PUBLIC_DOMAIN = "LicenseRef-scancode-public-domain"
@@ -58,7 +58,7 @@ def url_key(url: str) -> str:
     key = url.strip().lower().strip("<>()\"'")
     key = re.sub(r"^[a-z]+://", "", key)
     key = re.sub(r"^www\.", "", key).split("#")[0].split("?")[0].rstrip("/.")
-    key = re.sub(r"(?:\.[a-z]{2}(?:[-_][a-z]{2})?)?\.(?:html?|php|txt|md)$", "", key)
+    key = re.sub(r"(?:\.[a-z]{2}(?:[-_][a-z]{2})?)?\.(?:html?|php|txt|md|json|rdf)$", "", key)
     return key.rstrip("/")
 
 

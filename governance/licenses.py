@@ -426,7 +426,7 @@ def _whole(text: str) -> LicenseInfo | None:
         return info
     for part in _parenthesised(text):
         info = _whole(part)
-        if info is not None and info.spdx is not None:
+        if _names_licence(info):  # "Free for personal use (proprietary)" is a statement, read below
             return info
     return _database_name(text)
 

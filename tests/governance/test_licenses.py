@@ -236,3 +236,31 @@ def test_a_missing_licence_database_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(license_db.metadata, "distribution", missing)
     with pytest.raises(RuntimeError, match=r"pip install licensedcode-data==32\.1\.0"):
         license_db.data_dir()
+
+
+@pytest.mark.parametrize(
+    ("raw", "spdx"),
+    [
+        # Creative Commons URLs as image sites and datasets write them: suffixes, hosts, schemes, ports.
+        ("https://creativecommons.org/licenses/by-sa/4.0/deed.fr", "CC-BY-SA-4.0"),
+        ("http://creativecommons.org/licenses/by-nc/3.0/legalcode.de", "CC-BY-NC-3.0"),
+        ("//creativecommons.org/licenses/by/4.0", "CC-BY-4.0"),
+        ("http://www.creativecommons.org/licenses/by-nd/2.5/", "CC-BY-ND-2.5"),
+        ("https://creativecommons.org/publicdomain/zero/1.0/deed.en", "CC0-1.0"),
+        ("https://creativecommons.org/licenses/by/3.0/igo/", "CC-BY-3.0-IGO"),
+        ("CC BY-SA 3.0 de", "CC-BY-SA-3.0-DE"),
+        ("creativecommons.org/licenses/by/2.0/kr/", None),  # a port SPDX does not list
+        # Licence pages of other hosts.
+        ("https://spdx.org/licenses/Apache-2.0.json", "Apache-2.0"),
+        ("https://opensource.org/license/bsd-3-clause", "BSD-3-Clause"),
+        ("https://www.gnu.org/licenses/old-licenses/gpl-2.0.html", "GPL-2.0-only"),
+        ("https://www.apache.org/licenses/LICENSE-2.0.txt", "Apache-2.0"),
+        # Statements: personal use only is no licence to train on; "free for commercial use" names none.
+        ("Free for personal use (proprietary)", NON_COMMERCIAL_ONLY),
+        ("free for personal use only", NON_COMMERCIAL_ONLY),
+        ("Free for commercial use", None),
+        ("No known copyright restrictions", None),
+    ],
+)
+def test_url_forms_and_statements(raw, spdx):
+    assert normalize_license(raw).spdx == spdx
