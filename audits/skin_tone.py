@@ -1,7 +1,7 @@
 """Skin tone measured from pixels, with no model.
 
-1. Skin-pixel mask: the YCbCr rule of Chai & Ngan (1999), Cr in [133, 173] and Cb in [77, 127],
-   minus near-white and near-black pixels (backgrounds, outlines).
+1. Skin-pixel mask: governance's rule (`governance.skin.skin_mask`, Chai & Ngan 1999 YCbCr ranges minus
+   near-white and near-black pixels), the same one the NSFW check uses, so the two cannot drift.
 2. The median CIELAB colour of the masked pixels gives the Individual Typology Angle,
    ITA = atan((L* - 50) / b*) in degrees, and the nearest Monk Skin Tone (MST) shade.
 3. For groups named in the data (e.g. the emoji's five skin tones), each image is assigned the group
@@ -15,6 +15,7 @@ import skimage
 from skimage.color import rgb2lab
 
 from governance.components import Component
+from governance.skin import skin_mask
 
 NO_SKIN = "no_skin"
 # Monk Skin Tone scale (Monk 2019; Google's published sRGB hex values), shades 1..10
@@ -40,16 +41,6 @@ def _hex_to_lab(hex_colour: str) -> np.ndarray:
 
 
 MONK_LAB = np.stack([_hex_to_lab(h) for h in MONK_SHADES.values()])
-
-
-def skin_mask(images: np.ndarray) -> np.ndarray:
-    """Boolean (N,H,W) mask of skin-coloured pixels in uint8 RGB images (N,H,W,3)."""
-    rgb = np.asarray(images, dtype=np.float64)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-    luma = 0.299 * r + 0.587 * g + 0.114 * b
-    return (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127) & (luma > 30) & (luma < 250)
 
 
 def skin_lab(images: np.ndarray, min_fraction: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
