@@ -124,3 +124,55 @@ def test_the_corpus_decisions_by_policy_match_the_labels():
             assert decision == Decision.QUARANTINE, row["string"][:80]
         elif row["expected"] in {ALL_RIGHTS_RESERVED, NON_COMMERCIAL_ONLY}:
             assert decision == Decision.DROP, row["string"][:80]
+
+
+IMAGES = Path(__file__).resolve().parents[1] / "data" / "licences" / "images"
+# (image, licence field exactly as real metadata has it, decision, reason)
+REAL_FIELDS = [
+    ("openclipart_southen_cross_01.png", "creative commons Public Domain Dedication", "keep", None),
+    ("openclipart_southen_cross_01.png", "http://web.resource.org/cc/PublicDomain", "keep", None),
+    ("tango_gnome-fs-desktop.png", "public-domain", "keep", None),
+    ("adwaita_user-trash.png", "CC-BY-SA-3.0 or LGPL-3", "keep", None),
+    ("twemoji_1f0cf.png", "CC-BY-4.0", "keep", None),
+    ("twemoji_1f0cf.png", "https://www.apache.org/licenses/LICENSE-2.0", "keep", None),
+    ("tango_gnome-fs-desktop.png", "Copyright (c) 2014, Eugene Ware All rights reserved.", "drop", "license_not_allowed"),
+    ("twemoji_1f0cf.png", "Apple images, Copyright © Apple Inc., are not licensed for commercial usage.", "drop", "license_not_allowed"),
+    ("adwaita_user-trash.png", "Nicu Buculei", "quarantine", "license_unknown"),
+]  # fmt: skip
+
+
+def test_the_provenance_pass_decides_real_licence_fields_on_real_images(tmp_path):
+    """Ingest + provenance on an imagefolder of real clip art, icons and emoji (tests/data/licences/images)."""
+    from governance import stages
+    from governance.config import DataConfig
+    from governance.decisions import load_findings
+    from governance.tables import read_ingest
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with (data / "metadata.jsonl").open("w", encoding="utf-8") as meta:
+        for i, (image, licence, _, _) in enumerate(REAL_FIELDS):
+            name = f"{i}_{image}"
+            (data / name).write_bytes((IMAGES / image).read_bytes())
+            row = {
+                "file_name": name,
+                "text": image,
+                "license": licence,
+                "author": "a",
+                "source_url": "https://x.org/",
+            }
+            meta.write(json.dumps(row, ensure_ascii=False) + "\n")
+    cfg = GovernanceConfig(data=DataConfig(source="imagefolder", path=data), num_proc=1)
+    work = tmp_path / "work"
+    stages.ingest(cfg, work, lambda *_: None)
+    stages.provenance(cfg, work, lambda *_: None)
+    names = dict(read_ingest(work, ["record_id", "file_name"]).itertuples(index=False))
+    findings = load_findings(work, ["provenance"])
+    licence = findings[findings["check"] == "license"]
+    got = {
+        int(names[r].split("_")[0]): (str(d), r2 if isinstance(r2, str) else None)
+        for r, d, r2 in zip(licence["record_id"], licence["decision"], licence["reason"], strict=True)
+    }
+    assert len(got) == len(REAL_FIELDS)
+    for i, (_, raw, decision, reason) in enumerate(REAL_FIELDS):
+        assert got[i] == (decision, reason), raw
