@@ -2,20 +2,62 @@
 
 pHash sees only luminance structure, so the same emoji in five skin tones, different flags with the
 same layout, or a recoloured icon hash alike. The colour hash is the mean colour of a 16x16 grid of
-cells; two images are the same picture only if every cell's channels agree within the threshold
-(the largest difference, not the mean: a skin tone on a small face changes only a few cells, and
-an 8x8 grid or a mean over cells merged skin-tone variants of the same emoji).
+cells of the picture's content square (see `content_square`); an 8x8 grid or a mean over cells
+merged skin-tone variants of the same emoji: a skin tone on a small face changes only a few cells,
+so the test is on the worst cell, never on an average.
+
+`color_match_distance` is the pair verification the dedup pass uses. Before the worst cell is taken
+it forgives exactly what copying does to a picture and nothing that recolouring does:
+
+- a global brightness or contrast change: one gain and offset, shared by the three channels, fitted
+  to the pair (a copy 6% darker differs by 0.06 in every cell, above any useful per-cell limit; a
+  skin tone or a recoloured icon changes the channels by different amounts in part of the picture,
+  which no shared gain explains);
+- a shift of up to one cell (1/16 of the side) from a resize, a crop or a border: each cell is
+  compared with the closest of the 3x3 cells around the same place in the other image, both ways.
 """
 
 import numpy as np
 from PIL import Image
 
 GRID = 16
+MAX_GAIN = 1.15  # brightness or contrast changes beyond 15% are not forgiven
+MAX_OFFSET = 0.1  # on the 0..1 scale
+TRIM_TOLERANCE = 24  # levels of 255: a margin pixel may differ this much from the margin colour (JPEG noise)
+SHIFT_CELLS = 0  # a one-cell tolerance merged different pictures (frowning/pouting, two clock faces)
+WHITE = 250 / 255  # a cell this light in every channel is the white a transparent drawing sits on
+RING_UNIFORM_SHARE = 0.5  # share of the outermost pixels that must have the margin colour to trim
+
+
+def content_square(small: np.ndarray, tolerance: int = TRIM_TOLERANCE) -> np.ndarray:
+    """The picture without a uniform margin, centred on a square of the margin's colour.
+
+    A border added by a scraper, a crop of a few pixels of background or a different canvas size
+    then leave the grid where it was. Only an outer ring that is (nearly) one colour is trimmed, so a
+    photo or a full-bleed drawing is kept whole; the square keeps the aspect ratio (a 2:3 flag and a
+    4:5 flag of the same colours stay apart).
+    """
+    pixels = small.astype(np.int16)
+    ring = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    background = np.median(ring, axis=0)
+    if (np.abs(ring - background).max(axis=1) <= tolerance).mean() < RING_UNIFORM_SHARE:
+        return small
+    ys, xs = np.nonzero(np.abs(pixels - background).max(axis=2) > tolerance)
+    if len(ys) == 0:
+        return small
+    content = small[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = content.shape[:2]
+    side = max(h, w)
+    square = np.empty((side, side, 3), dtype=np.uint8)
+    square[:] = background.astype(np.uint8)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top : top + h, left : left + w] = content
+    return square
 
 
 def color_hash(small: np.ndarray) -> str:
-    """Hex string of the 16x16 grid of mean RGB colours (768 bytes) of an RGB uint8 image."""
-    cells = Image.fromarray(small).resize((GRID, GRID), Image.Resampling.BOX)
+    """Hex string of the 16x16 grid of mean RGB colours (768 bytes) of an RGB uint8 image's content square."""
+    cells = Image.fromarray(content_square(small)).resize((GRID, GRID), Image.Resampling.BOX)
     return np.asarray(cells, dtype=np.uint8).tobytes().hex()
 
 
@@ -31,3 +73,54 @@ def color_array(hashes: list[str] | np.ndarray) -> np.ndarray:
 def color_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Largest absolute difference over cells and channels, in 0..1 (rows of a against rows of b)."""
     return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) / 255.0
+
+
+def _tone_fit(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the shared gain and offset mapping a onto b (weighted least squares), within the limits."""
+    total = np.maximum(weight.sum(axis=1), 1e-6)
+    mean_a, mean_b = (weight * a).sum(axis=1) / total, (weight * b).sum(axis=1) / total
+    da, db = a - mean_a[:, None], b - mean_b[:, None]
+    var_a = (weight * da * da).sum(axis=1) / total
+    cov = (weight * da * db).sum(axis=1) / total
+    gain = np.where(var_a > 1e-6, cov / np.maximum(var_a, 1e-6), 1.0)
+    gain = np.clip(gain, 1 / MAX_GAIN, MAX_GAIN)
+    offset = np.clip(mean_b - gain * mean_a, -MAX_OFFSET, MAX_OFFSET)
+    return gain, offset
+
+
+def _worst_cell(x: np.ndarray, y: np.ndarray, shift: int = SHIFT_CELLS) -> np.ndarray:
+    """Per pair, the worst cell of x against the closest cell of y within `shift` cells of it (0..1)."""
+    span = 2 * shift + 1
+    padded = np.pad(y, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
+    best = np.full(x.shape[:3], np.inf, dtype=np.float32)
+    for dy in range(span):
+        for dx in range(span):
+            diff = np.abs(x - padded[:, dy : dy + GRID, dx : dx + GRID]).max(axis=-1)
+            np.minimum(best, diff, out=best)
+    return best.reshape(len(x), -1).max(axis=1)
+
+
+def _toned_distance(fa: np.ndarray, fb: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distance after one fitted tone change of a, fitted and applied where `keep` is False."""
+    gain, offset = _tone_fit(fa, fb, (~keep).astype(np.float32))
+    toned = np.where(keep, fa, fa * gain[:, None] + offset[:, None]).reshape(-1, GRID, GRID, 3)
+    grid_b = fb.reshape(-1, GRID, GRID, 3)
+    return np.maximum(_worst_cell(toned, grid_b), _worst_cell(grid_b, toned)), gain, offset
+
+
+def color_match_distance(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distance of paired colour grids after the forgiven tone change and shift (see the module doc).
+
+    `a` and `b` are (P, 768) uint8 rows from `color_array`, compared row by row. The tone change is
+    fitted twice, to the whole picture (a copy darkened as a whole) and to all but the white cells
+    that both share (a transparent drawing darkened before it was composited on white), and the
+    closer fit counts. Returns the distance (0..1, the worst cell) and that fit's gain and offset.
+    """
+    fa = np.asarray(a, dtype=np.float32).reshape(len(a), -1) / 255.0
+    fb = np.asarray(b, dtype=np.float32).reshape(len(b), -1) / 255.0
+    white = np.repeat(((fa >= WHITE) & (fb >= WHITE)).reshape(len(a), -1, 3).all(axis=2), 3, axis=1)
+    whole = _toned_distance(fa, fb, np.zeros_like(white))
+    drawing = _toned_distance(fa, fb, white)
+    better = drawing[0] < whole[0]
+    distance, gain, offset = (np.where(better, d, w) for d, w in zip(drawing, whole, strict=True))
+    return distance, gain, offset

@@ -120,12 +120,18 @@ class ProvenanceConfig(_Frozen):
 
 
 class DedupConfig(_Frozen):
-    near_max_distance: int = Field(6, ge=0, le=32, description="Hamming radius on the 64-bit pHash")
-    color_max_distance: float = Field(
-        0.045,
+    near_max_distance: int = Field(
+        6,
         ge=0,
-        description="near duplicates must also be this close in colour: largest difference of the mean colour "
-        "of any cell of a 16x16 grid, any channel (0..1)",
+        le=32,
+        description="Hamming radius on the 64-bit pHash and the colour-grid dHash (candidates)",
+    )
+    color_max_distance: float = Field(
+        0.04,
+        ge=0,
+        description="candidates must also be this close in colour: largest difference of the mean colour of any "
+        "cell of a 16x16 grid of the picture without its margin, any channel (0..1), after a fitted "
+        "brightness/contrast change",
     )
     eval_fraction: float = Field(0.05, ge=0, lt=1, description="share of kept records held out for audits")
     eval_dir: Path | None = Field(

@@ -4,8 +4,10 @@ Only records still alive after ingest and provenance take part (a dropped record
 represent a group nor link two others). The representative is the most preferred member: not
 quarantined (its licence and provenance are in order) first, then the larger image, then the smaller
 record id. Near duplicates are found greedily from the most preferred record down, so each dropped
-record is within the Hamming radius of its own representative (no chaining through a third image),
-and it must also match in colour (see governance.color).
+record is within the Hamming radius of its own representative (no chaining through a third image).
+Candidates are the pairs within the radius on the pHash or on the dHash of the colour grid; each is
+verified on the colour grids (governance.color.color_match_distance), and the evidence says which
+hash found the pair, both distances and the brightness/contrast change the check forgave.
 """
 
 import time
@@ -16,14 +18,14 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from governance.color import color_array, color_distance
+from governance.color import color_array
 from governance.config import GovernanceConfig
 from governance.decisions import FindingsLog, decisions_so_far, load_findings
 from governance.evidence import ImageTask, evidence_batch
 from governance.exact_duplicates import exact_groups
 from governance.images import ImageLimits
-from governance.near_duplicates import near_pairs
-from governance.perceptual_hash import hamming
+from governance.near_duplicates import PairEvidence, candidate_pairs, verify_pairs
+from governance.perceptual_hash import grid_dhash_int64
 from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
@@ -86,11 +88,14 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     rep_ids = list(reps["record_id"])  # plain list: per-row DataFrame.at costs ~30 us a call
     phash = reps["phash"].astype("int64").to_numpy()
     colors = color_array(list(reps["color_hash"]))
-    pairs = near_pairs(phash, cfg.dedup.near_max_distance)
-    neighbours: list[list[int]] = [[] for _ in range(len(reps))]
-    for a, b in pairs:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
+    dhash = grid_dhash_int64(colors)
+    radius = cfg.dedup.near_max_distance
+    pairs = candidate_pairs(phash, dhash, radius)
+    checked = verify_pairs(phash, dhash, colors, pairs, radius, cfg.dedup.color_max_distance)
+    neighbours: list[list[tuple[int, int]]] = [[] for _ in range(len(reps))]
+    for k, (a, b) in enumerate(pairs):
+        neighbours[a].append((b, k))
+        neighbours[b].append((a, k))
     taken = np.zeros(len(reps), dtype=bool)
     similar_distinct = 0
     for i in range(len(reps)):  # reps are in preference order
@@ -98,25 +103,19 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
         if taken[i]:
             continue
         taken[i] = True
-        for j in sorted(neighbours[i]):
+        for j, k in sorted(neighbours[i]):
             if taken[j]:
                 continue
-            colour = float(color_distance(colors[i], colors[j]))
-            if colour <= cfg.dedup.color_max_distance:
+            if checked.matched[k]:
                 taken[j] = True
-                rep, dup = rep_ids[i], rep_ids[j]
-                duplicate_of[dup] = rep
-                evidence = {
-                    "duplicate_of": rep,
-                    "hamming": int(hamming(phash[i], phash[j])),
-                    "color_distance": round(colour, 4),
-                }
-                log.add(dup, "near_duplicate", Decision.DROP, Reason.DUPLICATE_NEAR, evidence)
+                duplicate_of[rep_ids[j]] = rep_ids[i]
+                evidence = {"duplicate_of": rep_ids[i], **_pair_evidence(checked, k, radius)}
+                log.add(rep_ids[j], "near_duplicate", Decision.DROP, Reason.DUPLICATE_NEAR, evidence)
             else:
                 similar_distinct += 1
     bar.finish()
     _check_eval_leaks(cfg, reps, phash, colors, log)
-    # Clusters of grey-scale-similar images (ignoring colour) keep train and eval apart later.
+    # Clusters of similar images (either hash, ignoring colour) keep train and eval apart later.
     n = len(reps)
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if n else None
     labels = connected_components(graph, directed=False)[1] if n else np.zeros(0, dtype=int)
@@ -157,6 +156,18 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     return counts
 
 
+def _pair_evidence(checked: PairEvidence, k: int, radius: int) -> dict:
+    """What the manifest records for a verified pair: the hashes' distances and the colour check."""
+    return {
+        "found_by": checked.found_by(k, radius),
+        "hamming": int(checked.phash_distance[k]),
+        "dhash_hamming": int(checked.dhash_distance[k]),
+        "color_distance": round(float(checked.color_distance[k]), 4),
+        "brightness_gain": round(float(checked.gain[k]), 3),
+        "brightness_offset": round(float(checked.offset[k]), 3),
+    }
+
+
 def _check_eval_leaks(
     cfg: GovernanceConfig, reps: pd.DataFrame, phash: np.ndarray, colors: np.ndarray, log: FindingsLog
 ) -> None:
@@ -174,15 +185,18 @@ def _check_eval_leaks(
     for i, sha in enumerate(reps["content_sha256"]):
         if sha in sha_to_eval:
             leaks[i] = {"eval_record": sha_to_eval[sha], "match": "identical bytes"}
-    for a, b in near_pairs(both, cfg.dedup.near_max_distance):
-        if a < n <= b and a not in leaks:
-            colour = float(color_distance(colors[a], eval_colors[b - n]))
-            if colour <= cfg.dedup.color_max_distance:
-                leaks[a] = {
-                    "eval_record": held_out.at[b - n, "record_id"],
-                    "hamming": int(hamming(both[a], both[b])),
-                    "color_distance": round(colour, 4),
-                }
+    both_colors = np.concatenate([colors, eval_colors])
+    both_dhash = grid_dhash_int64(both_colors)
+    radius = cfg.dedup.near_max_distance
+    pairs = candidate_pairs(both, both_dhash, radius)
+    pairs = pairs[(pairs[:, 0] < n) & (pairs[:, 1] >= n)]  # training candidate against an eval image
+    checked = verify_pairs(both, both_dhash, both_colors, pairs, radius, cfg.dedup.color_max_distance)
+    for k, (a, b) in enumerate(pairs):
+        if a not in leaks and checked.matched[k]:
+            leaks[int(a)] = {
+                "eval_record": held_out.at[b - n, "record_id"],
+                **_pair_evidence(checked, k, radius),
+            }
     for i, evidence in sorted(leaks.items()):
         log.add(reps.at[i, "record_id"], "eval_leak", Decision.DROP, Reason.EVAL_LEAK, evidence)
 

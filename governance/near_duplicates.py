@@ -6,13 +6,19 @@ choice of m - r chunks, hashes that agree on all of them are found by sorting on
 and only those candidates are compared. m is chosen from a cost model (sorts vs expected candidates),
 e.g. r = 6 on a million hashes: 9 chunks of 7-8 bits, 84 sorts, a few hundred thousand candidates.
 Identical hashes are collapsed first so that the work depends on the distinct values.
+
+Candidates come from two hashes searched this way (pHash and a dHash of the colour grid: each keeps
+pairs the other loses), and every candidate pair is then verified on its colour grids
+(governance.color.color_match_distance), in chunks, so memory grows with the pairs, not n * n.
 """
 
 import math
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
+from governance.color import color_match_distance
 from governance.perceptual_hash import hamming
 
 _SORT_NS_PER_ITEM_BIT = 3.0  # measured order of magnitude: argsort of n uint64 ~ 3 ns * n * log2(n)
@@ -103,6 +109,51 @@ def near_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     pairs = np.concatenate(out).astype(np.int64)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+
+def candidate_pairs(phash: np.ndarray, dhash: np.ndarray, radius: int) -> np.ndarray:
+    """Index pairs (i < j, sorted, unique) within `radius` on the pHash or on the colour-grid dHash."""
+    found = np.concatenate([near_pairs(phash, radius), near_pairs(dhash, radius)])
+    return np.unique(found, axis=0) if len(found) else np.zeros((0, 2), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """The verification of candidate pairs, one entry per pair: what the manifest records."""
+
+    phash_distance: np.ndarray
+    dhash_distance: np.ndarray
+    color_distance: np.ndarray
+    gain: np.ndarray  # the brightness/contrast change the colour check forgave
+    offset: np.ndarray
+    matched: np.ndarray  # bool: the same picture
+
+    def found_by(self, k: int, radius: int) -> str:
+        """Which hash found pair k: "phash", "dhash" or "phash+dhash"."""
+        names = [
+            n for n, d in (("phash", self.phash_distance), ("dhash", self.dhash_distance)) if d[k] <= radius
+        ]
+        return "+".join(names)
+
+
+def verify_pairs(
+    phash: np.ndarray,
+    dhash: np.ndarray,
+    colors: np.ndarray,
+    pairs: np.ndarray,
+    radius: int,
+    color_max: float,
+    chunk: int = 4096,
+) -> PairEvidence:
+    """Verify candidate pairs: found by a hash within `radius` and the same colours (<= color_max)."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    colour, gain, offset = (np.zeros(len(a), dtype=np.float32) for _ in range(3))
+    for s in range(0, len(a), chunk):
+        part = color_match_distance(colors[a[s : s + chunk]], colors[b[s : s + chunk]])
+        colour[s : s + chunk], gain[s : s + chunk], offset[s : s + chunk] = part
+    pd_, dd = hamming(phash[a], phash[b]), hamming(dhash[a], dhash[b])
+    matched = ((pd_ <= radius) | (dd <= radius)) & (colour <= color_max)
+    return PairEvidence(pd_, dd, colour, gain, offset, matched)
 
 
 def brute_force_pairs(hashes: np.ndarray, radius: int, block: int = 2048) -> np.ndarray:

@@ -1,0 +1,405 @@
+"""Benchmark: near-duplicate recall on real images under the transforms scrapers produce, and
+merges among real similar-but-distinct pairs, for the method at HEAD and the current one.
+
+Originals are real third-party images (benchmarks/real_corpus.py: openclipart, Tango, Adwaita,
+Twemoji). Each is transformed (resize, crops, brightness and contrast, JPEG/WebP, palette, borders)
+and decoded by the pipeline's own decoder; a copy is recalled when the dedup pair decision merges it
+with its original. Distinct pairs: Twemoji skin-tone and gender variants and other emoji of the same
+base, all pairs of flags, and the icon themes' recoloured families (folder-*, emblem-*, weather-*,
+battery-*, face-*, user-*, audio-volume-*, and X vs X-symbolic). Real resized pairs: the themes'
+same-named icons at two sizes (hand-drawn per size, so only partly a resize).
+
+Writes benchmarks/results/near_duplicate_recall.json.
+
+    python benchmarks/near_duplicate_recall.py [--per-source 260]
+"""
+
+import argparse
+import hashlib
+import io
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).parent))
+from real_corpus import debian_images, real_images, twemoji_images
+
+from governance.color import color_array, color_distance, color_hash
+from governance.config import DedupConfig
+from governance.images import ImageLimits, decode
+from governance.near_duplicates import PairEvidence, candidate_pairs, near_pairs, verify_pairs
+from governance.perceptual_hash import grid_dhash_int64, hamming, phash_int64
+
+RESULTS = Path(__file__).parent / "results" / "near_duplicate_recall.json"
+LIMITS = ImageLimits(50_000_000, 40_000_000, 16)
+HEAD_RADIUS, HEAD_COLOUR = 6, 0.045  # the method before this change: pHash radius, worst-cell limit
+
+
+def _png(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _flat(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+
+
+def _tone(image: Image.Image, gain: float, pivot: float = 0.0) -> Image.Image:
+    """Colour channels mapped to (x - pivot) * gain + pivot, transparency kept."""
+    rgba = np.asarray(image.convert("RGBA")).astype(np.float32)
+    rgba[..., :3] = np.clip((rgba[..., :3] - pivot) * gain + pivot, 0, 255)
+    return Image.fromarray(rgba.round().astype(np.uint8), "RGBA")
+
+
+def _crop(image: Image.Image, left: int, top: int, right: int, bottom: int) -> Image.Image:
+    return image.crop((left, top, image.width - right, image.height - bottom))
+
+
+def _crop_share(image: Image.Image, share: float) -> Image.Image:
+    dx, dy = max(1, round(image.width * share)), max(1, round(image.height * share))
+    return _crop(image, dx // 2, dy // 2, dx - dx // 2, dy - dy // 2)
+
+
+def _resized(image: Image.Image, factor: float, method: Image.Resampling) -> Image.Image:
+    return image.resize((max(16, round(image.width * factor)), max(16, round(image.height * factor))), method)
+
+
+TRANSFORMS = {
+    "resize_down_0.5": lambda im: _png(_resized(im, 0.5, Image.Resampling.LANCZOS)),
+    "resize_down_0.75": lambda im: _png(_resized(im, 0.75, Image.Resampling.BILINEAR)),
+    "resize_up_2x": lambda im: _png(_resized(im, 2, Image.Resampling.BICUBIC)),
+    "resize_up_2x_nearest": lambda im: _png(_resized(im, 2, Image.Resampling.NEAREST)),
+    "crop_1px": lambda im: _png(_crop(im, 1, 1, 0, 0)),
+    "crop_3px": lambda im: _png(_crop(im, 3, 0, 0, 3)),
+    "crop_5pct": lambda im: _png(_crop_share(im, 0.05)),
+    "crop_10pct": lambda im: _png(_crop_share(im, 0.10)),
+    "darker_6pct": lambda im: _png(_tone(im, 0.94)),
+    "brighter_6pct": lambda im: _png(_tone(im, 1.06)),
+    "darker_6pct_flattened": lambda im: _png(_tone(_flat(im), 0.94)),
+    "contrast_minus_10pct": lambda im: _png(_tone(im, 0.9, 128)),
+    "contrast_plus_10pct": lambda im: _png(_tone(im, 1.1, 128)),
+    "jpeg_q75": lambda im: _png(_flat(im), "JPEG", quality=75),
+    "webp_q75": lambda im: _png(im.convert("RGBA"), "WEBP", quality=75),
+    "palette_256": lambda im: _png(im.convert("RGBA").quantize(256)),
+    "border_2px_white": lambda im: _png(ImageOps.expand(im.convert("RGBA"), 2, (255, 255, 255, 255))),
+    "border_4pct_black": lambda im: _png(
+        ImageOps.expand(im.convert("RGBA"), max(1, round(0.04 * im.width)), (0, 0, 0, 255))
+    ),
+}
+
+
+def signature(data: bytes) -> tuple[int, bytes] | None:
+    """The evidence ingest stores (pHash, colour grid), from the pipeline's own decoder."""
+    decoded = decode(data, LIMITS)
+    if not hasattr(decoded, "small"):
+        return None
+    return phash_int64(decoded.small), bytes.fromhex(color_hash(decoded.small))
+
+
+def _twemoji_pairs() -> list[tuple[str, Path, Path]]:
+    """Distinct Twemoji pairs: skin tones, genders, others of one base, and every pair of flags."""
+    by_stem = {image.path.stem: image.path for image in twemoji_images()}
+    no_tone = {s: re.sub(r"-1f3f[b-f]", "", s) for s in by_stem}
+    no_gender = {s: re.sub(r"-(200d-)?(2640|2642|1f468|1f469)(-fe0f)?", "", t) for s, t in no_tone.items()}
+    family = defaultdict(list)
+    for stem in by_stem:
+        if not re.fullmatch(r"1f1[ef][0-9a-f]-1f1[ef][0-9a-f]", stem):
+            family[stem.split("-")[0]].append(stem)
+    pairs = []
+    for members in family.values():
+        for a, b in itertools.combinations(sorted(members), 2):
+            if no_tone[a] == no_tone[b]:
+                kind = "twemoji_skin_tone"
+            elif no_gender[a] == no_gender[b]:
+                kind = "twemoji_gender"
+            else:
+                kind = "twemoji_same_base_other"
+            pairs.append((kind, by_stem[a], by_stem[b]))
+    flags = sorted(s for s in by_stem if re.fullmatch(r"1f1[ef][0-9a-f]-1f1[ef][0-9a-f]", s))
+    pairs += [("twemoji_flags", by_stem[a], by_stem[b]) for a, b in itertools.combinations(flags, 2)]
+    return pairs
+
+
+ICON_FAMILIES = ("folder", "emblem", "weather", "battery", "face-", "user-", "audio-volume")
+
+
+def _icon_pairs(package: str) -> list[tuple[str, Path, Path]]:
+    """Differently named icons of one recoloured family in one folder, and X vs X-symbolic."""
+    by_dir = defaultdict(dict)
+    for image in debian_images(package):
+        by_dir[image.path.parent][image.path.name.replace(".symbolic", "")] = image.path
+    pairs = []
+    for names in by_dir.values():
+        for fam in ICON_FAMILIES:
+            group = sorted(n for n in names if n.startswith(fam) and "symbolic" not in n)
+            pairs += [
+                (f"icons_{fam.strip('-')}", names[a], names[b]) for a, b in itertools.combinations(group, 2)
+            ]
+        for name in names:
+            base = name.replace("-symbolic.png", ".png")
+            if name.endswith("-symbolic.png") and base in names:
+                pairs.append(("icons_symbolic_variant", names[base], names[name]))
+    return pairs
+
+
+def _theme_size_pairs(package: str) -> list[tuple[str, Path, Path]]:
+    """Same-named icons of one theme: each size against the largest (real resized pairs)."""
+    sizes = defaultdict(dict)
+    for image in debian_images(package):
+        size = next((p for p in image.path.parts if re.fullmatch(r"\d+x\d+", p)), None)
+        if size and "symbolic" not in image.path.name:
+            sizes[(image.path.parts[-2], image.path.name)][int(size.split("x")[0])] = image.path
+    pairs = []
+    for by_size in sizes.values():
+        largest = max(by_size)
+        pairs += [
+            (f"theme_size_{s}_vs_{largest}", by_size[s], by_size[largest]) for s in by_size if s < largest
+        ]
+    return pairs
+
+
+def _unique_pairs(pairs: list[tuple[str, Path, Path]]) -> list[tuple[str, Path, Path]]:
+    """Drop links to one file, byte-identical files (exact duplicates, not this check's business), repeats."""
+    digest = {}
+    out, seen = [], set()
+    for kind, a, b in pairs:
+        ra, rb = os.path.realpath(a), os.path.realpath(b)
+        for r in (ra, rb):
+            if r not in digest:
+                digest[r] = hashlib.sha256(Path(r).read_bytes()).digest()
+        key = tuple(sorted((ra, rb)))
+        if ra == rb or digest[ra] == digest[rb] or key in seen:
+            continue
+        seen.add(key)
+        out.append((kind, Path(a), Path(b)))
+    return out
+
+
+def _signatures(paths) -> dict[Path, tuple[int, bytes] | None]:
+    return {p: signature(Path(p).read_bytes()) for p in sorted(set(paths))}
+
+
+def transformed_pairs(per_source: int) -> list[tuple[str, str, tuple, tuple]]:
+    """(transform, source, original signature, copy signature) for every original and transform."""
+    out = []
+    for image in real_images(per_source=per_source):
+        with Image.open(image.path) as opened:
+            opened.load()
+            original = opened.copy()
+        base = signature(image.path.read_bytes())
+        if base is None:
+            continue
+        for name, transform in TRANSFORMS.items():
+            copy = signature(transform(original))
+            if copy is not None:
+                out.append((name, image.source, base, copy, str(image.path)))
+    return out
+
+
+def _short(path: Path) -> str:
+    """A path from the package's icon folder (or the file name) for the report."""
+    parts = Path(path).parts
+    return "/".join(parts[-3:]) if "icons" in parts else Path(path).name
+
+
+def path_pairs(pairs: list[tuple[str, Path, Path]]) -> list[tuple[str, str, tuple, tuple]]:
+    signatures = _signatures([p for _, a, b in pairs for p in (a, b)])
+    return [
+        (kind, "", signatures[a], signatures[b], f"{_short(a)} vs {_short(b)}")
+        for kind, a, b in pairs
+        if signatures[a] is not None and signatures[b] is not None
+    ]
+
+
+def decisions(rows: list[tuple[str, str, tuple, tuple]], cfg: DedupConfig) -> dict[str, np.ndarray]:
+    """Per pair: merged at HEAD, merged now, and the evidence now."""
+    ph = np.array([[r[2][0], r[3][0]] for r in rows], dtype=np.int64).reshape(-1, 2)
+    grids = color_array([g.hex() for r in rows for g in (r[2][1], r[3][1])])
+    index = np.arange(2 * len(rows)).reshape(-1, 2)
+    head = (hamming(ph[:, 0], ph[:, 1]) <= HEAD_RADIUS) & (
+        color_distance(grids[0::2], grids[1::2]) <= HEAD_COLOUR
+    )
+    dh = grid_dhash_int64(grids)
+    now: PairEvidence = verify_pairs(
+        ph.reshape(-1), dh, grids, index, cfg.near_max_distance, cfg.color_max_distance
+    )
+    return {"head": head, "now": now.matched, "evidence": now}
+
+
+def summarise(rows, merged, key_index: int = 0) -> dict[str, dict]:
+    groups = defaultdict(list)
+    for k, r in enumerate(rows):
+        groups[r[key_index]].append(k)
+    return {
+        g: {
+            "pairs": len(ks),
+            "merged_head": int(merged["head"][ks].sum()),
+            "merged_now": int(merged["now"][ks].sum()),
+        }
+        for g, ks in sorted(groups.items())
+    }
+
+
+def _evidence(e: PairEvidence, k: int, radius: int) -> dict:
+    return {
+        "phash_hamming": int(e.phash_distance[k]),
+        "dhash_hamming": int(e.dhash_distance[k]),
+        "color_distance": round(float(e.color_distance[k]), 4),
+        "gain": round(float(e.gain[k]), 3),
+    }
+
+
+def _sweep(same, distinct, evidence_same, evidence_distinct, radius: int) -> list[dict]:
+    """Recall and distinct merges for other colour limits (how the default was chosen)."""
+    out = []
+    for limit in (0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.2):
+        hit = ((e_same := evidence_same).phash_distance <= radius) | (e_same.dhash_distance <= radius)
+        hit &= e_same.color_distance <= limit
+        e_dist = evidence_distinct
+        hit_d = ((e_dist.phash_distance <= radius) | (e_dist.dhash_distance <= radius)) & (
+            e_dist.color_distance <= limit
+        )
+        out.append(
+            {
+                "color_max_distance": limit,
+                "recall": round(float(hit.mean()), 4),
+                "distinct_merged": int(hit_d.sum()),
+            }
+        )
+    return out
+
+
+def twemoji_all_candidates(cfg: DedupConfig) -> dict:
+    """Every Twemoji pair the candidate search finds, judged as in a dataset: which ones merge."""
+    paths = [image.path for image in twemoji_images()]
+    signatures = _signatures(paths)
+    kept = [p for p in paths if signatures[p] is not None]
+    phash = np.array([signatures[p][0] for p in kept], dtype=np.int64)
+    grids = color_array([signatures[p][1].hex() for p in kept])
+    dhash = grid_dhash_int64(grids)
+    started = time.perf_counter()
+    pairs = candidate_pairs(phash, dhash, cfg.near_max_distance)
+    search_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    checked = verify_pairs(phash, dhash, grids, pairs, cfg.near_max_distance, cfg.color_max_distance)
+    verify_seconds = time.perf_counter() - started
+    old_pairs = near_pairs(phash, HEAD_RADIUS)
+    head = color_distance(grids[old_pairs[:, 0]], grids[old_pairs[:, 1]]) <= HEAD_COLOUR
+    same_grid = (grids[pairs[:, 0]] == grids[pairs[:, 1]]).all(axis=1)
+    merged = [
+        {
+            "pair": f"{kept[a].name} vs {kept[b].name}",
+            "evidence": _evidence(checked, k, cfg.near_max_distance),
+        }
+        for k, (a, b) in enumerate(pairs)
+        if checked.matched[k] and not same_grid[k]
+    ]
+    return {
+        "images": len(kept),
+        "candidate_pairs_head": len(old_pairs),
+        "merged_head": int(head.sum()),
+        "candidate_pairs_now": len(pairs),
+        "merged_now": int(checked.matched.sum()),
+        "candidate_search_seconds": round(search_seconds, 3),
+        "verify_seconds": round(verify_seconds, 3),
+        "merged_now_with_identical_grids": int((checked.matched & same_grid).sum()),
+        "merged_now_different_grids": merged,
+    }
+
+
+def run(per_source: int) -> dict:
+    cfg = DedupConfig()
+    started = time.perf_counter()
+    same = transformed_pairs(per_source)
+    distinct_paths = _unique_pairs(
+        _twemoji_pairs() + _icon_pairs("tango-icon-theme") + _icon_pairs("adwaita-icon-theme")
+    )
+    named = path_pairs(distinct_paths)
+    # Two names, one picture (Norway's flag for Svalbard, Twemoji families drawn alike): not distinct.
+    distinct = [r for r in named if r[2] != r[3]]
+    same_picture = [r for r in named if r[2] == r[3]]
+    sizes = path_pairs(
+        _unique_pairs(_theme_size_pairs("tango-icon-theme") + _theme_size_pairs("adwaita-icon-theme"))
+    )
+    m_same, m_distinct, m_sizes = decisions(same, cfg), decisions(distinct, cfg), decisions(sizes, cfg)
+    originals = len({r[2] for r in same})
+    per_transform = summarise(same, m_same)
+    for row in per_transform.values():
+        row["recall_head"] = round(row["merged_head"] / row["pairs"], 4)
+        row["recall_now"] = round(row["merged_now"] / row["pairs"], 4)
+    size_rows = summarise(sizes, m_sizes)
+    for row in size_rows.values():
+        row["recall_head"] = round(row["merged_head"] / row["pairs"], 4)
+        row["recall_now"] = round(row["merged_now"] / row["pairs"], 4)
+    merged_examples = [
+        {
+            "category": r[0],
+            "pair": r[4],
+            "evidence": _evidence(m_distinct["evidence"], k, cfg.near_max_distance),
+        }
+        for k, r in enumerate(distinct)
+        if m_distinct["now"][k]
+    ]
+    missed = [
+        {
+            "transform": r[0],
+            "image": r[4],
+            "evidence": _evidence(m_same["evidence"], k, cfg.near_max_distance),
+        }
+        for k, r in enumerate(same)
+        if not m_same["now"][k]
+    ]
+    return {
+        "benchmark": "near_duplicate_recall",
+        "seconds": round(time.perf_counter() - started, 1),
+        "config": cfg.model_dump(mode="json", include={"near_max_distance", "color_max_distance"}),
+        "head_method": f"pHash Hamming <= {HEAD_RADIUS} and worst 16x16 cell colour difference <= {HEAD_COLOUR}",
+        "method": "candidates within the radius on pHash or on the colour-grid dHash (multi-index search), "
+        "verified by the colour grids after a shared brightness/contrast fit and a one-cell shift tolerance",
+        "originals": originals,
+        "transformed_pairs": len(same),
+        "recall_head": round(float(m_same["head"].mean()), 4),
+        "recall_now": round(float(m_same["now"].mean()), 4),
+        "per_transform": per_transform,
+        "per_source": summarise(same, m_same, key_index=1),
+        "distinct_pairs": len(distinct),
+        "distinct_merged_head": int(m_distinct["head"].sum()),
+        "distinct_merged_now": int(m_distinct["now"].sum()),
+        "distinct_by_category": summarise(distinct, m_distinct),
+        "same_picture_under_two_names": {
+            "pairs": len(same_picture),
+            "examples": [r[4] for r in same_picture[:20]],
+        },
+        "theme_sizes": size_rows,
+        "twemoji_all_candidates": twemoji_all_candidates(cfg),
+        "colour_limit_sweep": _sweep(
+            same, distinct, m_same["evidence"], m_distinct["evidence"], cfg.near_max_distance
+        ),
+        "distinct_merged_now_list": merged_examples,
+        "missed_now_examples": missed[:40],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-source", type=int, default=260)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    result = run(args.per_source)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict | list)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
