@@ -33,12 +33,13 @@ class FieldMap(_Frozen):
 class DataConfig(_Frozen):
     """Where the dataset comes from."""
 
-    source: Literal["emoji", "imagefolder", "hf_disk"] = Field(
+    source: Literal["emoji", "imagefolder", "hf_disk", "webdataset", "parquet"] = Field(
         "emoji",
         description="emoji (built in, offline), imagefolder (a folder with metadata.jsonl/csv), "
-        "or hf_disk (a dataset saved with datasets.save_to_disk)",
+        "hf_disk (a dataset saved with datasets.save_to_disk), webdataset (img2dataset's .tar shards "
+        "with their sidecar .parquet) or parquet (Parquet files with image bytes)",
     )
-    path: Path | None = Field(None, description="dataset folder for imagefolder / hf_disk")
+    path: Path | None = Field(None, description="dataset folder for every source but emoji")
     limit: int | None = Field(None, ge=1, description="use only the first N records (quick runs)")
     fields: FieldMap = FieldMap()
     attribute_fields: list[str] = Field(

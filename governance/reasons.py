@@ -31,6 +31,7 @@ class Reason(StrEnum):
     IMAGE_TOO_SMALL = "image_too_small"
     EMPTY_FILE = "empty_file"
     DUPLICATE_FILE_NAME = "duplicate_file_name"
+    DOWNLOAD_FAILED = "download_failed"  # a downloader's sidecar row with no image (its error as evidence)
     # ingest: the metadata
     INVALID_METADATA = "invalid_metadata"
     CAPTION_MISSING = "caption_missing"

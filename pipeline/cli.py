@@ -60,9 +60,16 @@ def _load(config: Path | None, sets: list[str], data: Path | None):
     if data is not None:
         if not data.is_dir():
             raise UsageError(
-                f"--data {data}: no such folder; give an imagefolder with metadata.jsonl or metadata.csv"
+                f"--data {data}: no such folder; give an imagefolder with metadata.jsonl or metadata.csv, "
+                "img2dataset's .tar shards, Parquet files or a save_to_disk folder"
             )
-        sets = ["governance.data.source=imagefolder", f"governance.data.path={data.resolve()}", *sets]
+        from governance.sources.detect import detect_layout
+
+        layout = detect_layout(data.resolve())
+        console.print(
+            f"data: {data} holds {layout.evidence}: governance.data.source={layout.source}", highlight=False
+        )
+        sets = [f"governance.data.source={layout.source}", f"governance.data.path={data.resolve()}", *sets]
     return load_config(config, sets)
 
 
@@ -70,7 +77,8 @@ def _load(config: Path | None, sets: list[str], data: Path | None):
 def run(
     config: Annotated[Path | None, typer.Option("-c", "--config", help="pipeline.yaml to use")] = None,
     data: Annotated[
-        Path | None, typer.Option("--data", help="an imagefolder directory to govern and train on")
+        Path | None,
+        typer.Option("--data", help="a dataset folder to govern and train on (its layout is detected)"),
     ] = None,
     sets: Annotated[list[str], typer.Option("--set", help="override a config value: KEY=VALUE")] = [],  # noqa: B006
     until: Annotated[str | None, typer.Option("--until", help="last stage or group to run")] = None,

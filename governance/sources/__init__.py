@@ -32,6 +32,14 @@ def load_source(cfg: DataConfig) -> LoadedSource:
         from governance.sources.imagefolder import load_imagefolder
 
         records, name = load_imagefolder(cfg, root)
+    elif cfg.source == "webdataset":
+        from governance.sources.webdataset import load_webdataset
+
+        records, name = load_webdataset(cfg, root)
+    elif cfg.source == "parquet":
+        from governance.sources.parquet_bytes import load_parquet_bytes
+
+        records, name = load_parquet_bytes(cfg, root)
     else:
         from governance.sources.hf_disk import load_hf_disk
 
