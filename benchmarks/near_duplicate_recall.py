@@ -365,7 +365,7 @@ def run(per_source: int) -> dict:
         "config": cfg.model_dump(mode="json", include={"near_max_distance", "color_max_distance"}),
         "head_method": f"pHash Hamming <= {HEAD_RADIUS} and worst 16x16 cell colour difference <= {HEAD_COLOUR}",
         "method": "candidates within the radius on pHash or on the colour-grid dHash (multi-index search), "
-        "verified by the colour grids after a shared brightness/contrast fit and a one-cell shift tolerance",
+        "verified by the colour grids of the content square after a fitted brightness/contrast change",
         "originals": originals,
         "transformed_pairs": len(same),
         "recall_head": round(float(m_same["head"].mean()), 4),

@@ -7,14 +7,12 @@ merged skin-tone variants of the same emoji: a skin tone on a small face changes
 so the test is on the worst cell, never on an average.
 
 `color_match_distance` is the pair verification the dedup pass uses. Before the worst cell is taken
-it forgives exactly what copying does to a picture and nothing that recolouring does:
-
-- a global brightness or contrast change: one gain and offset, shared by the three channels, fitted
-  to the pair (a copy 6% darker differs by 0.06 in every cell, above any useful per-cell limit; a
-  skin tone or a recoloured icon changes the channels by different amounts in part of the picture,
-  which no shared gain explains);
-- a shift of up to one cell (1/16 of the side) from a resize, a crop or a border: each cell is
-  compared with the closest of the 3x3 cells around the same place in the other image, both ways.
+it forgives a global brightness or contrast change: one gain and offset, shared by the three
+channels, fitted to the pair (a copy 6% darker differs by 0.06 in every cell, above any useful
+per-cell limit; a skin tone or a recoloured icon changes the channels by different amounts in part
+of the picture, which no shared gain explains). It does not forgive a shift: comparing each cell
+with the closest of its 3x3 neighbours merged different pictures (a frowning and a pouting face,
+two clock faces) and gained almost no copies (benchmarks/near_duplicate_recall.py).
 """
 
 import numpy as np
@@ -24,7 +22,6 @@ GRID = 16
 MAX_GAIN = 1.15  # brightness or contrast changes beyond 15% are not forgiven
 MAX_OFFSET = 0.1  # on the 0..1 scale
 TRIM_TOLERANCE = 24  # levels of 255: a margin pixel may differ this much from the margin colour (JPEG noise)
-SHIFT_CELLS = 0  # a one-cell tolerance merged different pictures (frowning/pouting, two clock faces)
 WHITE = 250 / 255  # a cell this light in every channel is the white a transparent drawing sits on
 RING_UNIFORM_SHARE = 0.5  # share of the outermost pixels that must have the margin colour to trim
 
@@ -88,16 +85,9 @@ def _tone_fit(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> tuple[np.ndar
     return gain, offset
 
 
-def _worst_cell(x: np.ndarray, y: np.ndarray, shift: int = SHIFT_CELLS) -> np.ndarray:
-    """Per pair, the worst cell of x against the closest cell of y within `shift` cells of it (0..1)."""
-    span = 2 * shift + 1
-    padded = np.pad(y, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
-    best = np.full(x.shape[:3], np.inf, dtype=np.float32)
-    for dy in range(span):
-        for dx in range(span):
-            diff = np.abs(x - padded[:, dy : dy + GRID, dx : dx + GRID]).max(axis=-1)
-            np.minimum(best, diff, out=best)
-    return best.reshape(len(x), -1).max(axis=1)
+def _worst_cell(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per pair, the largest difference over cells and channels (0..1)."""
+    return np.abs(x - y).reshape(len(x), -1).max(axis=1)
 
 
 def _toned_distance(fa: np.ndarray, fb: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -105,11 +95,11 @@ def _toned_distance(fa: np.ndarray, fb: np.ndarray, keep: np.ndarray) -> tuple[n
     gain, offset = _tone_fit(fa, fb, (~keep).astype(np.float32))
     toned = np.where(keep, fa, fa * gain[:, None] + offset[:, None]).reshape(-1, GRID, GRID, 3)
     grid_b = fb.reshape(-1, GRID, GRID, 3)
-    return np.maximum(_worst_cell(toned, grid_b), _worst_cell(grid_b, toned)), gain, offset
+    return _worst_cell(toned, grid_b), gain, offset
 
 
 def color_match_distance(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distance of paired colour grids after the forgiven tone change and shift (see the module doc).
+    """Distance of paired colour grids after the forgiven tone change (see the module doc).
 
     `a` and `b` are (P, 768) uint8 rows from `color_array`, compared row by row. The tone change is
     fitted twice, to the whole picture (a copy darkened as a whole) and to all but the white cells
