@@ -195,6 +195,28 @@ _SHIPPED = {
 }
 
 
+HELD_OUT = REPO / "tests" / "data" / "licences" / "heldout.jsonl"
+
+
+def held_out() -> dict:
+    """The strings of packages never looked at while the normaliser was written (not in the corpus)."""
+    rows = [r for r in read_corpus(HELD_OUT) if not r.get("in_corpus")]
+    got = {r["string"]: outcome(r["string"]) for r in rows}
+    named = [r for r in rows if r["expected"] != "unknown"]
+    return {
+        "strings": len(rows),
+        "right": sum(got[r["string"]] == r["expected"] for r in rows),
+        "naming_a_licence": len(named),
+        "right_naming_a_licence": sum(got[r["string"]] == r["expected"] for r in named),
+        "read_as_another_licence": sum(got[r["string"]] not in {"unknown", r["expected"]} for r in rows),
+        "misses": [
+            {"string": r["string"][:200], "expected": r["expected"], "got": got[r["string"]]}
+            for r in rows
+            if got[r["string"]] != r["expected"]
+        ],
+    }
+
+
 def main() -> None:
     """Score every corpus string, by source kind, and write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -231,6 +253,7 @@ def main() -> None:
         "licence_db_load_seconds": round(db_seconds, 3),
         "timing": timing(rows),
         "wrong_licence": sum(m["got"] != "unknown" for m in misses),
+        "held_out": held_out(),
         "baseline": baseline(args.baseline_rev, rows) if args.baseline_rev else None,
         "emoji_default_source": emoji_default_source(),
         "real_corpus_governance": real_corpus_run(args.real_corpus) if args.real_corpus else None,

@@ -172,7 +172,7 @@ _UNDER = re.compile(
     r"(?: the terms of)?(?: either)? (?:the |a |an |this )?(.{3,120})"
 )
 _UNDER_END = re.compile(
-    r"\.(?!\d)|[;:!?\n]|\s[(\[<]|,\s|\s\d+\)|\s(?:as published|see|for more|which|that|can be found|is)\b"
+    r"\.(?!\d)|[;:!?\n]|\s[(\[<]|,\s(?!v(?:ersion)?\.?\s?\d)|\s\d+\)|\s(?:as published|see|for more|which|that|can be found|is)\b"
 )
 _LICENCE_HOSTS = {"wtfpl.net": "WTFPL", "unlicense.org": "Unlicense"}
 
@@ -315,6 +315,24 @@ def _dep5(text: str) -> LicenseInfo | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _compact_symbols() -> dict[str, str]:
+    """SPDX ids without their separators ("bitstreamvera" -> Bitstream-Vera), where that is unique."""
+    seen: dict[str, set[str]] = {}
+    for spdx in set(_spdx_symbols().values()):
+        seen.setdefault(re.sub(r"[-_. ]", "", spdx.lower()), set()).add(spdx)
+    return {key: next(iter(ids)) for key, ids in seen.items() if len(ids) == 1 and re.search(r"[a-z]", key)}
+
+
+def _compact_symbol(text: str) -> LicenseInfo | None:
+    if " " in text or len(text) < 6:
+        return None
+    spdx = _compact_symbols().get(re.sub(r"[-_.]", "", text))
+    return (
+        None if spdx is None else LicenseInfo(spdx, {"read_as": f"the SPDX id {spdx} without its separators"})
+    )
+
+
 def _symbol(key: str) -> LicenseInfo | None:
     canonical = _spdx_symbols().get(key.lower())
     return None if canonical is None else LicenseInfo(canonical)
@@ -403,6 +421,11 @@ def _whole(text: str) -> LicenseInfo | None:
     bare = re.sub(r" licen[cs]e$", "", spaced)
     if {text, spaced, bare} & _AMBIGUOUS:
         return _unknown("ambiguous: names no single licence")
+    if " " not in text and re.search(r"[-_]and[-_]|[-_]or[-_](?!later)", text):
+        return _unknown("licence expression: a combination of licences in one DEP-5 name")
+    ofl = re.match(r"^(?:sil )?open font licen[cs]e,?(?: v(?:ersion)?\.?)? ?(1\.[01])$", text)
+    if ofl:
+        return LicenseInfo(f"OFL-{ofl.group(1)}")
     if _EXPRESSION.search(text) and _is_expression(text):
         # Before the family parsers: they would read "cc-by-nc-4.0 or cc-by-4.0" as its first licence.
         return _unknown("licence expression: a choice or combination of licences")
@@ -416,12 +439,12 @@ def _whole(text: str) -> LicenseInfo | None:
     if " " not in text and ("/" in text or text.startswith("www.")):
         return _licence_url(text)
     # The Creative Commons word parser reads names, not sentences that mention Creative Commons.
-    parsers = (_creative_commons, _gpl, _apache) if len(text.split()) <= 12 else (_cc_url,)
+    parsers = (_creative_commons, _gpl, _apache) if len(text.split()) <= 12 else ()
     for parse in parsers:
         info = parse(text)
         if info is not None:
             return info
-    info = _symbol(dashed.replace(" ", "-")) or _dep5(dashed)
+    info = _symbol(dashed.replace(" ", "-")) or _dep5(dashed) or _compact_symbol(text)
     if info is not None:
         return info
     for part in _parenthesised(text):
@@ -461,6 +484,9 @@ def _is_expression(text: str) -> bool:
 def _named_inside(text: str) -> list[tuple[LicenseInfo, str]]:
     """Licences a sentence or a pasted licence text names, each with how it was found."""
     found: list[tuple[LicenseInfo, str]] = []
+    if re.match(r"^\S+ with \S+(?: \S+)? exception\b", text) or re.search(r"\bdual[- ]licen[cs]ed\b", text):
+        # A DEP-5 "GPL-2 with Font exception" paragraph, or a choice written in prose.
+        return [(_unknown("a combination of licences: a human reads it"), "a combination")]
     spdx_id = re.search(r"spdx-license-identifier:\s*([\w.+-]+)", text)
     if spdx_id:
         found.append((_whole(spdx_id.group(1)) or _unknown("unknown SPDX id"), "SPDX-License-Identifier"))
