@@ -27,7 +27,7 @@ def _box_weights(source: int, target: int) -> np.ndarray:
     return overlap / overlap.sum(axis=0, keepdims=True)
 
 
-def grid_dhash_int64(colors: np.ndarray, grid: int = 16) -> np.ndarray:
+def grid_dhash_int64(colors: np.ndarray, grid: int = 16, chunk: int = 65536) -> np.ndarray:
     """A difference hash (dHash, 8x8 bits) of each stored colour grid, as int64: the second hash.
 
     Computed from the (N, grid*grid*3) uint8 colour grids the dedup pass already holds, so it costs
@@ -35,8 +35,15 @@ def grid_dhash_int64(colors: np.ndarray, grid: int = 16) -> np.ndarray:
     next in one of 8 row bins: it keeps the pairs that pHash loses when re-encoding, palettes or a
     resize move DCT coefficients across their median (measured in benchmarks/near_duplicate_recall.py).
     """
-    colors = np.asarray(colors, dtype=np.float32).reshape(len(colors), grid, grid, 3)
-    grey = colors @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    small = np.einsum("nij,ik,jl->nkl", grey, _box_weights(grid, 8), _box_weights(grid, 9))
-    bits = (small[:, :, 1:] > small[:, :, :-1] + 1e-3).reshape(len(colors), 64).astype(np.uint8)
-    return np.packbits(bits, axis=1).view(">u8").astype(np.uint64).reshape(-1).view(np.int64)
+    colors = np.asarray(colors, dtype=np.uint8)
+    rows, cols = _box_weights(grid, 8), _box_weights(grid, 9)
+    luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    out = np.zeros(len(colors), dtype=np.int64)
+    for start in range(0, len(colors), chunk):  # in chunks: a float copy of 1M grids would be 3 GB
+        part = colors[start : start + chunk].reshape(-1, grid, grid, 3).astype(np.float32) @ luma
+        small = np.einsum("nij,ik,jl->nkl", part, rows, cols)
+        bits = (small[:, :, 1:] > small[:, :, :-1] + 1e-3).reshape(len(part), 64).astype(np.uint8)
+        out[start : start + chunk] = (
+            np.packbits(bits, axis=1).view(">u8").astype(np.uint64).reshape(-1).view(np.int64)
+        )
+    return out
