@@ -30,6 +30,29 @@ class FieldMap(_Frozen):
     sha256: str = "sha256"
 
 
+class MetadataJoin(_Frozen):
+    """A metadata Parquet joined to the webdataset / parquet records (dataset-provided columns)."""
+
+    path: Path = Field(description="a .parquet file, or a folder of them, with one row per sample")
+    on: Literal["key", "url"] = Field("url", description="the column both sides share")
+    columns: list[str] = Field(default_factory=list, description="columns to bring (empty: all)")
+    max: dict[str, float] = Field(
+        default_factory=dict,
+        description="drop (dataset_score) a record whose column is above, e.g. pwatermark: 0.8",
+    )
+    min: dict[str, float] = Field(
+        default_factory=dict,
+        description="drop (dataset_score) a record whose column is below, e.g. similarity: 0.28",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, path: Path) -> Path:
+        if not Path(path).expanduser().exists():
+            raise ValueError(f"{path} does not exist: give the metadata .parquet file or its folder")
+        return path
+
+
 class DataConfig(_Frozen):
     """Where the dataset comes from."""
 
@@ -42,6 +65,9 @@ class DataConfig(_Frozen):
     path: Path | None = Field(None, description="dataset folder for every source but emoji")
     limit: int | None = Field(None, ge=1, description="use only the first N records (quick runs)")
     fields: FieldMap = FieldMap()
+    metadata: MetadataJoin | None = Field(
+        None, description="webdataset / parquet: a metadata Parquet to join"
+    )
     attribute_fields: list[str] = Field(
         default_factory=lambda: ["skin_tone", "gender"],
         description="metadata fields holding sensitive attributes, carried to the bias audit",

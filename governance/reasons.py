@@ -36,6 +36,7 @@ class Reason(StrEnum):
     INVALID_METADATA = "invalid_metadata"
     CAPTION_MISSING = "caption_missing"
     CAPTION_INVALID = "caption_invalid"
+    DATASET_SCORE = "dataset_score"  # a dataset-provided score past its data.metadata limit
     # provenance
     LICENSE_UNKNOWN = "license_unknown"
     LICENSE_NOT_ALLOWED = "license_not_allowed"

@@ -16,6 +16,8 @@ from governance.metadata import record_from_row
 from governance.paths import resolve_inside
 from governance.reasons import Decision, Reason
 from governance.records import SourceRecord
+from governance.sources.metadata_join import MetadataTable
+from governance.sources.metadata_join import evidence as join_evidence
 from governance.sources.webdataset import IMG2DATASET_FIELDS, download_finding
 
 IMAGE_COLUMNS = ("jpg", "png", "webp", "image", "img")
@@ -82,7 +84,13 @@ def _attach_image(rec: SourceRecord, value: Any, root: Path) -> None:
 
 
 def _file_records(
-    cfg: DataConfig, path: Path, root: Path, start: int, source: str, room: int | None
+    cfg: DataConfig,
+    path: Path,
+    root: Path,
+    start: int,
+    source: str,
+    room: int | None,
+    table: MetadataTable | None,
 ) -> list[SourceRecord]:
     import pyarrow.parquet as pq
 
@@ -98,6 +106,9 @@ def _file_records(
         return [rec]
     column = _image_column(handle.schema_arrow, path)
     file_cfg = _fields(cfg, handle.schema_arrow.names)
+    found: dict[str, dict] = {}
+    if table is not None and table.cfg.on in handle.schema_arrow.names:
+        found = table.rows_for(handle.read(columns=[table.cfg.on]).column(0).to_pylist())
     records: list[SourceRecord] = []
     seen: set[str] = set()
     for batch in handle.iter_batches(batch_size=256):
@@ -110,7 +121,13 @@ def _file_records(
             key = f"{key}#row{n}" if repeated else key
             seen.add(key)
             image = row.pop(column)
+            joined = None
+            if table is not None:
+                row, joined = table.join(row, found)
             rec = record_from_row(row, start + n, f"{name}/{key}", source, None, file_cfg)
+            if table is not None:
+                rec.extra["metadata_join"] = join_evidence(table, row, joined)
+                rec.findings.extend(table.findings(rec.record_id, joined))
             if repeated:
                 rec.findings.append(
                     Finding(
@@ -139,10 +156,16 @@ def load_parquet_bytes(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord],
     if not files:
         raise DatasetError(f"no .parquet files under {root}; check data.path / --data")
     source = f"parquet:{root.resolve()}"
+    table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
+    metadata_file = table.cfg.path.expanduser().resolve() if table is not None else None
     records: list[SourceRecord] = []
     for path in files:
+        if metadata_file is not None and path.resolve() == metadata_file:
+            continue  # the joined metadata lies beside the data: it is not a data file
         room = None if cfg.limit is None else cfg.limit - len(records)
-        records.extend(_file_records(cfg, path, root, len(records), source, room))
+        records.extend(_file_records(cfg, path, root, len(records), source, room, table))
         if cfg.limit is not None and len(records) >= cfg.limit:
             break
+    if table is not None:
+        table.check_matched()
     return records, source

@@ -20,6 +20,8 @@ from governance.errors import DatasetError
 from governance.metadata import record_from_row
 from governance.reasons import Decision, Reason
 from governance.records import SourceRecord, printable
+from governance.sources.metadata_join import MetadataTable
+from governance.sources.metadata_join import evidence as join_evidence
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 # img2dataset's own column names, used for each data.fields entry the config does not set. Its sha256
@@ -166,25 +168,35 @@ def download_finding(record_id: str, row: dict) -> Finding | None:
     return Finding(record_id, "download", Decision.DROP, Reason.DOWNLOAD_FAILED, evidence)
 
 
+@dataclass
+class _Shard:
+    """What every record of one shard shares."""
+
+    name: str
+    source: str
+    cut: str  # why the tar could not be read to its end ("" when it could)
+    table: MetadataTable | None = None
+    found: dict[str, dict] = field(default_factory=dict)  # the metadata rows of this shard's samples
+
+
 def _record(
-    cfg: DataConfig,
-    shard: str,
-    key: str,
-    row: dict | None,
-    sample: _Sample | None,
-    index: int,
-    source: str,
-    cut: str,
+    cfg: DataConfig, shard: _Shard, key: str, row: dict | None, sample: _Sample | None, index: int
 ) -> SourceRecord:
-    record_id = f"{shard}/{key}"
+    record_id = f"{shard.name}/{key}"
     meta = sample.meta if sample is not None and isinstance(sample.meta, dict) else {}
     merged: dict[str, Any] = {**meta, **(row or {})}
     if sample is not None and sample.text is not None and merged.get(cfg.fields.text) in (None, ""):
         merged[cfg.fields.text] = sample.text
     image_ext = next((e for e in IMAGE_EXTENSIONS if sample is not None and e in sample.images), None)
     merged[cfg.fields.file_name] = f"{key}.{image_ext}" if image_ext else None
-    merged.setdefault("shard", shard)
-    rec = record_from_row(merged, index, record_id, source, None, cfg)
+    merged.setdefault("shard", shard.name)
+    joined = None
+    if shard.table is not None:
+        merged, joined = shard.table.join(merged, shard.found)
+    rec = record_from_row(merged, index, record_id, shard.source, None, cfg)
+    if shard.table is not None:
+        rec.extra["metadata_join"] = join_evidence(shard.table, merged, joined)
+        rec.findings.extend(shard.table.findings(record_id, joined))
     failed = download_finding(record_id, row) if row is not None else None
     if failed is not None:
         rec.findings.append(failed)
@@ -196,7 +208,7 @@ def _record(
         rec.data = sample.images[image_ext]  # type: ignore[union-attr]
     elif failed is None and not (sample and sample.problems):
         what = "the sidecar lists it as downloaded but the shard" if row is not None else "its key"
-        problem = f"{what} has no image member" + (f"; {cut}" if cut else "")
+        problem = f"{what} has no image member" + (f"; {shard.cut}" if shard.cut else "")
         reason = Reason.FILE_MISSING
         if sample is not None and sample.ignored:
             reason, problem = Reason.NOT_AN_IMAGE, f"{problem}, only {sample.ignored} (never read)"
@@ -205,21 +217,24 @@ def _record(
 
 
 def _shard_records(
-    cfg: DataConfig, tar_path: Path, root: Path, start: int, source: str
+    cfg: DataConfig, tar_path: Path, root: Path, start: int, source: str, table: MetadataTable | None
 ) -> list[SourceRecord]:
     """One record per sidecar row and per key of the tar that no row names."""
-    shard = tar_path.relative_to(root).with_suffix("").as_posix()
+    name = tar_path.relative_to(root).with_suffix("").as_posix()
     samples, cut = read_shard(tar_path, cfg.max_file_bytes)
     rows, sidecar_problem = read_sidecar(tar_path.with_suffix(".parquet"))
+    shard = _Shard(name, source, cut, table)
+    if table is not None:
+        metas = [s.meta for s in samples.values() if isinstance(s.meta, dict)]
+        shard.found = table.rows_for([r.get(table.cfg.on) for r in [*rows, *metas]])
     records: list[SourceRecord] = []
     seen: set[str] = set()
     for row in rows:
         key = str(row.get("key") or f"row{len(records):06d}")
         if key in seen:
             key = f"{key}#row{len(records)}"  # a repeated key still gets its own, stable record
-            row = {**row, "status": row.get("status") or "duplicate_key"}
         seen.add(key)
-        rec = _record(cfg, shard, key, row, samples.get(key), start + len(records), source, cut)
+        rec = _record(cfg, shard, key, row, samples.get(key), start + len(records))
         if key.partition("#")[2]:
             rec.findings.append(
                 Finding(
@@ -233,15 +248,15 @@ def _shard_records(
         records.append(rec)
     for key, sample in samples.items():
         if key not in seen:
-            records.append(_record(cfg, shard, key, None, sample, start + len(records), source, cut))
+            records.append(_record(cfg, shard, key, None, sample, start + len(records)))
     if sidecar_problem:
         records.append(
             _shard_problem_record(
-                shard, Reason.INVALID_METADATA, sidecar_problem, start + len(records), source
+                name, Reason.INVALID_METADATA, sidecar_problem, start + len(records), source
             )
         )
     if cut and not records:
-        records.append(_shard_problem_record(shard, Reason.FILE_MISSING, cut, start, source))
+        records.append(_shard_problem_record(name, Reason.FILE_MISSING, cut, start, source))
     return records
 
 
@@ -265,9 +280,13 @@ def load_webdataset(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord], st
         )
     cfg = effective_fields(cfg)
     source = f"webdataset:{root.resolve()}"
+    table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
     records: list[SourceRecord] = []
     for tar_path in tars:
-        records.extend(_shard_records(cfg, tar_path, root, len(records), source))
+        records.extend(_shard_records(cfg, tar_path, root, len(records), source, table))
         if cfg.limit is not None and len(records) >= cfg.limit:
-            return records[: cfg.limit], source
+            records = records[: cfg.limit]
+            break
+    if table is not None:
+        table.check_matched()
     return records, source

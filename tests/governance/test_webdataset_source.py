@@ -232,3 +232,68 @@ def test_pipeline_run_data_governs_every_row_and_member_once(shards, tmp_path):
             assert manifest.at[rid, "decision"] == "keep", (rid, reasons)
     evidence = json.loads(manifest.at["00000/000000003", "evidence"])
     assert ROBOTS in json.dumps(evidence)
+
+
+def _laion_metadata(path: Path, urls: dict[str, tuple[float, float, float]]) -> None:
+    """LAION-style columns (LICENSE, punsafe, pwatermark, similarity), one row per URL."""
+    rows = [
+        {"url": url, "LICENSE": "CC0-1.0", "punsafe": p, "pwatermark": w, "similarity": s}
+        for url, (p, w, s) in urls.items()
+    ]
+    rows.append({"url": "https://elsewhere.example/x.png", "LICENSE": "?", "punsafe": 1.0, "pwatermark": 1.0,
+                 "similarity": 0.0})  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def test_a_joined_metadata_parquet_maps_fields_keeps_evidence_and_applies_limits(shards, tmp_path):
+    url = "https://images.example.org/{}.png".format
+    meta = tmp_path / "laion-meta.parquet"
+    _laion_metadata(
+        meta,
+        {
+            url("000000000"): (0.01, 0.95, 0.31),
+            url("000000001"): (0.02, 0.10, 0.12),
+            url("000010000"): (0.9, 0.1, 0.35),
+        },
+    )
+    join = {"path": meta, "on": "url", "max": {"pwatermark": 0.8}, "min": {"similarity": 0.28}}
+    records = _load(shards[0], metadata=join, fields={"license": "LICENSE"})
+    watermarked = records["00000/000000000"]
+    (score,) = [f for f in watermarked.findings if f.reason == Reason.DATASET_SCORE]
+    assert (
+        score.evidence["column"] == "pwatermark"
+        and score.evidence["value"] == 0.95
+        and score.evidence["max"] == 0.8
+    )
+    (low,) = [f for f in records["00000/000000001"].findings if f.reason == Reason.DATASET_SCORE]
+    assert low.evidence["column"] == "similarity" and low.evidence["min"] == 0.28
+    fine = records["00001/000010000"]
+    assert not fine.findings and fine.license_raw == "CC0-1.0"
+    assert fine.extra["punsafe"] == 0.9 and fine.extra["metadata_join"]["matched"] is True
+    unmatched = records["00001/000010003"]
+    assert unmatched.extra["metadata_join"]["matched"] is False and not unmatched.findings
+    assert unmatched.license_raw is None  # LICENSE comes only from the metadata
+
+
+def test_a_join_that_matches_nothing_or_names_a_missing_column_is_a_dataset_error(shards, tmp_path):
+    meta = tmp_path / "other.parquet"
+    _laion_metadata(meta, {})
+    with pytest.raises(DatasetError, match=r"none of 14 records matched.*'url'"):
+        _load(shards[0], metadata={"path": meta})
+    with pytest.raises(DatasetError, match=r"no column \['aesthetic'\]"):
+        _load(shards[0], metadata={"path": meta, "max": {"aesthetic": 5}})
+
+
+def test_parquet_source_joins_metadata_by_key(tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    rows = [{"key": f"{i:09d}", "jpg": jpeg(EMOJI[i]), "caption": f"emoji {i}", "url": f"https://e.org/{i}"}
+            for i in range(3)]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows), root / "00000.parquet")
+    meta = root / "scores.parquet"  # beside the data: not read as data
+    pq.write_table(pa.Table.from_pylist([{"key": "000000001", "punsafe": 0.97}]), meta)
+    records = load_source(
+        DataConfig(source="parquet", path=root, metadata={"path": meta, "on": "key", "max": {"punsafe": 0.5}})
+    ).records
+    assert [r.record_id for r in records] == [f"00000/{i:09d}" for i in range(3)]
+    assert [[str(f.reason) for f in r.findings] for r in records] == [[], ["dataset_score"], []]
