@@ -131,6 +131,8 @@ def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int | None = Non
 def read_shard(path: Path, max_bytes: int) -> tuple[dict[str, _Sample], str]:
     """The samples of one tar by key, and why reading stopped early ("" when the whole tar was read)."""
     samples: dict[str, _Sample] = {}
+    if not path.exists():
+        return samples, f"{path.name} is missing beside its sidecar {path.with_suffix('.parquet').name}"
     try:
         with tarfile.open(path, mode="r:") as tar:
             while True:
@@ -267,6 +269,18 @@ def _shard_problem_record(shard: str, reason: Reason, problem: str, index: int, 
     return rec
 
 
+def _with_orphan_sidecars(tars: list[Path], root: Path, cfg: DataConfig) -> list[Path]:
+    """The shards, plus the tar path of each sidecar whose tar is gone (its rows must not vanish)."""
+    joined = cfg.metadata.path.expanduser().resolve() if cfg.metadata is not None else None
+    have = set(tars)
+    orphans = [
+        p.with_suffix(".tar")
+        for p in root.rglob("*.parquet")
+        if p.with_suffix(".tar") not in have and p.resolve() != joined and p.is_file()
+    ]
+    return sorted([*tars, *orphans])
+
+
 def load_webdataset(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord], str]:
     """Records of every shard under `root` (first `cfg.limit`), and the source name."""
     if not root.is_dir():
@@ -282,7 +296,7 @@ def load_webdataset(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord], st
     source = f"webdataset:{root.resolve()}"
     table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
     records: list[SourceRecord] = []
-    for tar_path in tars:
+    for tar_path in _with_orphan_sidecars(tars, root, cfg):
         records.extend(_shard_records(cfg, tar_path, root, len(records), source, table))
         if cfg.limit is not None and len(records) >= cfg.limit:
             records = records[: cfg.limit]

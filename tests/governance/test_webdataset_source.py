@@ -297,3 +297,16 @@ def test_parquet_source_joins_metadata_by_key(tmp_path):
     ).records
     assert [r.record_id for r in records] == [f"00000/{i:09d}" for i in range(3)]
     assert [[str(f.reason) for f in r.findings] for r in records] == [[], ["dataset_score"], []]
+
+
+def test_a_sidecar_whose_tar_is_gone_still_gives_every_row_a_record(shards, tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    for name in ("00000.tar", "00000.parquet", "00001.parquet"):  # 00001.tar was lost in the copy
+        (root / name).write_bytes((shards[0] / name).read_bytes())
+    records = _load(root)
+    lost = [r for rid, r in records.items() if rid.startswith("00001/")]
+    assert sorted(r.record_id for r in lost) == ["00001/000010000", "00001/000010001"]
+    for rec in lost:
+        assert [f.reason for f in rec.findings] == [Reason.FILE_MISSING]
+        assert "00001.tar is missing beside its sidecar" in rec.findings[0].evidence["problem"]
