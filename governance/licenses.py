@@ -503,7 +503,14 @@ def _named_inside(text: str) -> list[tuple[LicenseInfo, str]]:
         if info is not None:
             found.append((info, f"the licence URL {url}"))
     for match in _UNDER.finditer(text):
-        name = _UNDER_END.split(match.group(1), maxsplit=1)[0].strip()
+        raw = match.group(1)
+        version = re.match(r"v(?:ersion)? ?(\d(?:\.\d)*) of (?:the )?", raw)
+        if version:  # "under version 3 of the GNU Affero General Public License": "... License version 3"
+            name = (
+                f"{_UNDER_END.split(raw[version.end() :], maxsplit=1)[0].strip()} version {version.group(1)}"
+            )
+        else:
+            name = _UNDER_END.split(raw, maxsplit=1)[0].strip()
         if _is_expression(name):
             found.append((_unknown("a combination of licences"), "a combination"))
             continue
@@ -511,6 +518,11 @@ def _named_inside(text: str) -> list[tuple[LicenseInfo, str]]:
         if info is not None and info.spdx not in {ALL_RIGHTS_RESERVED, NON_COMMERCIAL_ONLY}:
             # A licence it names, or one it names ambiguously (a family, a port): then a human reads it.
             found.append((info, f"'{match.group(0)[:60]}'"))
+    for path in re.findall(r"/usr/share/common-licenses/([\w.+-]+)", text):
+        # Debian's copy of the licence text, named by its DEP-5 short name: the version it has.
+        info = _whole(path.lower())
+        if _names_licence(info):
+            found.append((info, f"/usr/share/common-licenses/{path}"))
     notice = _GPL_NOTICE.search(text)
     if notice:
         found.append(
