@@ -70,18 +70,12 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     duplicate_of: dict[str, str] = {}
     # Exact: identical bytes.
     exact_dropped = np.zeros(len(alive), dtype=bool)
+    exact: list[tuple[str, str, str]] = []  # (record, its identical representative, sha256), logged below
     for members in exact_groups(list(alive["content_sha256"])):
         rep = alive.at[members[0], "record_id"]
         for m in members[1:]:
             exact_dropped[m] = True
-            duplicate_of[alive.at[m, "record_id"]] = rep
-            log.add(
-                alive.at[m, "record_id"],
-                "exact_duplicate",
-                Decision.DROP,
-                Reason.DUPLICATE_EXACT,
-                {"duplicate_of": rep, "sha256": alive.at[m, "content_sha256"]},
-            )
+            exact.append((alive.at[m, "record_id"], rep, alive.at[m, "content_sha256"]))
     # Near: pHash within the radius and the same colours, among the exact representatives.
     reps = alive[~exact_dropped].reset_index(drop=True)
     bar = WorkProgress(progress, "dedup", len(reps))  # images grouped (the index search comes first)
@@ -114,6 +108,14 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
             else:
                 similar_distinct += 1
     bar.finish()
+    for rid, identical, sha in exact:
+        # An exact group's representative may itself be a near duplicate: point at the record kept.
+        kept = duplicate_of.get(identical, identical)
+        duplicate_of[rid] = kept
+        evidence = {"duplicate_of": kept, "sha256": sha} | (
+            {"identical_to": identical} if kept != identical else {}
+        )
+        log.add(rid, "exact_duplicate", Decision.DROP, Reason.DUPLICATE_EXACT, evidence)
     _check_eval_leaks(cfg, reps, phash, colors, log)
     # Clusters of similar images (either hash, ignoring colour) keep train and eval apart later.
     n = len(reps)
