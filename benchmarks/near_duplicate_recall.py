@@ -334,9 +334,17 @@ def run(per_source: int) -> dict:
     m_same, m_distinct, m_sizes = decisions(same, cfg), decisions(distinct, cfg), decisions(sizes, cfg)
     originals = len({r[2] for r in same})
     per_transform = summarise(same, m_same)
-    for row in per_transform.values():
+    e = m_same["evidence"]
+    found = (e.phash_distance <= cfg.near_max_distance) | (e.dhash_distance <= cfg.near_max_distance)
+    for name, row in per_transform.items():
         row["recall_head"] = round(row["merged_head"] / row["pairs"], 4)
         row["recall_now"] = round(row["merged_now"] / row["pairs"], 4)
+        of_this = np.array([r[0] == name for r in same])
+        # Found by a hash but rejected by the colour check, versus never a candidate.
+        row["candidate_recall_now"] = round(float(found[of_this].mean()), 4)
+        row["color_distance_of_candidates_p50_p90"] = [
+            round(float(q), 4) for q in np.quantile(e.color_distance[of_this & found], [0.5, 0.9])
+        ]
     size_rows = summarise(sizes, m_sizes)
     for row in size_rows.values():
         row["recall_head"] = round(row["merged_head"] / row["pairs"], 4)
