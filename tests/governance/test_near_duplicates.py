@@ -1,14 +1,18 @@
 """Near duplicates: the index finds exactly the pairs brute force finds without comparing all pairs,
 and the pair verification merges real transformed copies while keeping real similar pictures apart."""
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from governance import stages
 from governance.color import color_array, color_distance, color_hash, color_match_distance
-from governance.config import DedupConfig
+from governance.config import DataConfig, DedupConfig, GovernanceConfig, NsfwConfig
 from governance.images import ImageLimits, decode
+from governance.manifest import Col
 from governance.near_duplicates import (
     brute_force_pairs,
     candidate_pairs,
@@ -144,3 +148,40 @@ def test_candidates_come_from_either_hash():
     phash = np.array([0, 1, 0xFF << 8, 0xFFFF << 40], dtype=np.int64)  # (0, 1) within 2 bits
     dhash = np.array([0, 0xF0, 0b11, 0xFFFF0], dtype=np.int64)  # (0, 2) within 2 bits
     np.testing.assert_array_equal(candidate_pairs(phash, dhash, 2), [[0, 1], [0, 2]])
+
+
+def test_dedup_records_the_evidence_and_follows_exact_copies_to_the_kept_record(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    darker = (DATA / "twemoji-1f3a8.darker_6pct_flattened.png").read_bytes()
+    files = {"a.png": (DATA / "twemoji-1f3a8.png").read_bytes(), "b.png": darker, "c.png": darker}
+    rows = []
+    for name, content in files.items():
+        (data / name).write_bytes(content)
+        rows.append(
+            {"file_name": name, "text": "artist palette", "license": "CC-BY-4.0", "author": "Twemoji"}
+            | {"source_url": "https://github.com/jdecked/twemoji"}
+        )
+    (data / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cfg = GovernanceConfig(
+        data=DataConfig(source="imagefolder", path=data), nsfw=NsfwConfig(enabled=False), num_proc=1
+    )
+    work = tmp_path / "work"
+    for stage in (stages.ingest, stages.provenance, stages.dedup, stages.nsfw):
+        stage(cfg, work, lambda *_: None)
+    manifest = pd.read_parquet(stages.finalize(cfg, work, seed=0).manifest_path).set_index(Col.FILE_NAME)
+    kept = manifest.at["a.png", Col.RECORD_ID]
+    assert manifest.at["a.png", Col.DECISION] == "keep"
+    # b and c are byte-identical; b is the darker copy of a, so c must point at a, not at dropped b.
+    near, exact = (
+        ("b.png", "c.png") if "duplicate_near" in manifest.at["b.png", Col.REASONS] else ("c.png", "b.png")
+    )
+    assert list(manifest.at[near, Col.REASONS]) == ["duplicate_near"]
+    assert list(manifest.at[exact, Col.REASONS]) == ["duplicate_exact"]
+    assert manifest.at[near, Col.DUPLICATE_OF] == kept and manifest.at[exact, Col.DUPLICATE_OF] == kept
+    evidence = json.loads(manifest.at[near, Col.EVIDENCE])["near_duplicate"]
+    assert evidence["found_by"] in {"phash", "dhash", "phash+dhash"}
+    assert evidence["color_distance"] <= cfg.dedup.color_max_distance < evidence["color_distance"] + 0.06
+    assert 0.9 < evidence["brightness_gain"] < 0.97  # the 6% darkening, forgiven and recorded
+    exact_evidence = json.loads(manifest.at[exact, Col.EVIDENCE])["exact_duplicate"]
+    assert exact_evidence["identical_to"] == manifest.at[near, Col.RECORD_ID]
