@@ -52,10 +52,14 @@ class ProvenanceMark(BaseModel):
     watermark_searched: bool = False  # found only by searching for a crop (see `watermark_search`)
 
 
+def watermark_payload(run_id: str) -> bytes:
+    """The 4 bytes embedded for a run id (the first 4 of its SHA-256); signed as the C2PA soft binding."""
+    return hashlib.sha256(run_id.encode("utf-8")).digest()[: WATERMARK_BITS // 8]
+
+
 def watermark_tag(run_id: str) -> list[int]:
     """The 32 bits embedded for a run id."""
-    digest = hashlib.sha256(run_id.encode("utf-8")).digest()[: WATERMARK_BITS // 8]
-    return [int(b) for b in np.unpackbits(np.frombuffer(digest, dtype=np.uint8))]
+    return [int(b) for b in np.unpackbits(np.frombuffer(watermark_payload(run_id), dtype=np.uint8))]
 
 
 def _xmp_packet(run_id: str, model_name: str) -> str:
