@@ -1,4 +1,4 @@
-"""`pipeline`: init, run, runs, show, card, verify, ui (DESIGN.md, "Command line")."""
+"""`pipeline`: init, run, runs, show, card, verify, provenance, ui (DESIGN.md, "Command line")."""
 
 import json
 import sys
@@ -321,6 +321,40 @@ def verify(run_id: str) -> None:
     ok, message = verify_run(state)
     (console if ok else err).print(message, highlight=False)
     raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def provenance(
+    images: Annotated[list[Path], typer.Argument(help="image files to check")],
+    run_id: Annotated[
+        list[str], typer.Option("--run-id", help="a run whose watermark to look for (repeatable)")
+    ] = [],  # noqa: B006 - typer reads the default; it is never mutated
+    trust_anchors: Annotated[
+        Path | None, typer.Option("--trust-anchors", help="PEM CA certificates that make a signer Trusted")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per file: C2PA state, claimed model and run, watermark, IPTC fields; exit 0 when all are ours."""
+    from audits.provenance_check import check_output
+    from governance.content_credentials import read_trust_anchors
+
+    try:
+        anchors = read_trust_anchors(trust_anchors)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail_usage(f"--trust-anchors: {exc}")
+    reports = [check_output(path, list(run_id), anchors) for path in images]
+    if as_json:
+        console.print_json(json.dumps([r.model_dump() for r in reports]))
+    for r in [] if as_json else reports:
+        failures = f" ({', '.join(r.c2pa_failures)})" if r.c2pa_failures else ""
+        console.print(
+            f"{r.path}: {'ours' if r.recognised else 'NOT RECOGNISED'} — {r.reason}\n"
+            f"  C2PA: {r.c2pa_state}{failures}; signer {r.signer}; model {r.claimed_model}; run {r.claimed_run}"
+            f"; training/mining {sorted(set(r.training_mining.values())) or '-'}\n"
+            f"  watermark: {r.watermark_hex} (run {r.watermark_run}); IPTC: {r.iptc}",
+            highlight=False,
+        )
+    raise typer.Exit(0 if all(r.recognised for r in reports) else 1)
 
 
 @app.command()

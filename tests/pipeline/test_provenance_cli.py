@@ -1,0 +1,54 @@
+"""`pipeline provenance`: the real CLI in a subprocess on a signed output, a re-saved copy and a real photo."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from audits.content_credentials import save_credentialed_png, throwaway_credentials
+
+RUN = "9a1b2c3d4e"
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = str(Path(sys.executable).with_name("pipeline"))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    from skimage import data
+
+    out = tmp_path_factory.mktemp("prov")
+    photo = Image.fromarray(data.coffee()).resize((64, 48))
+    signed = save_credentialed_png(photo, out / "signed.png", RUN, "tiny", throwaway_credentials(RUN))
+    resaved = out / "resaved.jpg"
+    Image.open(signed).convert("RGB").save(resaved, "JPEG", quality=90)
+    real = out / "coffee.png"
+    photo.resize((512, 384)).save(real)
+    return {"signed": signed, "resaved": resaved, "real": real}
+
+
+def test_json_reports_each_file_and_exit_0_only_when_all_are_ours(files, tmp_path):
+    proc = _cli(
+        tmp_path, "provenance", str(files["signed"]), str(files["resaved"]), "--run-id", RUN, "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    signed, resaved = json.loads(proc.stdout)
+    assert signed["c2pa_state"] == "Valid" and signed["claimed_run"] == RUN and signed["recognised"]
+    assert resaved["c2pa_state"] == "none" and resaved["watermark_run"] == RUN and resaved["recognised"]
+    proc = _cli(tmp_path, "provenance", str(files["signed"]), str(files["real"]), "--json")
+    assert proc.returncode == 1
+    assert [r["recognised"] for r in json.loads(proc.stdout)] == [True, False]
+
+
+def test_text_output_names_the_state_and_a_missing_trust_anchor_file_is_a_usage_error(files, tmp_path):
+    proc = _cli(tmp_path, "provenance", str(files["real"]))
+    assert proc.returncode == 1 and "NOT RECOGNISED" in proc.stdout and "C2PA: none" in proc.stdout
+    proc = _cli(tmp_path, "provenance", str(files["signed"]), "--trust-anchors", str(tmp_path / "no.pem"))
+    assert proc.returncode == 2 and "no.pem" in proc.stderr
