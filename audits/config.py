@@ -7,9 +7,10 @@ default tiny model draws about one image per second per core at 20 steps with gu
 accuracy was 0.73 at 64 px and 0.74 at 96 px on the emoji data, at 2.6x less compute.
 """
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from training.durations import Duration
 
@@ -210,6 +211,31 @@ class DeepfakeConfig(_Frozen):
         return _known_checks(names, DEEPFAKE_CHECKS, "deepfake")
 
 
+class SigningConfig(_Frozen):
+    """C2PA signing of the generated images the run publishes (audits.content_credentials)."""
+
+    certificate_chain: Path | None = Field(
+        None,
+        description="PEM certificate chain, signer first (EKU emailProtection or documentSigning); "
+        "none: a per-run throw-away key signs (valid, but trusted by no verifier)",
+    )
+    private_key: Path | None = Field(None, description="unencrypted PEM private key of the chain's signer")
+    training_mining: Literal["notAllowed", "allowed"] = Field(
+        "notAllowed", description="cawg.training-mining: may the images be used for AI training and mining"
+    )
+
+    @model_validator(mode="after")
+    def _usable(self) -> "SigningConfig":
+        # checked while the config loads, so a bad key stops the run before any training
+        if (self.certificate_chain is None) != (self.private_key is None):
+            raise ValueError("audits.signing: give both certificate_chain and private_key, or neither")
+        if self.certificate_chain is not None and self.private_key is not None:
+            from audits.content_credentials import load_credentials
+
+            load_credentials(self.certificate_chain, self.private_key)
+        return self
+
+
 class AuditsConfig(_Frozen):
     reserve: Duration = Field(
         "4m", description="wall-clock kept back from training for the audits and the card, e.g. 4m, 1h"
@@ -217,3 +243,4 @@ class AuditsConfig(_Frozen):
     quality: QualityConfig = QualityConfig()
     bias: BiasConfig = BiasConfig()
     deepfake: DeepfakeConfig = DeepfakeConfig()
+    signing: SigningConfig = SigningConfig()

@@ -76,6 +76,8 @@ class T2IPipeline(DiffusionPipeline):
         max_text_tokens: int = 32,
         default_steps: int = 20,
         default_guidance_scale: float = 3.0,
+        run_id: str | None = None,
+        model_name: str | None = None,
     ):
         super().__init__()
         self.register_modules(
@@ -85,6 +87,42 @@ class T2IPipeline(DiffusionPipeline):
             max_text_tokens=max_text_tokens,
             default_steps=default_steps,
             default_guidance_scale=default_guidance_scale,
+            run_id=run_id,
+            model_name=model_name,
+        )
+        self._output_credentials = None  # set_provenance's, or a throw-away made on first save_image
+        self._training_mining = "notAllowed"
+
+    def set_provenance(
+        self, run_id: str, model_name: str, credentials=None, training_mining: str = "notAllowed"
+    ) -> None:
+        """Name the run and model `save_image` signs for; `credentials` from the project's signing config."""
+        self.register_to_config(run_id=run_id, model_name=model_name)
+        self._output_credentials, self._training_mining = credentials, training_mining
+
+    def save_image(self, image: Image.Image, path, watermark: bool = True):
+        """Write a generated image as PNG: watermark, IPTC/XMP metadata, then the signed C2PA manifest.
+
+        Needs the t2i-pipeline project installed (its watermark and signing code, and c2pa-python); the
+        rest of this class needs only diffusers. Without configured credentials a throw-away key made
+        once per pipeline signs: the manifest validates, but no verifier trusts its signer.
+        """
+        try:
+            from audits.content_credentials import save_credentialed_png, throwaway_credentials
+        except ImportError as exc:
+            raise ImportError(
+                f"save_image needs the t2i-pipeline project and c2pa-python installed ({exc}); "
+                "`pip install t2i-pipeline` or save `pipe(...).images` yourself"
+            ) from exc
+        run_id, model_name = self.config.get("run_id"), self.config.get("model_name")
+        if not run_id or not model_name:
+            raise ValueError(
+                "save_image: this pipeline names no run and model; call pipe.set_provenance(run_id, model_name)"
+            )
+        if self._output_credentials is None:
+            self._output_credentials = throwaway_credentials(run_id)
+        return save_credentialed_png(
+            image, path, run_id, model_name, self._output_credentials, self._training_mining, watermark
         )
 
     def _latent_shape(self, batch: int) -> tuple[int, int, int, int]:

@@ -208,3 +208,31 @@ def test_an_unusable_certificate_or_key_is_a_config_error_naming_the_file(case, 
         load_credentials(cert_path, key_path)
     named = key_path if case in ("wrong_key", "encrypted_key") else cert_path
     assert str(named) in str(info.value) and "c2pa needs" in str(info.value)
+
+
+def _pipeline():
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from training.t2i_pipeline import T2IPipeline
+
+    # save_image never calls the networks: stand-ins keep the test to the writing path
+    return T2IPipeline(
+        denoiser=torch.nn.Linear(1, 1),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=torch.nn.Linear(1, 1),
+        tokenizer=None,
+    )
+
+
+def test_pipeline_save_image_signs_with_one_throwaway_key_and_writes_no_key(photo, tmp_path):
+    pipe = _pipeline()
+    with pytest.raises(ValueError, match="set_provenance"):
+        pipe.save_image(photo, tmp_path / "x.png")
+    pipe.set_provenance(RUN, MODEL, training_mining="allowed")
+    first = check_output(pipe.save_image(photo, tmp_path / "1.png"))
+    second = check_output(pipe.save_image(photo, tmp_path / "2.png"))
+    assert first.c2pa_state == second.c2pa_state == "Valid" and first.claimed_run == RUN
+    assert first.signer == second.signer and set(first.training_mining.values()) == {"allowed"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.png", "2.png"]
+    assert b"PRIVATE KEY" not in (tmp_path / "1.png").read_bytes()
