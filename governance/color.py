@@ -16,7 +16,6 @@ two clock faces) and gained almost no copies (benchmarks/near_duplicate_recall.p
 """
 
 import numpy as np
-from PIL import Image
 
 GRID = 16
 MAX_GAIN = 1.15  # brightness or contrast changes beyond 15% are not forgiven
@@ -26,36 +25,59 @@ WHITE = 250 / 255  # a cell this light in every channel is the white a transpare
 RING_UNIFORM_SHARE = 0.5  # share of the outermost pixels that must have the margin colour to trim
 
 
-def content_square(small: np.ndarray, tolerance: int = TRIM_TOLERANCE) -> np.ndarray:
-    """The picture without a uniform margin, centred on a square of the margin's colour.
+def content_square(small: np.ndarray, tolerance: int = TRIM_TOLERANCE) -> tuple[np.ndarray, tuple]:
+    """The margin colour and the box (float pixel coordinates) of the content's square.
+
+    The square may reach past the image; what lies outside counts as margin colour.
 
     A border added by a scraper, a crop of a few pixels of background or a different canvas size
-    then leave the grid where it was. Only an outer ring that is (nearly) one colour is trimmed, so a
-    photo or a full-bleed drawing is kept whole; the square keeps the aspect ratio (a 2:3 flag and a
-    4:5 flag of the same colours stay apart).
+    then leave the grid where it was. The margin is the colour of at least half of the outermost
+    pixels (a photo or a full-bleed drawing is kept whole); the square keeps the aspect ratio (a 2:3
+    flag and a 4:5 flag of the same colours stay apart) and is centred in float coordinates, so a
+    copy at twice the size is framed exactly alike (integer centring moved it by half a pixel).
     """
     pixels = small.astype(np.int16)
     ring = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     background = np.median(ring, axis=0)
+    height, width = small.shape[:2]
+    whole = background, (0.0, 0.0, float(width), float(height))
     if (np.abs(ring - background).max(axis=1) <= tolerance).mean() < RING_UNIFORM_SHARE:
-        return small
-    ys, xs = np.nonzero(np.abs(pixels - background).max(axis=2) > tolerance)
-    if len(ys) == 0:
-        return small
-    content = small[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = content.shape[:2]
-    side = max(h, w)
-    square = np.empty((side, side, 3), dtype=np.uint8)
-    square[:] = background.astype(np.uint8)
-    top, left = (side - h) // 2, (side - w) // 2
-    square[top : top + h, left : left + w] = content
-    return square
+        return whole
+    content = (np.abs(pixels - background.astype(np.int16)) > tolerance).any(axis=2)
+    rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if len(rows) == 0:
+        return whole
+    x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
+    half = max(x1 - x0, y1 - y0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return background, (cx - half, cy - half, cx + half, cy + half)
 
 
 def color_hash(small: np.ndarray) -> str:
     """Hex string of the 16x16 grid of mean RGB colours (768 bytes) of an RGB uint8 image's content square."""
-    cells = Image.fromarray(content_square(small)).resize((GRID, GRID), Image.Resampling.BOX)
-    return np.asarray(cells, dtype=np.uint8).tobytes().hex()
+    background, (left, top, right, bottom) = content_square(small)
+    rows = _area_weights(small.shape[0], top, bottom)  # (height, GRID), each cell's share per pixel
+    cols = _area_weights(small.shape[1], left, right)
+    height, width = small.shape[:2]
+    pixels = small.reshape(height, width * 3).astype(np.float32)
+    by_rows = (rows.T @ pixels).reshape(GRID, width, 3)
+    cells = np.matmul(by_rows.transpose(0, 2, 1), cols).transpose(0, 2, 1)
+    outside = 1.0 - rows.sum(axis=0)[:, None] * cols.sum(axis=0)[None, :]  # share past the image
+    cells += outside[:, :, None] * background[None, None, :].astype(np.float32)
+    return np.clip(np.round(cells), 0, 255).astype(np.uint8).tobytes().hex()
+
+
+def _area_weights(size: int, start: float, stop: float) -> np.ndarray:
+    """(size, GRID): the share of each of GRID equal cells of [start, stop) that each pixel covers.
+
+    Exact area means (PIL's BOX filter counts a pixel wholly or not at all, by its centre), so a
+    copy at another scale gives the same cells: a drawing of 72 px has 4.5 pixels a cell. Columns sum
+    to less than 1 where a cell reaches past the image.
+    """
+    edges = np.linspace(start, stop, GRID + 1)
+    lo, hi = np.arange(size)[:, None], np.arange(1, size + 1)[:, None]
+    overlap = np.clip(np.minimum(hi, edges[None, 1:]) - np.maximum(lo, edges[None, :-1]), 0, None)
+    return (overlap / (edges[1] - edges[0])).astype(np.float32)
 
 
 def color_array(hashes: list[str] | np.ndarray) -> np.ndarray:
