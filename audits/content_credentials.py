@@ -302,3 +302,17 @@ def save_credentialed_png(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def credentials_for(signing, run_id: str) -> SigningCredentials:
+    """The configured chain and key of `signing` (an `audits.config.SigningConfig`), else a throw-away."""
+    if signing.certificate_chain is not None and signing.private_key is not None:
+        return load_credentials(signing.certificate_chain, signing.private_key)
+    return throwaway_credentials(run_id)
+
+
+def signer_note(creds: SigningCredentials) -> str:
+    """One line for the card and the run's tags: who signed, and whether a verifier can trust it."""
+    if creds.throwaway:
+        return f"signed by a per-run throw-away key ({creds.signer}): signed, but by no one a verifier trusts"
+    return f"signed by {creds.signer} ({creds.alg.upper()}, configured certificate chain)"

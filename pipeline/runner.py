@@ -359,15 +359,21 @@ class Runner:
         return self._gates(rows)
 
     def _mark_generated(self, paths: list[Path]) -> None:
-        """Every image the pipeline publishes from the model says so: IPTC/XMP metadata and a watermark."""
+        """Every image the pipeline publishes from the model says so: metadata, watermark, signed C2PA."""
         from PIL import Image
 
-        from audits.provenance_marks import save_marked_png
+        from audits.content_credentials import credentials_for, save_credentialed_png, signer_note
 
+        signing = self.cfg.audits.signing
+        creds = credentials_for(signing, self.state.run_id)  # in memory only: no key is written or logged
         for path in paths:
             with Image.open(path) as img:
                 img.load()
-            save_marked_png(img.convert("RGB"), Path(path), self.state.run_id, self.cfg.run.name)
+            rgb = img.convert("RGB")
+            save_credentialed_png(
+                rgb, Path(path), self.state.run_id, self.cfg.run.name, creds, signing.training_mining
+            )
+        self.recorder.tags(self.state.run_id, {"pipeline.output_signing": signer_note(creds)})
 
     def _audit(self, stage: Stage, stage_run: str, progress: StageProgress) -> bool:
         from audits import api

@@ -236,3 +236,20 @@ def test_pipeline_save_image_signs_with_one_throwaway_key_and_writes_no_key(phot
     assert first.signer == second.signer and set(first.training_mining.values()) == {"allowed"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1.png", "2.png"]
     assert b"PRIVATE KEY" not in (tmp_path / "1.png").read_bytes()
+
+
+def test_signing_config_picks_the_configured_chain_or_a_throwaway_and_says_which(tmp_path):
+    from audits.config import SigningConfig
+    from audits.content_credentials import credentials_for, signer_note
+
+    chain, key, _ = signer_credentials()
+    (tmp_path / "chain.pem").write_bytes(chain)
+    (tmp_path / "key.pem").write_bytes(key)
+    with pytest.raises(ValueError, match="both certificate_chain and private_key"):
+        SigningConfig(certificate_chain=tmp_path / "chain.pem")
+    configured = credentials_for(
+        SigningConfig(certificate_chain=tmp_path / "chain.pem", private_key=tmp_path / "key.pem"), RUN
+    )
+    assert not configured.throwaway and "Test signer" in signer_note(configured)
+    throwaway = credentials_for(SigningConfig(), RUN)
+    assert throwaway.throwaway and "no one a verifier trusts" in signer_note(throwaway)
