@@ -154,7 +154,7 @@ def load_credentials(certificate_chain: Path, private_key: Path) -> SigningCrede
     names = certs[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     creds = SigningCredentials(chain_pem, key_pem, alg, str(names[0].value) if names else "", False)
     try:
-        sign_png(_tiny_png(), creds, _manifest("probe", "probe", None, "notAllowed", "probe.png"))
+        sign_png(_tiny_png(), creds, manifest_definition("probe", "probe", None, "notAllowed", "probe.png"))
     except Exception as exc:  # c2pa raises its own error classes; its message says what it refused
         raise _fail("certificate_chain", certificate_chain, f"c2pa refused to sign with it ({exc})") from exc
     return creds
@@ -220,9 +220,10 @@ def throwaway_credentials(run_id: str) -> SigningCredentials:
     )
 
 
-def _manifest(
+def manifest_definition(
     run_id: str, model_name: str, watermark: bytes | None, training_mining: str, title: str
 ) -> dict:
+    """The manifest definition c2pa's Builder signs (see the module docstring for its assertions)."""
     from audits.provenance_marks import DIGITAL_SOURCE_TYPE
 
     action = {
@@ -284,7 +285,7 @@ def credentialed_png_bytes(
 
     marked = marked_png_bytes(img, run_id, model_name, watermark=watermark)
     payload = watermark_payload(run_id) if watermark else None
-    return sign_png(marked, creds, _manifest(run_id, model_name, payload, training_mining, title))
+    return sign_png(marked, creds, manifest_definition(run_id, model_name, payload, training_mining, title))
 
 
 def save_credentialed_png(

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from audits.content_credentials import _manifest, sign_png, throwaway_credentials
+from audits.content_credentials import manifest_definition, sign_png, throwaway_credentials
 from audits.provenance_check import check_output
 from audits.provenance_marks import marked_png_bytes, watermark_payload
 
@@ -39,7 +39,9 @@ def measure(photo: Image.Image, side: int, creds) -> dict:
         t0 = time.perf_counter()
         marked = marked_png_bytes(img, RUN, MODEL)
         t1 = time.perf_counter()
-        signed = sign_png(marked, creds, _manifest(RUN, MODEL, watermark_payload(RUN), "notAllowed", "x.png"))
+        signed = sign_png(
+            marked, creds, manifest_definition(RUN, MODEL, watermark_payload(RUN), "notAllowed", "x.png")
+        )
         t2 = time.perf_counter()
         with tempfile.NamedTemporaryFile(suffix=".png") as fh:
             fh.write(signed)
@@ -70,7 +72,7 @@ def main() -> None:
     sign_png(
         marked_png_bytes(photo.resize((64, 64)), RUN, MODEL),
         creds,
-        _manifest(RUN, MODEL, None, "notAllowed", "w"),
+        manifest_definition(RUN, MODEL, None, "notAllowed", "w"),
     )
     rows = [measure(photo, side, creds) for side in SIDES]
     result = {
