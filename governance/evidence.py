@@ -12,6 +12,8 @@ from governance.color import color_hash
 from governance.embedded_signals import scan
 from governance.images import ImageFailure, ImageLimits, decode, read_bytes
 from governance.perceptual_hash import phash_int64
+from governance.reasons import Reason
+from governance.records import MemberRef
 
 
 @dataclass
@@ -19,6 +21,7 @@ class ImageTask:
     index: int
     path: str | None
     data: bytes | None
+    member: MemberRef | None = None  # a tar member, read here (in the worker) rather than by the source
 
 
 @dataclass
@@ -42,7 +45,12 @@ def _read_and_decode(task: ImageTask, limits: ImageLimits, trust_anchors: str | 
     be held in memory).
     """
     out = ImageEvidence(task.index)
-    data = task.data if task.data is not None else read_bytes(task.path or "", limits)
+    if task.data is not None:
+        data: bytes | ImageFailure = task.data
+    elif task.member is not None:
+        data = _read_member(task.member)
+    else:
+        data = read_bytes(task.path or "", limits)
     if isinstance(data, ImageFailure):
         out.failure = (str(data.reason), data.detail)
         return out
@@ -56,6 +64,19 @@ def _read_and_decode(task: ImageTask, limits: ImageLimits, trust_anchors: str | 
     out.signals = scan(data, decoded.info_text, decoded.format, trust_anchors).as_dict()
     out.small = decoded.small
     return out
+
+
+def _read_member(member: MemberRef) -> bytes | ImageFailure:
+    # The source checked the member's size against the limit; a tar changed since then reads short.
+    try:
+        data = member.read()
+    except OSError as exc:
+        return ImageFailure(Reason.FILE_MISSING, f"{member.file} cannot be read ({exc})")
+    if len(data) != member.size:
+        return ImageFailure(
+            Reason.FILE_MISSING, f"{member.file} ends before the member at byte {member.offset} (changed?)"
+        )
+    return data
 
 
 def _fail(out: ImageEvidence, exc: Exception) -> None:

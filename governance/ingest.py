@@ -1,10 +1,13 @@
 """The ingest stage: every record read, every image decoded once, all per-image evidence computed.
 
-Work is split into shards of `batch_size` records. NudeNet's runs (threads over one session, its
+The source is read as ingest goes (a tar or a Parquet row batch at a time, images by reference), and
+each shard is written before more records are read, so ingest's memory does not grow with the
+dataset. Work is split into shards of `batch_size` records. NudeNet's runs (threads over one session, its
 batches spread over the cores) work on a shard while the next shard is decoded and hashed: by worker
 processes (as many as the cores NudeNet leaves free) or, on 2 cores, by the parent's main thread,
 which also writes the shard before. Each shard is written as Parquet with its findings, then a
-completion marker; a rerun skips shards with markers, so a killed ingest resumes without losing or
+completion marker; a rerun skips shards with markers (their records are read again, their images
+not), so a killed ingest resumes without losing or
 repeating records. When the last shard is done, the shards are also written as one table and one
 findings log, which the later passes read (one file each instead of one per shard).
 """
@@ -15,7 +18,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -37,7 +40,7 @@ from governance.images import ImageLimits
 from governance.nsfw import Detection, NsfwDetector
 from governance.progress import ProgressFn
 from governance.reasons import Decision, Reason
-from governance.records import SourceRecord
+from governance.records import MemberRef, SourceRecord
 from governance.report import StageCounts
 from governance.sources import LoadedSource, load_source
 from governance.tables import (
@@ -75,23 +78,44 @@ def _fingerprint(cfg: GovernanceConfig, loaded: LoadedSource, anchors: str | Non
     # the C2PA validation recorded per file depends on the trust anchors' content, not only their path
     h.update((anchors or "").encode())
     h.update(str(cfg.batch_size).encode())
-    for r in loaded.records:
-        h.update(f"{r.record_id}\0{r.path}\0{r.file_name}\n".encode("utf-8", "replace"))
+    h.update(f"{loaded.name}\n".encode("utf-8", "replace"))
+    # A tar rewritten under the same name holds other images: each file's size and modification
+    # time say so without reading it (the records alone name only keys and paths).
+    for f in loaded.files:
+        try:
+            st = f.stat()
+            h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "replace"))
+        except OSError:
+            h.update(f"{f}\0missing\n".encode("utf-8", "replace"))
+    if not loaded.files:  # the built-in dataset: its records are small and name its files
+        for r in loaded.iter_records():
+            h.update(f"{r.record_id}\0{r.path}\0{r.file_name}\n".encode("utf-8", "replace"))
     return h.hexdigest()
 
 
-def _prepare(folder: Path, work_dir: Path, meta: dict) -> None:
-    meta_path = folder / SOURCE_FILE
-    if (
-        meta_path.exists()
-        and json.loads(meta_path.read_text(encoding="utf-8")).get("fingerprint") == meta["fingerprint"]
-    ):
-        return
+FINGERPRINT_FILE = "fingerprint.txt"  # what the shards were computed from; source.json comes last
+
+
+def _prepare(folder: Path, work_dir: Path, fingerprint: str) -> bool:
+    """Clear what does not match `fingerprint`; True when a finished ingest of the same data is there."""
+    meta_path, print_path = folder / SOURCE_FILE, folder / FINGERPRINT_FILE
+    if print_path.exists() and print_path.read_text(encoding="utf-8") == fingerprint:
+        if meta_path.exists() and len(_consolidated(work_dir)) == 2:
+            shards = json.loads(meta_path.read_text(encoding="utf-8"))["shards"]
+            if all((folder / f"shard-{k:05d}.done").exists() for k in range(shards)):
+                return True
+        # Unfinished: shards with markers are reused; the one-file copies would hide the new ones.
+        for stale in [*_consolidated(work_dir), *([meta_path] if meta_path.exists() else [])]:
+            stale.unlink()
+        return False
     # Different data or settings: earlier shards describe something else and must not be reused.
     findings = Path(work_dir) / FINDINGS_DIR
     for stale in [*folder.glob("shard-*"), *findings.glob("ingest-*"), *_consolidated(work_dir)]:
         stale.unlink()
-    atomic_text(json.dumps(meta, indent=2), meta_path)
+    if meta_path.exists():
+        meta_path.unlink()
+    atomic_text(fingerprint, print_path)
+    return False
 
 
 def _consolidated(work_dir: Path) -> list[Path]:
@@ -100,44 +124,70 @@ def _consolidated(work_dir: Path) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
+def _tasks(records: list[SourceRecord]) -> list[ImageTask]:
+    # Records whose metadata already failed (no path, bytes or member) are not read.
+    return [
+        ImageTask(r.index, r.path, r.data, r.member)
+        for r in records
+        if r.path is not None or r.data is not None or r.member is not None
+    ]
+
+
+Shard = tuple[int, list[SourceRecord]]
+
+
 def _evidence_stream(
-    tasks: dict[int, list[ImageTask]],
+    shards: Iterable[Shard],
     limits: ImageLimits,
     workers: int,
     trust_anchors: str | None = None,
     help_while_booting: bool = True,
-) -> Iterator[tuple[int, list[ImageEvidence]]]:
-    """(shard, evidence) in shard order; at most 2 shards per worker in flight (bounded memory).
+) -> Iterator[tuple[int, list[SourceRecord], list[ImageEvidence]]]:
+    """(shard, records, evidence) in shard order; at most 2 shards per worker in flight, and the
+    source is read only as far as that (bounded memory).
 
     Worker processes take a few seconds to start (spawn imports the main module again), so the parent
     decodes shards itself until the first worker answers: no core idles while the pool boots.
     """
     work = partial(evidence_batch, limits=limits, trust_anchors=trust_anchors)
-    queue = iter(tasks.items())
-    if workers <= 1 or len(tasks) <= 1:
-        for k, batch in queue:
-            yield k, work(batch)
+    queue = iter(shards)
+    first = next(queue, None) if workers > 1 else None
+    second = next(queue, None) if first is not None else None
+    if second is None:  # one process, or a single shard: no pool to start
+        for k, records in _chain(first, second, queue):
+            yield k, records, work(_tasks(records))
         return
+    queue = _chain(first, second, queue)
     # spawn, not fork: the parent may hold onnxruntime / torch thread pools that fork would corrupt.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         booted = pool.apply_async(os.getpid)
         pending: deque = deque()
-        for k, batch in queue:
+
+        def submit(shard: Shard) -> None:
+            pending.append((shard[0], shard[1], pool.apply_async(work, (_tasks(shard[1]),))))
+
+        for k, records in queue:
             if booted.ready() or not help_while_booting:
-                pending.append((k, pool.apply_async(work, (batch,))))
+                submit((k, records))
                 break
-            yield k, work(batch)
+            yield k, records, work(_tasks(records))
         while pending and len(pending) < 2 * workers:
             nxt = next(queue, None)
             if nxt is None:
                 break
-            pending.append((nxt[0], pool.apply_async(work, (nxt[1],))))
+            submit(nxt)
         while pending:
-            k, result = pending.popleft()
+            k, records, result = pending.popleft()
             nxt = next(queue, None)
             if nxt is not None:
-                pending.append((nxt[0], pool.apply_async(work, (nxt[1],))))
-            yield k, result.get()
+                submit(nxt)
+            yield k, records, result.get()
+
+
+def _chain(first: Shard | None, second: Shard | None, rest: Iterator[Shard]) -> Iterator[Shard]:
+    """The shards taken to look ahead, put back in front of the rest."""
+    yield from (shard for shard in (first, second) if shard is not None)
+    yield from rest
 
 
 class _Pending:
@@ -189,9 +239,9 @@ class _NsfwOncePerContent:
 
 
 def _with_detections(
-    stream: Iterator[tuple[int, list[ImageEvidence]]], nsfw: _NsfwOncePerContent
-) -> Iterator[tuple[int, list[ImageEvidence], dict[int, list[dict]]]]:
-    """(shard, evidence, NudeNet detections) in shard order.
+    stream: Iterator[tuple[int, list[SourceRecord], list[ImageEvidence]]], nsfw: _NsfwOncePerContent
+) -> Iterator[tuple[int, list[SourceRecord], list[ImageEvidence], dict[int, list[dict]]]]:
+    """(shard, records, evidence, NudeNet detections) in shard order.
 
     NudeNet's runs (threads that release the GIL) work on shard k while the stream decodes shard
     k+1 and the caller writes shard k-1, and shard k+1's batches queue behind shard k's on the same
@@ -200,13 +250,13 @@ def _with_detections(
     NudeNet ran after its decoding. At most two shards wait (bounded memory).
     """
     waiting: deque = deque()
-    for k, batch_evidence in stream:
-        waiting.append((k, batch_evidence, nsfw.submit(batch_evidence)))
+    for k, records, batch_evidence in stream:
+        waiting.append((k, records, batch_evidence, nsfw.submit(batch_evidence)))
         if len(waiting) > 1:
-            k_prev, evidence_prev, submitted = waiting.popleft()
-            yield k_prev, evidence_prev, nsfw.gather(submitted)
-    for k, batch_evidence, submitted in waiting:
-        yield k, batch_evidence, nsfw.gather(submitted)
+            k_prev, records_prev, evidence_prev, submitted = waiting.popleft()
+            yield k_prev, records_prev, evidence_prev, nsfw.gather(submitted)
+    for k, records, batch_evidence, submitted in waiting:
+        yield k, records, batch_evidence, nsfw.gather(submitted)
 
 
 def _shard_frame(
@@ -254,15 +304,51 @@ def _shard_frame(
     return frame
 
 
-def _materialize(records: list[SourceRecord], folder: Path) -> None:
+def _materialize(records: list[SourceRecord], evidence: dict[int, ImageEvidence], folder: Path) -> None:
     """Embedded image bytes are written once to the work folder so that later stages have a path."""
     for r in records:
-        if r.data is not None and r.path is None:
-            target = folder / "blobs" / f"{hashlib.sha256(r.data).hexdigest()}.bin"
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(r.data)
-            r.path = str(target.resolve())
+        if r.path is not None or (r.data is None and r.member is None):
+            continue
+        e = evidence.get(r.index)
+        sha = e.content_sha256 if e is not None else None
+        if sha is None and r.data is None:
+            continue  # a tar member that could not be read: its failure is its decision
+        data = r.data if r.data is not None else (r.member or MemberRef("", 0, 0)).read()
+        target = folder / "blobs" / f"{sha or hashlib.sha256(data).hexdigest()}.bin"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        r.path = str(target.resolve())
+        r.data = None  # written: the shard's records no longer hold their images
+
+
+def _numbered(records: Iterable[SourceRecord], size: int) -> Iterator[Shard]:
+    """Ingest's shards: `size` records each, numbered, taken from the source as they are asked for."""
+    batch: list[SourceRecord] = []
+    k = 0
+    for r in records:
+        batch.append(r)
+        if len(batch) == size:
+            yield k, batch
+            k, batch = k + 1, []
+    if batch:
+        yield k, batch
+
+
+class _Tally:
+    """Shards and records seen so far, and which shards a rerun of the same data already finished."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.shards = self.records = self.reused = 0
+
+    def todo(self, shards: Iterable[Shard]) -> Iterator[Shard]:
+        for k, records in shards:
+            self.shards, self.records = k + 1, self.records + len(records)
+            if (self.folder / f"shard-{k:05d}.done").exists():
+                self.reused += len(records)
+                continue
+            yield k, records
 
 
 def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
@@ -272,61 +358,68 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     folder = work_dir / INGEST_DIR
     folder.mkdir(parents=True, exist_ok=True)
     loaded = load_source(cfg.data)
-    records = loaded.records
-    size = cfg.batch_size
-    shards = [records[i : i + size] for i in range(0, len(records), size)]
     anchors = read_trust_anchors(cfg.provenance.c2pa_trust_anchors)  # read once: fingerprint and workers
-    meta = {
-        "source": loaded.name,
-        "root": str(loaded.root),
-        "records": len(records),
-        "shards": len(shards),
-        "fingerprint": _fingerprint(cfg, loaded, anchors),
-    }
-    _prepare(folder, work_dir, meta)
-    todo = [k for k in range(len(shards)) if not (folder / f"shard-{k:05d}.done").exists()]
-    done = len(records) - sum(len(shards[k]) for k in todo)
-    progress("ingest", done, len(records))
-    limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
-    detector = (
-        NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small, batch_size=cfg.nsfw.batch_size)
-        if cfg.nsfw.enabled and todo
-        else None
-    )
-    tasks = {}
-    for k in todo:
-        # Records whose metadata already failed (no path) are not read; embedded bytes are.
-        tasks[k] = [
-            ImageTask(r.index, r.path, r.data) for r in shards[k] if r.path is not None or r.data is not None
-        ]
-    if todo:
-        for stale in _consolidated(work_dir):  # they would hide the shards computed now
-            stale.unlink()
-    fresh: dict[int, pd.DataFrame] = {}
-    stream = _evidence_stream(tasks, limits, worker_count(cfg, detector), anchors)
-    nsfw = _NsfwOncePerContent(detector)
-    try:
-        for k, batch_evidence, detections in _with_detections(stream, nsfw):
-            _materialize(shards[k], work_dir)
-            log = FindingsLog(f"ingest-{k:05d}")
-            evidence = {e.index: e for e in batch_evidence}
-            frame = fresh[k] = _shard_frame(shards[k], evidence, detections, log)
-            atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
-            log.write(work_dir)
-            atomic_text(json.dumps({"records": len(shards[k])}), folder / f"shard-{k:05d}.done")
-            done += len(shards[k])
-            progress("ingest", done, len(records))
-    finally:
-        if detector is not None:
-            detector.close()  # its run threads end; after a failure, passes not started are cancelled
-    if len(_consolidated(work_dir)) < 2:
+    fingerprint = _fingerprint(cfg, loaded, anchors)
+    finished = _prepare(folder, work_dir, fingerprint)
+    tally = _Tally(folder)
+    nsfw = _NsfwOncePerContent(None)
+    if not finished:
+        nsfw = _ingest_shards(cfg, loaded, work_dir, anchors, tally, progress)
+        meta = {
+            "source": loaded.name,
+            "root": str(loaded.root),
+            "records": tally.records,
+            "shards": tally.shards,
+            "fingerprint": fingerprint,
+        }
         # Later passes read one table and one findings file instead of every shard's.
-        consolidate_ingest(work_dir, fresh)
+        atomic_text(json.dumps(meta, indent=2), folder / SOURCE_FILE)
+        consolidate_ingest(work_dir, {})
         consolidate_findings(work_dir, "ingest")
+    total = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))["records"]
+    progress("ingest", total, total)
     stored = FindingsLog.from_frame("ingest", load_findings(work_dir, ["ingest"]))
-    counts = stored.counts("ingest", len(records), time.perf_counter() - started)
-    counts.metrics["records_ingested_now"] = float(sum(len(shards[k]) for k in todo))
+    counts = stored.counts("ingest", total, time.perf_counter() - started)
+    counts.metrics["records_ingested_now"] = float(tally.records - tally.reused)
     counts.metrics["records_per_second"] = counts.metrics["records_ingested_now"] / max(counts.seconds, 1e-9)
     counts.metrics["nsfw_reused_for_identical_files"] = float(nsfw.reused)
     counts.artifacts = [findings_path(work_dir, "ingest")]  # the stage's findings, for review in MLflow
     return counts
+
+
+def _ingest_shards(
+    cfg: GovernanceConfig,
+    loaded: LoadedSource,
+    work_dir: Path,
+    anchors: str | None,
+    tally: _Tally,
+    progress: ProgressFn,
+) -> _NsfwOncePerContent:
+    """Compute and write every shard without a completion marker, reading the source as it goes."""
+    folder = work_dir / INGEST_DIR
+    limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
+    detector = (
+        NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small, batch_size=cfg.nsfw.batch_size)
+        if cfg.nsfw.enabled
+        else None
+    )
+    done = 0
+    progress("ingest", 0, loaded.size)
+    todo = tally.todo(_numbered(loaded.iter_records(), cfg.batch_size))
+    stream = _evidence_stream(todo, limits, worker_count(cfg, detector), anchors)
+    nsfw = _NsfwOncePerContent(detector)
+    try:
+        for k, records, batch_evidence, detections in _with_detections(stream, nsfw):
+            evidence = {e.index: e for e in batch_evidence}
+            _materialize(records, evidence, work_dir)
+            log = FindingsLog(f"ingest-{k:05d}")
+            frame = _shard_frame(records, evidence, detections, log)
+            atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
+            log.write(work_dir)
+            atomic_text(json.dumps({"records": len(records)}), folder / f"shard-{k:05d}.done")
+            done += len(records)
+            progress("ingest", done + tally.reused, loaded.size)
+    finally:
+        if detector is not None:
+            detector.close()  # its run threads end; after a failure, passes not started are cancelled
+    return nsfw

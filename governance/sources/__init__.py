@@ -1,48 +1,84 @@
-"""Dataset sources: each yields SourceRecords with metadata problems already recorded as findings."""
+"""Dataset sources: each yields SourceRecords with metadata problems already recorded as findings.
 
-from dataclasses import dataclass
+A source is read lazily, one batch of records at a time (a tar shard, a Parquet row batch), and the
+shard sources carry where each image lies rather than its bytes, so reading a dataset never holds
+all of it in memory.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from governance.config import DataConfig
 from governance.errors import DatasetError
-from governance.metadata import mark_duplicate_file_names
 from governance.records import SourceRecord
+from governance.sources.opened import Batches
 
 
 @dataclass
 class LoadedSource:
+    """A source opened but not yet read: `batches()` reads it (again) from the start."""
+
     name: str
     root: Path
-    records: list[SourceRecord]
+    batches: Batches
+    files: list[Path] = field(default_factory=list)  # what the records are read from (for resume)
+    size: int | None = None  # the number of records, where known before reading them (progress bars)
+
+    def iter_records(self) -> Iterator[SourceRecord]:
+        """Every record in input order, read as the caller goes."""
+        return chain.from_iterable(self.batches())
+
+    @property
+    def records(self) -> list[SourceRecord]:
+        """Every record at once (small datasets, tests and the CLI's checks)."""
+        return list(self.iter_records())
+
+
+class _FirstNames:
+    """Records naming a file an earlier record already named are dropped (the first one stays)."""
+
+    def __init__(self) -> None:
+        from governance.metadata import mark_duplicate_file_names
+
+        self.first: dict[str, str] = {}
+        self.mark = mark_duplicate_file_names
+
+    def __call__(self, batch: list[SourceRecord]) -> list[SourceRecord]:
+        self.mark(batch, self.first)
+        return batch
+
+
+def _marked(batches: Batches) -> Batches:
+    def run() -> Iterator[list[SourceRecord]]:
+        first = _FirstNames()
+        return (first(batch) for batch in batches())
+
+    return run
 
 
 def load_source(cfg: DataConfig) -> LoadedSource:
-    """Read every record of the configured source (raises DatasetError when the dataset is unusable)."""
+    """Open the configured source (raises DatasetError when the dataset is unusable)."""
     if cfg.source == "emoji":
         from governance.sources.emoji import NAME, load_emoji
 
         records, root = load_emoji(cfg.limit)
-        return LoadedSource(NAME, root, records)
+        return LoadedSource(NAME, root, lambda: iter([records]), size=len(records))
     if cfg.path is None:
         raise DatasetError(
             f"data.source is {cfg.source!r} but data.path is not set: set data.path or pass --data DIR"
         )
     root = Path(cfg.path).expanduser()
     if cfg.source == "imagefolder":
-        from governance.sources.imagefolder import load_imagefolder
-
-        records, name = load_imagefolder(cfg, root)
+        from governance.sources.imagefolder import open_imagefolder as opener
     elif cfg.source == "webdataset":
-        from governance.sources.webdataset import load_webdataset
-
-        records, name = load_webdataset(cfg, root)
+        from governance.sources.webdataset import open_webdataset as opener
     elif cfg.source == "parquet":
-        from governance.sources.parquet_bytes import load_parquet_bytes
-
-        records, name = load_parquet_bytes(cfg, root)
+        from governance.sources.parquet_bytes import open_parquet_bytes as opener
     else:
-        from governance.sources.hf_disk import load_hf_disk
-
-        records, name = load_hf_disk(cfg, root)
-    mark_duplicate_file_names(records)
-    return LoadedSource(name, root.resolve(), records)
+        from governance.sources.hf_disk import open_hf_disk as opener
+    batches, name, files, size = opener(cfg, root)
+    if cfg.metadata is not None:
+        files = [*files, cfg.metadata.path.expanduser()]
+    return LoadedSource(name, root.resolve(), _marked(batches), files, size)

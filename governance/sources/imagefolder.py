@@ -9,6 +9,7 @@ from governance.config import DataConfig
 from governance.errors import DatasetError
 from governance.metadata import record_from_row
 from governance.records import SourceRecord
+from governance.sources.opened import Opened
 
 
 def _metadata_file(root: Path) -> Path:
@@ -44,6 +45,13 @@ def _rows(meta: Path) -> list[tuple[object, str]]:
         except ValueError as exc:
             rows.append((None, f"line {number} is not valid JSON: {exc.msg}"))
     return rows
+
+
+def open_imagefolder(cfg: DataConfig, root: Path) -> Opened:
+    """The records in one batch (metadata only: images are read by path when processed), the source
+    name, and the metadata file (its size and time tell a resume that it changed)."""
+    records, source = load_imagefolder(cfg, root)
+    return (lambda: iter([records])), source, [_metadata_file(root)], len(records)
 
 
 def load_imagefolder(

@@ -2,10 +2,12 @@
 
 img2dataset writes a binary `jpg` column (empty for failed downloads) beside `key`, `status` and
 `error_message`; Hugging Face's `Image` feature is a struct of `bytes` and `path`. Each file is read a
-row group at a time with pyarrow, and each row is one record `<file>/<key>` (the row number where
+row batch at a time with pyarrow and handed on one batch at a time (only that batch's bytes are
+held), and each row is one record `<file>/<key>` (the row number where
 there is no `key` column). Nothing is decoded here; the ingest's image checks read the bytes.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from governance.reasons import Decision, Reason
 from governance.records import SourceRecord
 from governance.sources.metadata_join import MetadataTable
 from governance.sources.metadata_join import evidence as join_evidence
+from governance.sources.opened import Opened
 from governance.sources.webdataset import IMG2DATASET_FIELDS, download_finding
 
 IMAGE_COLUMNS = ("jpg", "png", "webp", "image", "img")
@@ -91,7 +94,8 @@ def _file_records(
     source: str,
     room: int | None,
     table: MetadataTable | None,
-) -> list[SourceRecord]:
+) -> Iterator[list[SourceRecord]]:
+    """The file's records, one row batch at a time (at most `room` of them)."""
     import pyarrow.parquet as pq
 
     name = path.relative_to(root).with_suffix("").as_posix()
@@ -103,19 +107,20 @@ def _file_records(
         rec.findings.append(
             Finding(rec.record_id, "shard", Decision.DROP, Reason.INVALID_METADATA, {"problem": problem})
         )
-        return [rec]
+        yield [rec]
+        return
     column = _image_column(handle.schema_arrow, path)
     file_cfg = _fields(cfg, handle.schema_arrow.names)
     found: dict[str, dict] = {}
     if table is not None and table.cfg.on in handle.schema_arrow.names:
         found = table.rows_for(handle.read(columns=[table.cfg.on]).column(0).to_pylist())
-    records: list[SourceRecord] = []
+    n = 0
     seen: set[str] = set()
     for batch in handle.iter_batches(batch_size=256):
+        records: list[SourceRecord] = []
         for row in batch.to_pylist():
-            if room is not None and len(records) >= room:
-                return records
-            n = len(records)
+            if room is not None and n >= room:
+                break
             key = str(row["key"]) if row.get("key") not in (None, "") else f"{n:06d}"
             repeated = key in seen
             key = f"{key}#row{n}" if repeated else key
@@ -143,11 +148,17 @@ def _file_records(
                 rec.findings.append(failed)
             _attach_image(rec, image, root)
             records.append(rec)
-    return records
+            n += 1
+        yield records
+        if room is not None and n >= room:
+            return
 
 
-def load_parquet_bytes(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord], str]:
-    """Records of every `.parquet` file under `root` (first `cfg.limit`), and the source name."""
+def open_parquet_bytes(cfg: DataConfig, root: Path) -> Opened:
+    """The records of every `.parquet` file under `root` (first `cfg.limit`), a row batch at a time;
+    the source name; and the data files."""
+    import pyarrow.parquet as pq
+
     if not root.is_dir():
         raise DatasetError(
             f"dataset folder {root} does not exist or is not a folder; check data.path / --data"
@@ -156,16 +167,29 @@ def load_parquet_bytes(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord],
     if not files:
         raise DatasetError(f"no .parquet files under {root}; check data.path / --data")
     source = f"parquet:{root.resolve()}"
-    table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
-    metadata_file = table.cfg.path.expanduser().resolve() if table is not None else None
-    records: list[SourceRecord] = []
+    if cfg.metadata is not None:
+        MetadataTable(cfg.metadata)  # a join naming a missing file or column fails before any reading
+        metadata_file = cfg.metadata.path.expanduser().resolve()
+        # the joined metadata lying beside the data is not a data file
+        files = [p for p in files if p.resolve() != metadata_file]
     for path in files:
-        if metadata_file is not None and path.resolve() == metadata_file:
-            continue  # the joined metadata lies beside the data: it is not a data file
-        room = None if cfg.limit is None else cfg.limit - len(records)
-        records.extend(_file_records(cfg, path, root, len(records), source, room, table))
-        if cfg.limit is not None and len(records) >= cfg.limit:
-            break
-    if table is not None:
-        table.check_matched()
-    return records, source
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, ValueError):
+            continue  # an unreadable file becomes a record when read
+        _image_column(schema, path)  # a file without images stops the run before anything is read
+
+    def batches() -> Iterator[list[SourceRecord]]:
+        table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
+        count = 0
+        for path in files:
+            room = None if cfg.limit is None else cfg.limit - count
+            for records in _file_records(cfg, path, root, count, source, room, table):
+                count += len(records)
+                yield records
+            if cfg.limit is not None and count >= cfg.limit:
+                break
+        if table is not None:
+            table.check_matched()
+
+    return batches, source, files, None

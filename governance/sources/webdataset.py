@@ -3,13 +3,16 @@
 A shard holds `<key>.jpg|png|webp`, `<key>.txt` (caption) and `<key>.json` (the sample's metadata);
 the sidecar has one row per input URL, including those that failed to download (`status`,
 `error_message`). Every sidecar row and every key found in the tar becomes one record with id
-`<shard>/<key>`, so reruns and resumes line up. Members are read as bytes with `tarfile` only: nothing
+`<shard>/<key>`, so reruns and resumes line up. Shards are read one at a time, and an image member
+becomes a reference (the tar, the member's data offset and size) that ingest reads when it processes
+the record, so no shard's images are held in memory. Members are read with `tarfile` only: nothing
 is extracted, unpickled or decoded here (WebDataset's default decoders would unpickle `.pyd`/`.pkl` and
 `torch.load` `.pt` members), and a broken shard becomes findings on its records, never an exception.
 """
 
 import json
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,9 +22,10 @@ from governance.decisions import Finding
 from governance.errors import DatasetError
 from governance.metadata import record_from_row
 from governance.reasons import Decision, Reason
-from governance.records import SourceRecord, printable
+from governance.records import MemberRef, SourceRecord, printable
 from governance.sources.metadata_join import MetadataTable
 from governance.sources.metadata_join import evidence as join_evidence
+from governance.sources.opened import Opened
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 # img2dataset's own column names, used for each data.fields entry the config does not set. Its sha256
@@ -34,9 +38,9 @@ ROBOTS_REFUSAL = "x-robots-tag"
 
 @dataclass
 class _Sample:
-    """The members of one key in a tar: bytes of the image, caption and metadata, and what was wrong."""
+    """The members of one key in a tar: where the image lies, caption and metadata, and what was wrong."""
 
-    images: dict[str, bytes] = field(default_factory=dict)  # extension -> bytes
+    images: dict[str, MemberRef] = field(default_factory=dict)  # extension -> the member's data
     text: str | None = None
     meta: Any = None
     ignored: list[str] = field(default_factory=list)  # members never read (.pkl, .pt, ...)
@@ -67,7 +71,7 @@ def _split(name: str) -> tuple[str, str] | None:
 
 
 def _add_member(
-    samples: dict[str, _Sample], tar: tarfile.TarFile, member: tarfile.TarInfo, max_bytes: int
+    samples: dict[str, _Sample], tar: tarfile.TarFile, member: tarfile.TarInfo, max_bytes: int, tar_size: int
 ) -> None:
     split = _split(member.name)
     if split is None:
@@ -105,7 +109,9 @@ def _add_member(
                 )
             )
             return
-        sample.images[ext] = _read(tar, member)
+        if member.offset_data + member.size > tar_size:
+            return  # cut off: the tar ends inside it (reading on says where, for the record)
+        sample.images[ext] = MemberRef(str(tar.name), member.offset_data, member.size)
     elif ext == "txt":
         sample.text = _read(tar, member, 1_000_000).decode("utf-8", errors="surrogateescape")
     elif ext == "json":
@@ -134,12 +140,13 @@ def read_shard(path: Path, max_bytes: int) -> tuple[dict[str, _Sample], str]:
     if not path.exists():
         return samples, f"{path.name} is missing beside its sidecar {path.with_suffix('.parquet').name}"
     try:
+        tar_size = path.stat().st_size
         with tarfile.open(path, mode="r:") as tar:
             while True:
                 member = tar.next()
                 if member is None:
                     return samples, ""
-                _add_member(samples, tar, member, max_bytes)
+                _add_member(samples, tar, member, max_bytes, tar_size)
     except (tarfile.TarError, EOFError, OSError) as exc:
         return samples, f"{path.name} cannot be read past this point ({exc.__class__.__name__}: {exc})"
 
@@ -207,7 +214,7 @@ def _record(
     if sample is not None and sample.ignored:
         rec.extra["ignored_members"] = sample.ignored
     if image_ext is not None and not (sample and sample.problems):
-        rec.data = sample.images[image_ext]  # type: ignore[union-attr]
+        rec.member = sample.images[image_ext]  # type: ignore[union-attr]
     elif failed is None and not (sample and sample.problems):
         what = "the sidecar lists it as downloaded but the shard" if row is not None else "its key"
         problem = f"{what} has no image member" + (f"; {shard.cut}" if shard.cut else "")
@@ -281,8 +288,9 @@ def _with_orphan_sidecars(tars: list[Path], root: Path, cfg: DataConfig) -> list
     return sorted([*tars, *orphans])
 
 
-def load_webdataset(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord], str]:
-    """Records of every shard under `root` (first `cfg.limit`), and the source name."""
+def open_webdataset(cfg: DataConfig, root: Path) -> Opened:
+    """The records of every shard under `root` (first `cfg.limit`), one shard per batch; the source
+    name; and the files read (tars and sidecars), whose sizes and times tell a resume what changed."""
     if not root.is_dir():
         raise DatasetError(
             f"dataset folder {root} does not exist or is not a folder; check data.path / --data"
@@ -294,13 +302,22 @@ def load_webdataset(cfg: DataConfig, root: Path) -> tuple[list[SourceRecord], st
         )
     cfg = effective_fields(cfg)
     source = f"webdataset:{root.resolve()}"
-    table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
-    records: list[SourceRecord] = []
-    for tar_path in _with_orphan_sidecars(tars, root, cfg):
-        records.extend(_shard_records(cfg, tar_path, root, len(records), source, table))
-        if cfg.limit is not None and len(records) >= cfg.limit:
-            records = records[: cfg.limit]
-            break
-    if table is not None:
-        table.check_matched()
-    return records, source
+    shards = _with_orphan_sidecars(tars, root, cfg)
+    if cfg.metadata is not None:
+        MetadataTable(cfg.metadata)  # a join naming a missing file or column fails before any reading
+
+    def batches() -> Iterator[list[SourceRecord]]:
+        table = MetadataTable(cfg.metadata) if cfg.metadata is not None else None
+        count = 0
+        for tar_path in shards:
+            records = _shard_records(cfg, tar_path, root, count, source, table)
+            if cfg.limit is not None and count + len(records) >= cfg.limit:
+                yield records[: cfg.limit - count]
+                break
+            count += len(records)
+            yield records
+        if table is not None:
+            table.check_matched()
+
+    files = [p for t in shards for p in (t, t.with_suffix(".parquet")) if p.is_file()]
+    return batches, source, files, None

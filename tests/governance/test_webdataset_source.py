@@ -54,7 +54,8 @@ def test_every_sidecar_row_and_every_tar_key_is_exactly_one_record(shards):
         want = expected[rec.record_id] - DECODE_REASONS.get(rec.record_id, set())
         assert want <= found, (rec.record_id, found)
         if not expected[rec.record_id] or rec.record_id in DECODE_REASONS:
-            assert not found and rec.data, rec.record_id  # a good sample keeps its bytes and no finding
+            # a good sample points at its image member and has no finding
+            assert not found and rec.member is not None and rec.data is None, rec.record_id
 
 
 def test_failed_downloads_are_decisions_with_the_downloaders_error_as_evidence(shards):
@@ -71,7 +72,7 @@ def test_failed_downloads_are_decisions_with_the_downloaders_error_as_evidence(s
 
 def test_img2dataset_fields_map_to_the_projects_fields(shards):
     rec = _load(shards[0])["00000/000000001"]
-    assert rec.data == jpeg(EMOJI[1])
+    assert rec.member is not None and rec.member.read() == jpeg(EMOJI[1])
     assert (
         rec.text == "emoji picture number 1" and rec.source_url == "https://images.example.org/000000001.png"
     )
@@ -102,15 +103,17 @@ def test_pickle_and_torch_members_are_never_unpickled(shards, monkeypatch):
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     rec = _load(shards[0])["00001/000010002"]
-    assert rec.data is None and rec.extra["ignored_members"] == ["000010002.pkl", "000010002.pt"]
+    assert rec.member is None and rec.extra["ignored_members"] == ["000010002.pkl", "000010002.pt"]
     assert [f.reason for f in rec.findings if f.check == "file"] == [Reason.NOT_AN_IMAGE]
 
 
 def test_record_ids_and_bytes_are_the_same_on_a_rerun_and_a_limit_is_a_prefix(shards):
     first = load_source(DataConfig(source="webdataset", path=shards[0])).records
     again = load_source(DataConfig(source="webdataset", path=shards[0])).records
-    digest = [(r.record_id, hashlib.sha256(r.data or b"").hexdigest()) for r in first]
-    assert digest == [(r.record_id, hashlib.sha256(r.data or b"").hexdigest()) for r in again]
+    digest = [(r.record_id, hashlib.sha256(r.member.read() if r.member else b"").hexdigest()) for r in first]
+    assert digest == [
+        (r.record_id, hashlib.sha256(r.member.read() if r.member else b"").hexdigest()) for r in again
+    ]
     limited = load_source(DataConfig(source="webdataset", path=shards[0], limit=8)).records
     assert [r.record_id for r in limited] == [r.record_id for r in first[:8]]
 
