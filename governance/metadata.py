@@ -106,9 +106,12 @@ def record_from_row(
     return rec
 
 
-def mark_duplicate_file_names(records: list[SourceRecord]) -> None:
-    """Records naming a file an earlier record already named are dropped (the first one stays)."""
-    first: dict[str, str] = {}
+def mark_duplicate_file_names(records: list[SourceRecord], first: dict[str, str] | None = None) -> None:
+    """Records naming a file an earlier record already named are dropped (the first one stays).
+
+    `first` (path -> first record id) carries what earlier batches named, when read in batches.
+    """
+    first = {} if first is None else first
     for rec in records:
         if rec.path is None:
             continue

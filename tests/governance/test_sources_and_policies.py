@@ -161,19 +161,18 @@ def test_progress_is_reported(tmp_path):
 
 
 def test_worker_pool_yields_every_shard_once_in_order():
-    from governance.evidence import ImageTask
     from governance.images import ImageLimits
     from governance.ingest import _evidence_stream
     from governance.sources.emoji import load_emoji
 
     records, _ = load_emoji(40)
-    tasks = {k: [ImageTask(r.index, r.path, None) for r in records[k * 3 : k * 3 + 3]] for k in range(13)}
+    shards = [(k, records[k * 3 : k * 3 + 3]) for k in range(13)]
     for helping in (True, False):
         out = list(
-            _evidence_stream(tasks, ImageLimits(10**7, 10**7, 16), workers=2, help_while_booting=helping)
+            _evidence_stream(iter(shards), ImageLimits(10**7, 10**7, 16), workers=2, help_while_booting=helping)
         )
-        assert [k for k, _ in out] == list(range(13))
-        assert [e.index for _, batch in out for e in batch] == list(range(39))
+        assert [k for k, _, _ in out] == list(range(13))
+        assert [e.index for _, _, batch in out for e in batch] == list(range(39))
 
 
 def test_jpeg_re_encodes_and_smaller_copies_of_photos_are_near_duplicates(tmp_path):
