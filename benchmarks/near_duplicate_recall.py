@@ -98,12 +98,17 @@ TRANSFORMS = {
 }
 
 
-def signature(data: bytes) -> tuple[int, bytes] | None:
-    """The evidence ingest stores (pHash, colour grid), from the pipeline's own decoder."""
+def _head_grid(small: np.ndarray) -> bytes:
+    """The colour grid as HEAD computed it: the whole small copy, margin included."""
+    return np.asarray(Image.fromarray(small).resize((16, 16), Image.Resampling.BOX), dtype=np.uint8).tobytes()
+
+
+def signature(data: bytes) -> tuple[int, bytes, bytes] | None:
+    """The evidence ingest stores (pHash, colour grid) and HEAD's grid, from the pipeline's own decoder."""
     decoded = decode(data, LIMITS)
     if not hasattr(decoded, "small"):
         return None
-    return phash_int64(decoded.small), bytes.fromhex(color_hash(decoded.small))
+    return phash_int64(decoded.small), bytes.fromhex(color_hash(decoded.small)), _head_grid(decoded.small)
 
 
 def _twemoji_pairs() -> list[tuple[str, Path, Path]]:
@@ -225,9 +230,10 @@ def decisions(rows: list[tuple[str, str, tuple, tuple]], cfg: DedupConfig) -> di
     """Per pair: merged at HEAD, merged now, and the evidence now."""
     ph = np.array([[r[2][0], r[3][0]] for r in rows], dtype=np.int64).reshape(-1, 2)
     grids = color_array([g.hex() for r in rows for g in (r[2][1], r[3][1])])
+    head_grids = color_array([g.hex() for r in rows for g in (r[2][2], r[3][2])])
     index = np.arange(2 * len(rows)).reshape(-1, 2)
     head = (hamming(ph[:, 0], ph[:, 1]) <= HEAD_RADIUS) & (
-        color_distance(grids[0::2], grids[1::2]) <= HEAD_COLOUR
+        color_distance(head_grids[0::2], head_grids[1::2]) <= HEAD_COLOUR
     )
     dh = grid_dhash_int64(grids)
     now: PairEvidence = verify_pairs(
@@ -262,7 +268,7 @@ def _evidence(e: PairEvidence, k: int, radius: int) -> dict:
 def _sweep(same, distinct, evidence_same, evidence_distinct, radius: int) -> list[dict]:
     """Recall and distinct merges for other colour limits (how the default was chosen)."""
     out = []
-    for limit in (0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.2):
+    for limit in (0.03, 0.035, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.2):
         hit = ((e_same := evidence_same).phash_distance <= radius) | (e_same.dhash_distance <= radius)
         hit &= e_same.color_distance <= limit
         e_dist = evidence_distinct
@@ -294,7 +300,8 @@ def twemoji_all_candidates(cfg: DedupConfig) -> dict:
     checked = verify_pairs(phash, dhash, grids, pairs, cfg.near_max_distance, cfg.color_max_distance)
     verify_seconds = time.perf_counter() - started
     old_pairs = near_pairs(phash, HEAD_RADIUS)
-    head = color_distance(grids[old_pairs[:, 0]], grids[old_pairs[:, 1]]) <= HEAD_COLOUR
+    old_grids = color_array([signatures[p][2].hex() for p in kept])
+    head = color_distance(old_grids[old_pairs[:, 0]], old_grids[old_pairs[:, 1]]) <= HEAD_COLOUR
     same_grid = (grids[pairs[:, 0]] == grids[pairs[:, 1]]).all(axis=1)
     merged = [
         {

@@ -154,7 +154,7 @@ class DedupConfig(_Frozen):
         description="Hamming radius on the 64-bit pHash and the colour-grid dHash (candidates)",
     )
     color_max_distance: float = Field(
-        0.04,
+        0.035,
         ge=0,
         description="candidates must also be this close in colour: largest difference of the mean colour of any "
         "cell of a 16x16 grid of the picture without its margin, any channel (0..1), after a fitted "
