@@ -212,7 +212,7 @@ class DeepfakeConfig(_Frozen):
 
 
 class SigningConfig(_Frozen):
-    """C2PA signing of the generated images the run publishes (audits.content_credentials)."""
+    """C2PA signing of the generated images the run publishes (training.output_credentials)."""
 
     certificate_chain: Path | None = Field(
         None,
@@ -230,7 +230,7 @@ class SigningConfig(_Frozen):
         if (self.certificate_chain is None) != (self.private_key is None):
             raise ValueError("audits.signing: give both certificate_chain and private_key, or neither")
         if self.certificate_chain is not None and self.private_key is not None:
-            from audits.content_credentials import load_credentials
+            from training.output_credentials import load_credentials
 
             load_credentials(self.certificate_chain, self.private_key)
         return self

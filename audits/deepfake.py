@@ -18,8 +18,9 @@ from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
 from audits.memorization import DISTANCES, PIXEL_DISTANCE, imagehash_component, nearest_training
 from audits.pii import scan_captions
-from audits.provenance_marks import WATERMARK_METHOD, marked_png_bytes, read_mark, watermark_component
+from audits.provenance_marks import read_mark, watermark_component
 from audits.report import AuditReport, Metric
+from training.output_marks import WATERMARK_METHOD, marked_png_bytes
 
 ATTACKS = ("none", "jpeg_q75", "resize_0.75", "crop_0.9")
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel
 
-from audits.content_credentials import CLAIM_GENERATOR, SOFT_BINDING_ALG
-from audits.provenance_marks import DIGITAL_SOURCE_TYPE, read_mark
+from audits.provenance_marks import read_mark
+from training.output_credentials import CLAIM_GENERATOR, SOFT_BINDING_ALG
+from training.output_marks import DIGITAL_SOURCE_TYPE
 
 NO_MANIFEST = "none"
 

@@ -15,27 +15,23 @@ cropped image moves the library's block grid; `read_mark` then searches the crop
 (`watermark_search`) and needs 31 of 32 bits over its 2,048 hypotheses.
 """
 
-import hashlib
-import io
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image
 from pydantic import BaseModel
 
 from governance.components import Component
-
-DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-XMP_KEY = "XML:com.adobe.xmp"
-WATERMARK_METHOD = "dwtDctSvd"
-WATERMARK_BITS = 32
-MIN_SIDE = 512  # upscale target; the library itself needs 256x256
-DECODER_MIN_PIXELS = 256 * 256
-HEADROOM = 16  # pixel levels kept free at both ends so the chroma mark is not clipped
-WATERMARK_SCALES = [0, 36, 36]  # the library default strength (Y untouched, U and V marked)
-MIN_BIT_ACCURACY = 29 / 32
-_TEXT_KEYS = ("DigitalSourceType", "AIModel", "RunID", "Software", "Description")
+from training.output_marks import (
+    DECODER_MIN_PIXELS,
+    DIGITAL_SOURCE_TYPE,
+    MIN_BIT_ACCURACY,
+    WATERMARK_BITS,
+    WATERMARK_METHOD,
+    WATERMARK_SCALES,
+    XMP_KEY,
+    watermark_tag,
+)
 
 
 class ProvenanceMark(BaseModel):
@@ -50,98 +46,6 @@ class ProvenanceMark(BaseModel):
     watermark_found: bool = False
     watermark_hex: str | None = None
     watermark_searched: bool = False  # found only by searching for a crop (see `watermark_search`)
-
-
-def watermark_payload(run_id: str) -> bytes:
-    """The 4 bytes embedded for a run id (the first 4 of its SHA-256); signed as the C2PA soft binding."""
-    return hashlib.sha256(run_id.encode("utf-8")).digest()[: WATERMARK_BITS // 8]
-
-
-def watermark_tag(run_id: str) -> list[int]:
-    """The 32 bits embedded for a run id."""
-    return [int(b) for b in np.unpackbits(np.frombuffer(watermark_payload(run_id), dtype=np.uint8))]
-
-
-def _xmp_packet(run_id: str, model_name: str) -> str:
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
-        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-        f"<Iptc4xmpExt:DigitalSourceType>{DIGITAL_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>"
-        f"<xmp:CreatorTool>{escape(model_name)}</xmp:CreatorTool>"
-        f"<dc:identifier>{escape(run_id)}</dc:identifier>"
-        "</rdf:Description></rdf:RDF></x:xmpmeta>\n"
-        '<?xpacket end="w"?>'
-    )
-
-
-def _upscale_to_min_side(img: Image.Image) -> Image.Image:
-    side = min(img.size)
-    if side >= MIN_SIDE:
-        return img
-    factor = -(-MIN_SIDE // side)  # ceil: integer factor keeps pixel blocks square
-    return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
-
-
-def _embed_watermark(img: Image.Image, run_id: str) -> Image.Image:
-    from imwatermark import WatermarkEncoder
-
-    encoder = WatermarkEncoder()
-    encoder.set_watermark("bits", watermark_tag(run_id))
-    rgb = np.asarray(img, dtype=np.float64) * (1 - 2 * HEADROOM / 255) + HEADROOM
-    bgr = np.ascontiguousarray(np.round(rgb).astype(np.uint8)[:, :, ::-1])
-    marked = encoder.encode(bgr, WATERMARK_METHOD, scales=WATERMARK_SCALES)
-    return Image.fromarray(np.ascontiguousarray(marked[:, :, ::-1]))
-
-
-def mark_image(img: Image.Image, run_id: str, model_name: str, watermark: bool = True) -> Image.Image:
-    """A copy of `img` (RGB, upscaled to >= 512 px) with the invisible watermark and provenance metadata.
-
-    The metadata travels in `.info`; `save_marked_png` writes it into the PNG. Images keep the model's
-    pixels when `watermark=False` (only metadata; still upscaled for a uniform output size).
-    With the watermark, pixel values are squeezed into [16, 239] (see the module docstring).
-    """
-    if not run_id:
-        raise ValueError("mark_image: run_id is empty; pass the MLflow run id the image belongs to")
-    out = _upscale_to_min_side(img.convert("RGB"))
-    if watermark:
-        out = _embed_watermark(out, run_id)
-    out.info = {
-        "DigitalSourceType": DIGITAL_SOURCE_TYPE,
-        "AIModel": model_name,
-        "RunID": run_id,
-        "Software": "t2i-pipeline",
-        "Description": f"AI-generated image (trainedAlgorithmicMedia) by {model_name}, run {run_id}",
-        XMP_KEY: _xmp_packet(run_id, model_name),
-    }
-    return out
-
-
-def _png_info(marked: Image.Image) -> PngImagePlugin.PngInfo:
-    info = PngImagePlugin.PngInfo()
-    for key in _TEXT_KEYS:
-        info.add_text(key, marked.info[key])
-    info.add_itxt(XMP_KEY, marked.info[XMP_KEY])
-    return info
-
-
-def marked_png_bytes(img: Image.Image, run_id: str, model_name: str, watermark: bool = True) -> bytes:
-    """The marked image encoded as PNG bytes, metadata included (see `mark_image`)."""
-    marked = mark_image(img, run_id, model_name, watermark=watermark)
-    buf = io.BytesIO()
-    marked.save(buf, format="PNG", pnginfo=_png_info(marked))
-    return buf.getvalue()
-
-
-def save_marked_png(
-    img: Image.Image, path: Path, run_id: str, model_name: str, watermark: bool = True
-) -> Path:
-    """Mark `img` (see `mark_image`) and save it as a PNG with its metadata; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(marked_png_bytes(img, run_id, model_name, watermark=watermark))
-    return path
 
 
 def _decode_bits(img: Image.Image) -> list[int] | None:

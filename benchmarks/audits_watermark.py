@@ -18,8 +18,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audits.governed_data import load_image
-from audits.provenance_marks import MIN_BIT_ACCURACY, watermark_tag
 from tests.audits.emoji_governed import ASSETS
+from training.output_marks import MIN_BIT_ACCURACY, watermark_tag
 
 SETTINGS = [(256, 0, 36), (256, 16, 36), (256, 16, 64), (512, 0, 36), (512, 16, 36), (512, 16, 64)]
 

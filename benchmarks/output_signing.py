@@ -19,9 +19,9 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from audits.content_credentials import manifest_definition, sign_png, throwaway_credentials
 from audits.provenance_check import check_output
-from audits.provenance_marks import marked_png_bytes, watermark_payload
+from training.output_credentials import manifest_definition, sign_png, throwaway_credentials
+from training.output_marks import marked_png_bytes, watermark_payload
 
 SIDES = (64, 256, 512)
 REPEATS = 8

@@ -362,7 +362,7 @@ class Runner:
         """Every image the pipeline publishes from the model says so: metadata, watermark, signed C2PA."""
         from PIL import Image
 
-        from audits.content_credentials import credentials_for, save_credentialed_png, signer_note
+        from training.output_credentials import credentials_for, save_credentialed_png, signer_note
 
         signing = self.cfg.audits.signing
         creds = credentials_for(signing, self.state.run_id)  # in memory only: no key is written or logged

@@ -108,7 +108,7 @@ class T2IPipeline(DiffusionPipeline):
         once per pipeline signs: the manifest validates, but no verifier trusts its signer.
         """
         try:
-            from audits.content_credentials import save_credentialed_png, throwaway_credentials
+            from training.output_credentials import save_credentialed_png, throwaway_credentials
         except ImportError as exc:
             raise ImportError(
                 f"save_image needs the t2i-pipeline project and c2pa-python installed ({exc}); "

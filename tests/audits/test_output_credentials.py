@@ -13,16 +13,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
-from audits.content_credentials import (
+from audits.provenance_check import check_output
+from tests.governance.c2pa_signing import signer_credentials
+from training.output_credentials import (
     SigningError,
     credentialed_png_bytes,
     load_credentials,
     save_credentialed_png,
     throwaway_credentials,
 )
-from audits.provenance_check import check_output
-from audits.provenance_marks import marked_png_bytes, watermark_payload
-from tests.governance.c2pa_signing import signer_credentials
+from training.output_marks import marked_png_bytes, watermark_payload
 
 RUN, MODEL = "3f9c0d2e1a", "tiny-emoji-unet"
 
@@ -240,7 +240,7 @@ def test_pipeline_save_image_signs_with_one_throwaway_key_and_writes_no_key(phot
 
 def test_signing_config_picks_the_configured_chain_or_a_throwaway_and_says_which(tmp_path):
     from audits.config import SigningConfig
-    from audits.content_credentials import credentials_for, signer_note
+    from training.output_credentials import credentials_for, signer_note
 
     chain, key, _ = signer_credentials()
     (tmp_path / "chain.pem").write_bytes(chain)

@@ -5,14 +5,8 @@ import pytest
 from PIL import Image
 
 from audits import watermark_search
-from audits.provenance_marks import (
-    DIGITAL_SOURCE_TYPE,
-    MIN_SIDE,
-    XMP_KEY,
-    mark_image,
-    read_mark,
-    save_marked_png,
-)
+from audits.provenance_marks import read_mark
+from training.output_marks import DIGITAL_SOURCE_TYPE, MIN_SIDE, XMP_KEY, mark_image, save_marked_png
 
 
 def _emoji(emoji, i=0) -> Image.Image:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from audits.content_credentials import save_credentialed_png, throwaway_credentials
+from training.output_credentials import save_credentialed_png, throwaway_credentials
 
 RUN = "9a1b2c3d4e"
 

@@ -224,7 +224,7 @@ def manifest_definition(
     run_id: str, model_name: str, watermark: bytes | None, training_mining: str, title: str
 ) -> dict:
     """The manifest definition c2pa's Builder signs (see the module docstring for its assertions)."""
-    from audits.provenance_marks import DIGITAL_SOURCE_TYPE
+    from training.output_marks import DIGITAL_SOURCE_TYPE
 
     action = {
         "action": "c2pa.created",
@@ -281,7 +281,7 @@ def credentialed_png_bytes(
     watermark: bool = True,
 ) -> bytes:
     """Watermark, metadata, then sign: the PNG bytes of a generated image with its Content Credentials."""
-    from audits.provenance_marks import marked_png_bytes, watermark_payload
+    from training.output_marks import marked_png_bytes, watermark_payload
 
     marked = marked_png_bytes(img, run_id, model_name, watermark=watermark)
     payload = watermark_payload(run_id) if watermark else None
