@@ -18,7 +18,15 @@ from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
 from audits.memorization import correlation_distances
 from audits.report import AuditCheck, AuditReport, Metric
-from audits.representation import distribution, neutral_prompts_from_data, total_variation, uniform
+from audits.representation import (
+    confusion,
+    distribution,
+    images_needed,
+    neutral_prompts_from_data,
+    total_variation,
+    uniform,
+    unmix,
+)
 from audits.skin_tone import (
     MONK_LAB,
     MONK_SHADES,
@@ -61,15 +69,26 @@ def _mean_of(y_true, y_pred, scores) -> float:
     return float(np.mean(scores))
 
 
-def _calibrate(
-    train: GovernedRecords, train_images: np.ndarray, cfg: BiasConfig
-) -> tuple[dict[str, np.ndarray], set[int], float | None]:
-    """Group reference colours, and the labelled training records the measurement classifies correctly.
+@dataclass
+class _Calibration:
+    """The measurement calibrated on labelled images: group references and what it reads on them."""
 
-    Quality-of-service prompts come only from the latter, so a model that reproduces its training data
-    exactly scores an adherence of 1.0: the measurement's own errors are not charged to the model.
-    The third value is the smallest disparity a model that draws one group only would show through this
-    measurement (its confusion between groups on labelled images that show skin); None without labels.
+    refs: dict[str, np.ndarray]
+    readable: set[int] = field(default_factory=set)
+    truth: list[str] = field(default_factory=list)
+    measured: list[str] = field(default_factory=list)
+
+    def visible(self) -> float | None:
+        """Smallest disparity a model drawing one group only shows through the raw measurement."""
+        return _visible_disparity(self.measured, self.truth, list(self.refs)) if self.truth else None
+
+
+def _calibrate(train: GovernedRecords, train_images: np.ndarray, cfg: BiasConfig) -> _Calibration:
+    """Group reference colours, and what the measurement reads on the labelled training images.
+
+    Quality-of-service prompts come only from the records it reads correctly, so a model that
+    reproduces its training data exactly scores an adherence of 1.0: the measurement's own errors are
+    not charged to the model. Its confusion on the labelled images corrects the representation shares.
     """
     labels = train.attribute(cfg.attribute)
     labelled = [i for i, v in enumerate(labels) if v]
@@ -78,10 +97,11 @@ def _calibrate(
         refs = group_references(labs, [labels[i] for i in labelled])
         if refs:
             measured = nearest_reference(labs, refs)
+            truth = [str(labels[i]) for i in labelled]
             readable = {i for i, m in zip(labelled, measured, strict=True) if m == labels[i]}
-            return refs, readable, _visible_disparity(measured, [labels[i] for i in labelled], list(refs))
+            return _Calibration(refs, readable, truth, measured)
     # no labels: the Monk scale is the group set
-    return dict(zip(MONK_SHADES, MONK_LAB, strict=True)), set(), None
+    return _Calibration(dict(zip(MONK_SHADES, MONK_LAB, strict=True)))
 
 
 def _visible_disparity(measured: list[str], truth: list[str], groups: list[str]) -> float | None:
@@ -140,6 +160,8 @@ class _Part:
     tables: dict[str, list[dict]] = field(default_factory=dict)
     charts: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (intended group, measured group) of generated images whose prompt named a group
+    calibration: tuple[list[str], list[str]] | None = None
 
 
 def audit_bias(
@@ -155,7 +177,8 @@ def audit_bias(
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    refs, readable, visible = _calibrate(train, train_images, cfg)
+    cal = _calibrate(train, train_images, cfg)
+    readable = cal.readable
     labels = train.attribute(cfg.attribute)
     notes = [f"skin tone measured without a model: {MEASUREMENT}"]
     if any(labels):
@@ -192,20 +215,21 @@ def audit_bias(
         )
     if cfg.neutral_prompts is None and len(prompts) > cfg.max_neutral_prompts:
         prompts = sorted(rng.choice(prompts, cfg.max_neutral_prompts, replace=False).tolist())
-    parts = [
-        _representation(cfg, generate, train_images, labels, refs, prompts, out_dir, seed, progress, visible),
-        _quality_of_service(
-            cfg,
-            generate,
-            *_qos_prompts(cfg, train, labels, readable, list(refs), prompts, rng),
-            train_images,
-            refs,
-            out_dir,
-            seed,
-            progress,
-            _qos_fix([v for v in labels if v], list(refs)),
-        ),
-    ]
+    qos = _quality_of_service(
+        cfg,
+        generate,
+        *_qos_prompts(cfg, train, labels, cal.readable, list(cal.refs), prompts, rng),
+        train_images,
+        cal.refs,
+        out_dir,
+        seed,
+        progress,
+        _qos_fix([v for v in labels if v], list(cal.refs)),
+    )
+    if cfg.calibrate_on_generated and qos.calibration:
+        cal.truth += qos.calibration[0]
+        cal.measured += qos.calibration[1]
+    parts = [_representation(cfg, generate, train_images, labels, cal, prompts, out_dir, seed, progress), qos]
     return AuditReport(
         audit="bias",
         checks=[c for p in parts for c in p.checks],
@@ -223,29 +247,27 @@ def _representation(
     generate: Generator,
     train_images: np.ndarray,
     labels: list[str | None],
-    refs: dict[str, np.ndarray],
+    cal: _Calibration,
     prompts: list[str],
     out_dir: Path,
     seed: int,
     progress: ProgressFn,
-    visible: float | None = None,
 ) -> _Part:
-    """Shares of each group among images generated from neutral prompts, against uniform and the data.
+    """Group mix of images generated from neutral prompts, corrected for the measurement's confusion.
 
-    `visible` (from the calibration) is the disparity a one-group model would show through the
-    measurement; when that is under the threshold the gate could not fail such a model, so it says so.
+    A first pass of `samples_per_prompt` images per prompt gives the share that shows skin; the power
+    rule (`images_needed`) then says how many images with skin the gate needs, and more are generated
+    up to `max_representation_images`. Where that cap cannot reach the power the check is not measured.
     """
     part = _Part()
-    groups = list(refs)
-    gen_prompts = [p for p in prompts for _ in range(cfg.samples_per_prompt)]
-    gen_seeds = [seed + k for _ in prompts for k in range(cfg.samples_per_prompt)]
-    images = generate_batched(
-        generate, gen_prompts, gen_seeds, progress, "bias: neutral prompts", cfg.batch_size
+    groups = list(cal.refs)
+    conf = confusion(cal.truth, cal.measured, groups)
+    needed = max(
+        cfg.min_measured_images,
+        images_needed(conf, cfg.max_representation_disparity, cfg.representation_margin),
     )
-    labs, _ = skin_lab(images, cfg.min_skin_fraction)
-    measured = nearest_reference(labs, refs)
+    measured, share, total = _sample_neutral(cfg, generate, cal.refs, prompts, seed, progress, needed)
     with_skin = [m for m in measured if m != NO_SKIN]
-    gen_dist = distribution(with_skin, groups)
     data_dist = distribution([v for v in labels if v], groups)
     if not any(labels):
         train_labs, _ = skin_lab(train_images, cfg.min_skin_fraction)
@@ -253,85 +275,279 @@ def _representation(
         part.notes.append(
             "the data has no attribute labels: groups are Monk Skin Tone shades, measured on both sides"
         )
-    measurable = len(with_skin) >= cfg.min_measured_images
-    disparity = total_variation(gen_dist, uniform(len(groups))) if measurable else None
     data_disparity = total_variation(data_dist, uniform(len(groups)))
-    amplification = disparity - data_disparity if disparity is not None else None
-    low, high = _disparity_interval(with_skin, groups, cfg.bootstrap, seed) if measurable else (None, None)
-    gated, no_power = _gated_disparity(cfg, disparity, low, high, len(with_skin))
-    if visible is not None and visible < cfg.max_representation_disparity:
-        gated, no_power = (
-            None,
-            (
-                f"through this measurement a model drawing one {cfg.attribute} group only would show a "
-                f"disparity of {visible:.2f} (its confusion between groups on labelled training images), under "
-                f"the threshold {cfg.max_representation_disparity:g}: the gate could not fail it; lower "
-                "audits.bias.max_representation_disparity or raise min_skin_fraction"
-            ),
-        )
-    if visible is not None:
-        part.metrics.append(
-            Metric(
-                name="representation_visible_disparity",
-                value=visible,
-                implementation="smallest disparity a one-group model shows through the measurement "
-                "(labelled training images that show skin, per group)",
-            )
-        )
+    raw_dist = distribution(with_skin, groups)
+    gen_dist = unmix(raw_dist * len(with_skin), conf)
+    estimate = _CorrectedEstimate.of(cfg, cal, groups, with_skin, gen_dist, seed)
+    why = _why_unmeasured(cfg, len(with_skin), needed, len(measured), share, total)
+    gated, no_power = (None, why) if why else _gated_disparity(cfg, estimate)
+    part.metrics += _representation_metrics(
+        cfg, cal, conf, estimate, data_disparity, len(measured), len(prompts), needed
+    )
     part.tables["representation"] = [
         {
             "group": g,
             "generated_share": float(gen_dist[i]),
+            "generated_share_ci_low": float(estimate.share_low[i]),
+            "generated_share_ci_high": float(estimate.share_high[i]),
+            "generated_share_measured": float(raw_dist[i]),
             "training_share": float(data_dist[i]),
             "uniform_share": 1.0 / len(groups),
         }
         for i, g in enumerate(groups)
     ]
-    part.metrics += [
+    part.tables["representation_confusion"] = [
+        {"true_group": g, **{f"measured_{h}": float(conf[i, j]) for j, h in enumerate(groups)}}
+        for i, g in enumerate(groups)
+    ]
+    part.checks += _representation_checks(cfg, labels, data_dist, data_disparity, estimate, gated, no_power)
+    part.charts.append(
+        grouped_bars(
+            out_dir / "bias_representation.png",
+            f"{cfg.attribute}: neutral prompts (corrected for the measurement's confusion)",
+            groups,
+            {
+                "generated": gen_dist.tolist(),
+                "training data": data_dist.tolist(),
+                "uniform": [1.0 / len(groups)] * len(groups),
+            },
+            "share",
+            errors={"generated": (estimate.share_low.tolist(), estimate.share_high.tolist())},
+        )
+    )
+    return part
+
+
+def _sample_neutral(
+    cfg: BiasConfig,
+    generate: Generator,
+    refs: dict[str, np.ndarray],
+    prompts: list[str],
+    seed: int,
+    progress: ProgressFn,
+    needed: int,
+) -> tuple[list[str], float, int | None]:
+    """Measured groups of neutral images, generated until `needed` show skin or the cap is reached.
+
+    Returns them, the share that showed skin, and the images that share implies the power rule needs
+    (None when no image showed skin). The skin share is re-estimated after each round.
+    """
+    done = cfg.samples_per_prompt
+    measured = _measure_neutral(cfg, generate, refs, prompts, seed, progress, 0, done)
+    while True:
+        n = sum(1 for m in measured if m != NO_SKIN)
+        share = n / max(1, len(measured))
+        total = int(np.ceil(needed / share)) if share else None
+        if n >= needed or total is None or total > cfg.max_representation_images:
+            return measured, share, total
+        per_prompt = max(done + 1, int(np.ceil(total / len(prompts))))
+        per_prompt = min(per_prompt, cfg.max_representation_images // len(prompts))
+        if per_prompt <= done:
+            return measured, share, total
+        measured += _measure_neutral(cfg, generate, refs, prompts, seed, progress, done, per_prompt)
+        done = per_prompt
+
+
+def _measure_neutral(
+    cfg: BiasConfig,
+    generate: Generator,
+    refs: dict[str, np.ndarray],
+    prompts: list[str],
+    seed: int,
+    progress: ProgressFn,
+    first: int,
+    last: int,
+) -> list[str]:
+    """Measured group of the images for sample indices first..last-1 of every neutral prompt."""
+    if last <= first:
+        return []
+    gen_prompts = [p for p in prompts for _ in range(first, last)]
+    gen_seeds = [seed + k for _ in prompts for k in range(first, last)]
+    images = generate_batched(
+        generate, gen_prompts, gen_seeds, progress, "bias: neutral prompts", cfg.batch_size
+    )
+    labs, _ = skin_lab(images, cfg.min_skin_fraction)
+    return nearest_reference(labs, refs)
+
+
+@dataclass
+class _CorrectedEstimate:
+    """Corrected disparity and shares with 95% bootstrap intervals (generated and calibration resampled)."""
+
+    disparity: float
+    low: float
+    high: float
+    share_low: np.ndarray
+    share_high: np.ndarray
+    n: int
+
+    @classmethod
+    def of(
+        cls,
+        cfg: BiasConfig,
+        cal: _Calibration,
+        groups: list[str],
+        with_skin: list[str],
+        gen_dist: np.ndarray,
+        seed: int,
+    ) -> "_CorrectedEstimate":
+        """Bootstrap: resample the generated images and, per true group, the labelled calibration images."""
+        target = uniform(len(groups))
+        value = total_variation(gen_dist, target)
+        if not cfg.bootstrap or not with_skin:
+            return cls(value, value, value, gen_dist, gen_dist, len(with_skin))
+        rng = np.random.default_rng(seed)
+        gen = np.array(with_skin)
+        truth, measured = np.array(cal.truth), np.array(cal.measured)
+        by_group = [np.flatnonzero(truth == g) for g in groups]
+        tvs, shares = [], []
+        for _ in range(cfg.bootstrap):
+            rows = np.concatenate(
+                [rng.choice(ix, len(ix)) for ix in by_group if len(ix)] or [np.array([], int)]
+            )
+            conf = confusion(list(truth[rows]), list(measured[rows]), groups)
+            draw = list(rng.choice(gen, len(gen)))
+            mix = unmix(distribution(draw, groups) * len(gen), conf)
+            shares.append(mix)
+            tvs.append(total_variation(mix, target))
+        shares_arr = np.array(shares)
+        return cls(
+            value,
+            float(np.quantile(tvs, 0.025)),
+            float(np.quantile(tvs, 0.975)),
+            np.quantile(shares_arr, 0.025, axis=0),
+            np.quantile(shares_arr, 0.975, axis=0),
+            len(with_skin),
+        )
+
+
+def _why_unmeasured(
+    cfg: BiasConfig, n: int, needed: int, generated: int, share: float, total: int | None
+) -> str:
+    """Why the neutral sample has no power for the gate, or '' when it has."""
+    if n >= needed:
+        return ""
+    cap = (
+        f"at the {share:.0%} of images that showed skin this needs about {total} images, and "
+        f"audits.bias.max_representation_images is {cfg.max_representation_images}"
+        if total is not None
+        else f"none of the {generated} images generated from neutral prompts showed skin"
+    )
+    return (
+        f"{n} of {generated} images generated from neutral prompts showed skin; the power rule needs {needed} "
+        f"(a 95% interval of +/-{cfg.representation_margin:g} on the corrected disparity, through the "
+        f"measurement's confusion on labelled images): {cap}; raise max_representation_images, lower "
+        "min_skin_fraction, or widen audits.bias.representation_margin"
+    )
+
+
+def _gated_disparity(cfg: BiasConfig, est: _CorrectedEstimate) -> tuple[float | None, str]:
+    """The value the representation gate compares, or None and why the interval cannot decide.
+
+    With the interval as the gate it fails when the lower end is above the threshold (the sample shows
+    the skew with confidence) and passes when the upper end is within threshold + margin (the sample
+    rules out a skew the gate is sized to see); an interval across both is not a measurement.
+    """
+    if not (cfg.gate_on == "ci_low" and cfg.bootstrap):
+        return est.disparity, ""
+    t, margin = cfg.max_representation_disparity, cfg.representation_margin
+    if est.low > t or est.high <= t + margin:
+        return est.low, ""
+    return None, (
+        f"the {est.n} images with skin give a 95% interval of [{est.low:.2f}, {est.high:.2f}] for the "
+        f"corrected disparity: it reaches both the threshold {t:g} and threshold + margin {t + margin:g}, "
+        "so the sample cannot tell a fair model from a skewed one; raise audits.bias.max_representation_images"
+    )
+
+
+def _representation_metrics(
+    cfg: BiasConfig,
+    cal: _Calibration,
+    conf: np.ndarray,
+    est: _CorrectedEstimate,
+    data_disparity: float,
+    generated: int,
+    prompts: int,
+    needed: int,
+) -> list[Metric]:
+    """What the representation half records: the measurement's confusion, the sample, the estimates."""
+    groups = list(cal.refs)
+    calibrated = sum(1 for t, m in zip(cal.truth, cal.measured, strict=True) if m in groups)
+    correct = sum(1 for t, m in zip(cal.truth, cal.measured, strict=True) if m in groups and m == t)
+    metrics = [
+        Metric(
+            name="representation_measurement_accuracy",
+            value=correct / calibrated if calibrated else 1.0,
+            implementation="share of labelled images showing skin that the measurement reads as their own "
+            "group; its confusion matrix (sklearn.metrics.confusion_matrix) is the representation_confusion table",
+            details={"labelled_with_skin": calibrated, "labelled": len(cal.truth)},
+        ),
+        Metric(
+            name="representation_images_needed",
+            value=float(needed),
+            implementation="images with skin for a 95% interval of +/- representation_margin on the corrected "
+            "disparity (delta method through the inverse confusion, at uniform and at threshold + margin)",
+            details={"margin": cfg.representation_margin, "cap_images": cfg.max_representation_images},
+        ),
         Metric(
             name="skin_detected_share",
-            value=len(with_skin) / max(1, len(measured)),
+            value=est.n / max(1, generated),
             implementation=MEASUREMENT,
-            details={"images": len(measured), "prompts": len(prompts)},
+            details={"images": generated, "prompts": prompts},
         ),
         Metric(
             name="training_representation_disparity_tv",
             value=data_disparity,
             implementation="total variation distance of labelled training shares to uniform",
-            details={"records": sum(1 for v in labels if v)},
+            details={"records": len(cal.truth)},
         ),
     ]
-    if disparity is not None:
-        part.metrics += [
+    visible = cal.visible()
+    if visible is not None:
+        metrics.append(
+            Metric(
+                name="representation_visible_disparity",
+                value=visible,
+                implementation="smallest disparity a one-group model shows through the uncorrected measurement "
+                "(labelled training images that show skin, per group); the correction undoes this shrinkage",
+            )
+        )
+    if est.n:
+        metrics += [
             Metric(
                 name="representation_disparity_tv",
-                value=disparity,
-                implementation="total variation distance of generated shares to uniform",
+                value=est.disparity,
+                implementation="total variation distance to uniform of the generated group mix, the mix "
+                "estimated by EM through the measurement's confusion on labelled images",
                 details={
-                    "images_with_skin": len(with_skin),
+                    "images_with_skin": est.n,
                     "groups": len(groups),
-                    "ci_low": float(low),
-                    "ci_high": float(high),
+                    "ci_low": est.low,
+                    "ci_high": est.high,
                     "bootstrap": cfg.bootstrap,
                 },
             ),
             Metric(
-                name="representation_vs_training_tv",
-                value=total_variation(gen_dist, data_dist),
-                implementation="total variation distance of generated shares to training shares",
-            ),
-            Metric(
                 name="representation_amplification",
-                value=float(amplification),
-                implementation="generated disparity minus the training data's disparity (both vs uniform)",
+                value=est.disparity - data_disparity,
+                implementation="corrected generated disparity minus the training data's disparity",
+                details={"ci_low": est.low - data_disparity, "ci_high": est.high - data_disparity},
             ),
         ]
-    too_few = (
-        f"{len(with_skin)} of {len(measured)} images generated from neutral prompts showed skin, fewer than "
-        f"audits.bias.min_measured_images ({cfg.min_measured_images}); raise audits.bias.samples_per_prompt "
-        "or audits.bias.max_neutral_prompts"
-    )
-    balanced = total_variation(data_dist, uniform(len(groups))) <= _BALANCED_TV and any(labels)
+    return metrics
+
+
+def _representation_checks(
+    cfg: BiasConfig,
+    labels: list[str | None],
+    data_dist: np.ndarray,
+    data_disparity: float,
+    est: _CorrectedEstimate,
+    gated: float | None,
+    no_power: str,
+) -> list[AuditCheck]:
+    """The disparity and amplification gates over the corrected estimate (or not measured, and why)."""
+    balanced = total_variation(data_dist, uniform(len(data_dist))) <= _BALANCED_TV and any(labels)
     skew_fix = (
         "the training data is already balanced across groups, so the skew is the model's: train longer "
         "(run.budget) or a larger preset, or condition on the attribute"
@@ -341,15 +557,16 @@ def _representation(
     allowed = _allowed_unmeasured(cfg)
     on_interval = cfg.gate_on == "ci_low" and cfg.bootstrap
     what = (
-        f"total variation distance between the {cfg.attribute} shares of images generated from neutral "
-        "prompts and a uniform share"
+        f"total variation distance between the {cfg.attribute} mix of images generated from neutral prompts "
+        "(corrected for the measurement's confusion) and a uniform mix"
     )
-    if on_interval and disparity is not None:
+    if on_interval and est.n:
         what = (
-            f"lower end of the 95% bootstrap interval of the {what} (estimate {disparity:.3g}, "
-            f"{len(with_skin)} images with skin)"
+            f"lower end of the 95% bootstrap interval [{est.low:.3g}, {est.high:.3g}] of the {what} (estimate "
+            f"{est.disparity:.3g}, {est.n} images with skin; passes only when the upper end is within "
+            f"threshold + {cfg.representation_margin:g})"
         )
-    part.checks += [
+    return [
         threshold_check(
             "representation_disparity",
             gated,
@@ -358,7 +575,7 @@ def _representation(
             what,
             skew_fix,
             audit="bias",
-            why_unmeasured=too_few if not measurable else no_power,
+            why_unmeasured=no_power,
             allow_unmeasured=allowed,
         ),
         threshold_check(
@@ -366,73 +583,20 @@ def _representation(
             None if gated is None else gated - data_disparity,
             cfg.max_amplification,
             "max",
-            "disparity of generated images minus the disparity of the training data"
+            "corrected disparity of generated images minus the disparity of the training data"
             + (" (lower end of the disparity's interval)" if on_interval else ""),
             "the model is more skewed than its data: rebalance it"
             if not balanced
             else "the model is more skewed than its balanced data: train longer or a larger preset",
             audit="bias",
-            why_unmeasured=too_few if not measurable else no_power,
+            why_unmeasured=no_power,
             allow_unmeasured=allowed,
         ),
     ]
-    part.charts.append(
-        grouped_bars(
-            out_dir / "bias_representation.png",
-            f"{cfg.attribute}: neutral prompts",
-            groups,
-            {
-                "generated": gen_dist.tolist(),
-                "training data": data_dist.tolist(),
-                "uniform": [1.0 / len(groups)] * len(groups),
-            },
-            "share",
-        )
-    )
-    return part
 
 
 # Training shares within this total variation distance of uniform count as balanced.
 _BALANCED_TV = 0.05
-
-
-def _disparity_interval(
-    with_skin: list[str], groups: list[str], n_boot: int, seed: int
-) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the total variation distance to uniform (resampling images)."""
-    target = uniform(len(groups))
-    if not n_boot:
-        value = total_variation(distribution(with_skin, groups), target)
-        return value, value
-    rng = np.random.default_rng(seed)
-    labels = np.array(with_skin)
-    draws = [
-        total_variation(distribution(list(rng.choice(labels, len(labels))), groups), target)
-        for _ in range(n_boot)
-    ]
-    return float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
-
-
-def _gated_disparity(
-    cfg: BiasConfig, disparity: float | None, low: float | None, high: float | None, n: int
-) -> tuple[float | None, str]:
-    """The value the representation gate compares, or None and why the sample has no power to say.
-
-    With the interval as the gate, a sample whose interval is wider than the threshold cannot tell a
-    disparity at the threshold from none: that is reported as not measured rather than as a number.
-    """
-    if disparity is None or low is None or high is None:
-        return None, ""
-    if not (cfg.gate_on == "ci_low" and cfg.bootstrap):
-        return disparity, ""
-    if high - low > cfg.max_representation_disparity:
-        return None, (
-            f"the {n} images with skin give a 95% interval of [{low:.2f}, {high:.2f}] for the disparity, "
-            f"wider than the threshold {cfg.max_representation_disparity:g}: the sample cannot tell a "
-            "disparity at the threshold from none; raise audits.bias.samples_per_prompt or "
-            "max_neutral_prompts"
-        )
-    return low, ""
 
 
 def _qos_fix(labels: list[str], groups: list[str]) -> str:
@@ -495,6 +659,7 @@ def _quality_of_service(
         cfg.batch_size,
     )
     labs, _ = skin_lab(images, cfg.min_skin_fraction)
+    part.calibration = (list(wanted), nearest_reference(labs, refs))
     ref_of = np.stack([refs[g] for g in wanted])
     delta_e = np.sqrt(((np.nan_to_num(labs, nan=0.0) - ref_of) ** 2).sum(axis=1))
     per_image = {"skin_tone_delta_e": np.where(np.isnan(labs).any(axis=1), 100.0, delta_e)}  # no skin: worst

@@ -4,6 +4,7 @@ import re
 from collections import Counter
 
 import numpy as np
+from sklearn.metrics import confusion_matrix
 
 
 def distribution(labels: list[str], groups: list[str]) -> np.ndarray:
@@ -41,3 +42,70 @@ def neutral_prompts_from_data(texts: list[str], values: list[str | None]) -> lis
     """Base captions of records carrying the attribute, with the attribute phrase stripped, sorted."""
     bases = {strip_attribute(t, v) for t, v in zip(texts, values, strict=True) if v}
     return sorted(b for b in bases if b)
+
+
+def confusion(truth: list[str], measured: list[str], groups: list[str]) -> np.ndarray:
+    """Row-stochastic confusion P(measured h | true g) over images whose measurement names a group.
+
+    Uses sklearn.metrics.confusion_matrix. A group with no such image keeps an identity row (nothing
+    is known about its confusion, so none is assumed).
+    """
+    pairs = [(t, m) for t, m in zip(truth, measured, strict=True) if t in groups and m in groups]
+    if not pairs or len(groups) < 2:  # one group cannot be confused with another
+        return np.eye(len(groups))
+    counts = confusion_matrix([t for t, _ in pairs], [m for _, m in pairs], labels=groups).astype(float)
+    rows = counts.sum(axis=1, keepdims=True)
+    return np.where(rows > 0, counts / np.maximum(rows, 1), np.eye(len(groups)))
+
+
+def unmix(counts: np.ndarray, conf: np.ndarray, iterations: int = 1000, tol: float = 1e-10) -> np.ndarray:
+    """Group mix p on the simplex most likely to give the measured `counts` through `conf` (EM).
+
+    Each measured image is a draw from the mixture sum_g p_g conf[g]; EM for the mixture weights with
+    known components is the maximum-likelihood inversion of the confusion, and unlike a plain inverse
+    it cannot leave the simplex. Zero counts give the uniform mix.
+    """
+    counts = np.asarray(counts, dtype=float)
+    k = len(counts)
+    p = np.full(k, 1.0 / k)
+    if counts.sum() == 0:
+        return p
+    for _ in range(iterations):
+        seen = np.maximum(p @ conf, 1e-300)
+        new = p * (conf @ (counts / seen)) / counts.sum()
+        new /= new.sum()
+        if np.abs(new - p).max() < tol:
+            return new
+        p = new
+    return p
+
+
+def _tv_sd_per_image(conf: np.ndarray, p: np.ndarray, signs: np.ndarray | None) -> float:
+    """Delta-method standard deviation, for one image, of the corrected total variation at mix p."""
+    q = p @ conf
+    inverse = np.linalg.pinv(conf)
+    cov = inverse.T @ (np.diag(q) - np.outer(q, q)) @ inverse
+    if signs is None:  # at uniform the signs are undetermined: bound by the sum of the shares' sds
+        return float(0.5 * np.sqrt(np.clip(np.diag(cov), 0, None)).sum())
+    s = 0.5 * signs
+    return float(np.sqrt(max(0.0, s @ cov @ s)))
+
+
+def images_needed(conf: np.ndarray, threshold: float, margin: float, z: float = 1.96) -> int:
+    """Images with skin for a 95% interval of the corrected disparity no wider than `margin` each side.
+
+    Evaluated where it matters for the gate: at a uniform mix (a fair model must get an upper end
+    under threshold + margin to pass) and at every mix that leans towards one group with a disparity
+    of threshold + margin (such a model must get a lower end above the threshold to fail). The
+    measurement's confusion widens both through its inverse; the largest of these counts is returned.
+    """
+    k = len(conf)
+    if k < 2:  # one group: the disparity is 0 by definition, nothing to sample for
+        return 0
+    u = uniform(k)
+    sds = [_tv_sd_per_image(conf, u, None)]
+    lean = min(1.0, (threshold + margin) / ((k - 1) / k))
+    for g in range(k):
+        p = u + lean * (np.eye(k)[g] - u)
+        sds.append(_tv_sd_per_image(conf, p, np.sign(p - u)))
+    return int(np.ceil((z * max(sds) / margin) ** 2))

@@ -2,11 +2,14 @@ import numpy as np
 import pytest
 
 from audits.representation import (
+    confusion,
     distribution,
+    images_needed,
     neutral_prompts_from_data,
     strip_attribute,
     total_variation,
     uniform,
+    unmix,
 )
 
 
@@ -39,3 +42,25 @@ def test_neutral_prompts_come_from_labelled_records_only():
     texts = ["rocket", "waving hand: light skin tone", "waving hand: dark skin tone", "waving hand"]
     values = [None, "light", "dark", None]
     assert neutral_prompts_from_data(texts, values) == ["waving hand"]
+
+
+def test_unmix_inverts_a_known_confusion_and_stays_on_the_simplex():
+    conf = np.array([[0.7, 0.3, 0.0], [0.2, 0.8, 0.0], [0.0, 0.1, 0.9]])
+    true_mix = np.array([0.6, 0.1, 0.3])
+    seen = true_mix @ conf  # what the measurement reports on a large sample
+    np.testing.assert_allclose(unmix(seen * 10_000, conf), true_mix, atol=1e-4)
+    # a count the confusion cannot produce exactly is still answered with a distribution
+    est = unmix(np.array([0.0, 100.0, 0.0]), conf)
+    assert est.min() >= 0 and est.sum() == pytest.approx(1.0)
+
+
+def test_confusion_counts_only_images_the_measurement_placed_in_a_group():
+    conf = confusion(["a", "a", "a", "b"], ["a", "b", "no_skin", "b"], ["a", "b", "c"])
+    np.testing.assert_allclose(conf, [[0.5, 0.5, 0], [0, 1, 0], [0, 0, 1]])
+
+
+def test_a_noisier_measurement_needs_more_images_for_the_same_power():
+    exact = images_needed(np.eye(5), 0.4, 0.2)
+    noisy = images_needed(0.6 * np.eye(5) + 0.1 * (1 - np.eye(5)), 0.4, 0.2)
+    assert noisy > 2 * exact
+    assert images_needed(np.eye(5), 0.4, 0.1) > 3 * exact  # half the margin: about four times the images
