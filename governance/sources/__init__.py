@@ -12,6 +12,7 @@ from pathlib import Path
 
 from governance.config import DataConfig
 from governance.errors import DatasetError
+from governance.metadata import mark_duplicate_file_names
 from governance.records import SourceRecord
 from governance.sources.opened import Batches
 
@@ -36,24 +37,14 @@ class LoadedSource:
         return list(self.iter_records())
 
 
-class _FirstNames:
-    """Records naming a file an earlier record already named are dropped (the first one stays)."""
-
-    def __init__(self) -> None:
-        from governance.metadata import mark_duplicate_file_names
-
-        self.first: dict[str, str] = {}
-        self.mark = mark_duplicate_file_names
-
-    def __call__(self, batch: list[SourceRecord]) -> list[SourceRecord]:
-        self.mark(batch, self.first)
-        return batch
-
-
 def _marked(batches: Batches) -> Batches:
+    """`batches` with records naming a file an earlier record named dropped (the first one stays)."""
+
     def run() -> Iterator[list[SourceRecord]]:
-        first = _FirstNames()
-        return (first(batch) for batch in batches())
+        first: dict[str, str] = {}  # path -> the record that named it first, across batches
+        for batch in batches():
+            mark_duplicate_file_names(batch, first)
+            yield batch
 
     return run
 
