@@ -282,7 +282,7 @@ def _representation(
     why = _why_unmeasured(cfg, len(with_skin), needed, len(measured), share, total)
     gated, no_power = (None, why) if why else _gated_disparity(cfg, estimate)
     part.metrics += _representation_metrics(
-        cfg, cal, conf, estimate, data_disparity, len(measured), len(prompts), needed
+        cfg, cal, conf, estimate, data_dist, len(measured), len(prompts), needed
     )
     part.tables["representation"] = [
         {
@@ -380,6 +380,7 @@ class _CorrectedEstimate:
     share_low: np.ndarray
     share_high: np.ndarray
     n: int
+    shares: np.ndarray
 
     @classmethod
     def of(
@@ -395,7 +396,7 @@ class _CorrectedEstimate:
         target = uniform(len(groups))
         value = total_variation(gen_dist, target)
         if not cfg.bootstrap or not with_skin:
-            return cls(value, value, value, gen_dist, gen_dist, len(with_skin))
+            return cls(value, value, value, gen_dist, gen_dist, len(with_skin), gen_dist)
         rng = np.random.default_rng(seed)
         gen = np.array(with_skin)
         truth, measured = np.array(cal.truth), np.array(cal.measured)
@@ -418,6 +419,7 @@ class _CorrectedEstimate:
             np.quantile(shares_arr, 0.025, axis=0),
             np.quantile(shares_arr, 0.975, axis=0),
             len(with_skin),
+            gen_dist,
         )
 
 
@@ -465,13 +467,14 @@ def _representation_metrics(
     cal: _Calibration,
     conf: np.ndarray,
     est: _CorrectedEstimate,
-    data_disparity: float,
+    data_dist: np.ndarray,
     generated: int,
     prompts: int,
     needed: int,
 ) -> list[Metric]:
     """What the representation half records: the measurement's confusion, the sample, the estimates."""
     groups = list(cal.refs)
+    data_disparity = total_variation(data_dist, uniform(len(groups)))
     calibrated = sum(1 for t, m in zip(cal.truth, cal.measured, strict=True) if m in groups)
     correct = sum(1 for t, m in zip(cal.truth, cal.measured, strict=True) if m in groups and m == t)
     metrics = [
@@ -526,6 +529,11 @@ def _representation_metrics(
                     "ci_high": est.high,
                     "bootstrap": cfg.bootstrap,
                 },
+            ),
+            Metric(
+                name="representation_vs_training_tv",
+                value=total_variation(est.shares, data_dist),
+                implementation="total variation distance of the corrected generated shares to training shares",
             ),
             Metric(
                 name="representation_amplification",
