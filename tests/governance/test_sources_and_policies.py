@@ -169,7 +169,9 @@ def test_worker_pool_yields_every_shard_once_in_order():
     shards = [(k, records[k * 3 : k * 3 + 3]) for k in range(13)]
     for helping in (True, False):
         out = list(
-            _evidence_stream(iter(shards), ImageLimits(10**7, 10**7, 16), workers=2, help_while_booting=helping)
+            _evidence_stream(
+                iter(shards), ImageLimits(10**7, 10**7, 16), workers=2, help_while_booting=helping
+            )
         )
         assert [k for k, _, _ in out] == list(range(13))
         assert [e.index for _, _, batch in out for e in batch] == list(range(39))
