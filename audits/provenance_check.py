@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 
 from PIL import Image
@@ -51,28 +50,13 @@ class OutputProvenance(BaseModel):
     reason: str = ""
 
 
-def _store(data: bytes, mime: str, trust_anchors: str | None) -> dict:
-    import c2pa
-
-    context = None
-    if trust_anchors:
-        settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors}}
-        context = c2pa.Context(c2pa.Settings.from_dict(settings))
-    try:
-        with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
-            return json.loads(reader.json())
-    finally:
-        if context is not None:
-            context.close()
-
-
 def _read_manifest(data: bytes, fmt: str, trust_anchors: str | None, out: OutputProvenance) -> None:
-    from governance.content_credentials import MIME, UNTRUSTED, has_manifest
+    from governance.content_credentials import MIME, UNTRUSTED, has_manifest, read_manifest_store
 
     if not has_manifest(data) or fmt not in MIME:
         return
     try:
-        store = _store(data, MIME[fmt], trust_anchors)
+        store = read_manifest_store(data, MIME[fmt], trust_anchors)
     except Exception as exc:  # a damaged or hostile manifest store may break the parser in any way
         out.c2pa_state, out.c2pa_failures = "unreadable", [f"{exc.__class__.__name__}: {exc}"[:200]]
         return

@@ -1,18 +1,9 @@
-"""Provenance marks on every generated image: metadata that says so, and an invisible watermark.
+"""Provenance marks read back from generated images: the metadata and the invisible watermark.
 
-Metadata: PNG text chunks and an XMP packet (PNG iTXt `XML:com.adobe.xmp`) with the IPTC
-DigitalSourceType `trainedAlgorithmicMedia`, the model name and the run id.
-Watermark: invisible-watermark's `dwtDctSvd` (survives JPEG; `dwtDct` does not) carrying a 32-bit tag
-derived from the run id (first 4 bytes of its SHA-256). The library refuses images under 256x256;
-smaller images are upscaled to at least 512 px (nearest neighbour, so the model's pixels stay as they
-were, in blocks): on 32 px emoji the mark read back after JPEG q75 in 30/32 images at 512 px against
-27/32 at 256 px (benchmarks/audits_watermark.py). Before embedding, pixel values are squeezed into
-[16, 239]: the mark lives in the chroma channels and is clipped away on pure white, which left it
-unreadable in 20 of 32 emoji at 256 px even without any attack. The squeeze costs a little contrast
-(median PSNR of the marked image: 44 dB).
-A watermark counts as read when at least 29 of its 32 bits match (chance: about 1 in 800,000). A
-cropped image moves the library's block grid; `read_mark` then searches the crop's offset
-(`watermark_search`) and needs 31 of 32 bits over its 2,048 hypotheses.
+`training.output_marks` writes them (what is written and why is in its docstring). A watermark counts
+as read when at least 29 of its 32 bits match (chance: about 1 in 800,000). A cropped image moves the
+library's block grid; `read_mark` then searches the crop's offset (`watermark_search`) and needs 31 of
+32 bits over its 2,048 hypotheses.
 """
 
 from pathlib import Path

@@ -45,6 +45,25 @@ def read_trust_anchors(path: Path | None) -> str | None:
     return text
 
 
+def read_manifest_store(data: bytes, mime: str, trust_anchors: str | None = None) -> dict:
+    """The C2PA manifest store of encoded image bytes as JSON (raises on a damaged store).
+
+    With `trust_anchors` (PEM text) the signer's chain is verified against them, so `Trusted` can appear.
+    """
+    import c2pa
+
+    context = None
+    if trust_anchors:
+        settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors}}
+        context = c2pa.Context(c2pa.Settings.from_dict(settings))
+    try:
+        with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
+            return json.loads(reader.json())
+    finally:
+        if context is not None:
+            context.close()  # native resources; a context per call keeps no state between files
+
+
 def verify(data: bytes, image_format: str, trust_anchors: str | None = None) -> dict:
     """The active manifest's validation: state, failure codes, signer, assertion labels.
 
@@ -55,18 +74,7 @@ def verify(data: bytes, image_format: str, trust_anchors: str | None = None) -> 
     if mime is None:
         return {"state": "unreadable", "detail": f"no C2PA reader for {image_format}"}
     try:
-        import c2pa
-
-        context = None
-        if trust_anchors:
-            settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors}}
-            context = c2pa.Context(c2pa.Settings.from_dict(settings))
-        try:
-            with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
-                store = json.loads(reader.json())
-        finally:
-            if context is not None:
-                context.close()  # native resources; a context per call keeps no state between files
+        store = read_manifest_store(data, mime, trust_anchors)
     except Exception as exc:  # hostile input may break the parser in any way; it must not stop ingest
         return {"state": "unreadable", "detail": f"{exc.__class__.__name__}: {exc}"[:300]}
     manifest = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
