@@ -97,16 +97,25 @@ def run_quality(
 
 
 def run_bias(
-    cfg: BiasConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int, progress: ProgressFn
+    cfg: BiasConfig,
+    model_dir: Path,
+    governed_path: Path,
+    out_dir: Path,
+    seed: int,
+    progress: ProgressFn,
+    deadline: float | None = None,
 ) -> AuditReport:
-    """Representation and quality of service per group of `cfg.attribute`; writes bias_report.json."""
+    """Representation and quality of service per group of `cfg.attribute`; writes bias_report.json.
+
+    `deadline` (a `time.time()` value) bounds the extra images the representation power rule asks for.
+    """
     train, _ = train_and_eval(read_governed(governed_path))
     with _caller_threads():
         generate, resolution = _model_generator(
             model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
         )
         train_images = load_images(train, resolution)
-        report = audit_bias(cfg, generate, train, train_images, Path(out_dir), seed, progress)
+        report = audit_bias(cfg, generate, train, train_images, Path(out_dir), seed, progress, deadline)
     return _write(report, Path(out_dir), generate)
 
 

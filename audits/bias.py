@@ -172,8 +172,13 @@ def audit_bias(
     out_dir: Path,
     seed: int,
     progress: ProgressFn,
+    deadline: float | None = None,
 ) -> AuditReport:
-    """Representation disparity/amplification and per-group quality of service for `cfg.attribute`."""
+    """Representation disparity/amplification and per-group quality of service for `cfg.attribute`.
+
+    `deadline` (a `time.time()` value) bounds the extra neutral images the power rule asks for: a round
+    predicted to end past it is not started, and representation says the budget is why it is not measured.
+    """
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -229,7 +234,10 @@ def audit_bias(
     if cfg.calibrate_on_generated and qos.calibration:
         cal.truth += qos.calibration[0]
         cal.measured += qos.calibration[1]
-    parts = [_representation(cfg, generate, train_images, labels, cal, prompts, out_dir, seed, progress), qos]
+    rep = _representation(
+        cfg, generate, train_images, labels, cal, prompts, out_dir, seed, progress, deadline
+    )
+    parts = [rep, qos]
     return AuditReport(
         audit="bias",
         checks=[c for p in parts for c in p.checks],
@@ -252,6 +260,7 @@ def _representation(
     out_dir: Path,
     seed: int,
     progress: ProgressFn,
+    deadline: float | None,
 ) -> _Part:
     """Group mix of images generated from neutral prompts, corrected for the measurement's confusion.
 
@@ -266,7 +275,8 @@ def _representation(
         cfg.min_measured_images,
         images_needed(conf, cfg.max_representation_disparity, cfg.representation_margin),
     )
-    measured, share, total = _sample_neutral(cfg, generate, cal.refs, prompts, seed, progress, needed)
+    sample = _sample_neutral(cfg, generate, cal.refs, prompts, seed, progress, needed, deadline)
+    measured = sample.measured
     with_skin = [m for m in measured if m != NO_SKIN]
     data_dist = distribution([v for v in labels if v], groups)
     if not any(labels):
@@ -279,7 +289,7 @@ def _representation(
     raw_dist = distribution(with_skin, groups)
     gen_dist = unmix(raw_dist * len(with_skin), conf)
     estimate = _CorrectedEstimate.of(cfg, cal, groups, with_skin, gen_dist, seed)
-    why = _why_unmeasured(cfg, len(with_skin), needed, len(measured), share, total)
+    why = _why_unmeasured(cfg, len(with_skin), needed, sample)
     gated, no_power = (None, why) if why else _gated_disparity(cfg, estimate)
     part.metrics += _representation_metrics(
         cfg, cal, conf, estimate, data_dist, len(measured), len(prompts), needed
@@ -318,6 +328,17 @@ def _representation(
     return part
 
 
+@dataclass
+class _NeutralSample:
+    """Measured groups of the neutral images, the share that showed skin, and what stopped the sampling."""
+
+    measured: list[str]
+    share: float
+    total: int | None  # images the power rule needs at that share (None when none showed skin)
+    budget_images: int | None = None  # set when the run's deadline, not the cap, stopped the sampling
+    seconds_per_image: float = 0.0
+
+
 def _sample_neutral(
     cfg: BiasConfig,
     generate: Generator,
@@ -326,24 +347,33 @@ def _sample_neutral(
     seed: int,
     progress: ProgressFn,
     needed: int,
-) -> tuple[list[str], float, int | None]:
-    """Measured groups of neutral images, generated until `needed` show skin or the cap is reached.
+    deadline: float | None = None,
+) -> _NeutralSample:
+    """Measured groups of neutral images, generated until `needed` show skin, the cap or the deadline.
 
-    Returns them, the share that showed skin, and the images that share implies the power rule needs
-    (None when no image showed skin). The skin share is re-estimated after each round.
+    The skin share is re-estimated after each round; the seconds per image of the rounds so far say
+    how many more images fit before `deadline`, so a round is cut to fit rather than run past it.
     """
     done = cfg.samples_per_prompt
+    started = time.perf_counter()
     measured = _measure_neutral(cfg, generate, refs, prompts, seed, progress, 0, done)
     while True:
         n = sum(1 for m in measured if m != NO_SKIN)
         share = n / max(1, len(measured))
         total = int(np.ceil(needed / share)) if share else None
+        per_image = (time.perf_counter() - started) / max(1, len(measured))
         if n >= needed or total is None or total > cfg.max_representation_images:
-            return measured, share, total
+            return _NeutralSample(measured, share, total, seconds_per_image=per_image)
         per_prompt = max(done + 1, int(np.ceil(total / len(prompts))))
         per_prompt = min(per_prompt, cfg.max_representation_images // len(prompts))
+        if deadline is not None:
+            fits = done + int((deadline - time.time()) / max(per_image, 1e-9) / len(prompts))
+            if fits < per_prompt:
+                return _NeutralSample(
+                    measured, share, total, max(len(measured), fits * len(prompts)), per_image
+                )
         if per_prompt <= done:
-            return measured, share, total
+            return _NeutralSample(measured, share, total, seconds_per_image=per_image)
         measured += _measure_neutral(cfg, generate, refs, prompts, seed, progress, done, per_prompt)
         done = per_prompt
 
@@ -423,22 +453,28 @@ class _CorrectedEstimate:
         )
 
 
-def _why_unmeasured(
-    cfg: BiasConfig, n: int, needed: int, generated: int, share: float, total: int | None
-) -> str:
+def _why_unmeasured(cfg: BiasConfig, n: int, needed: int, sample: _NeutralSample) -> str:
     """Why the neutral sample has no power for the gate, or '' when it has."""
     if n >= needed:
         return ""
-    cap = (
-        f"at the {share:.0%} of images that showed skin this needs about {total} images, and "
-        f"audits.bias.max_representation_images is {cfg.max_representation_images}"
-        if total is not None
-        else f"none of the {generated} images generated from neutral prompts showed skin"
-    )
+    generated, total = len(sample.measured), sample.total
+    if total is None:
+        cap = f"none of the {generated} images generated from neutral prompts showed skin"
+    elif sample.budget_images is not None:
+        cap = (
+            f"at the {sample.share:.0%} of images that showed skin this needs about {total} images, and the "
+            f"run's budget left time for {sample.budget_images} (at {sample.seconds_per_image:.2f} s per image); "
+            "give the run a larger run.budget or audits.reserve"
+        )
+    else:
+        cap = (
+            f"at the {sample.share:.0%} of images that showed skin this needs about {total} images, and "
+            f"audits.bias.max_representation_images is {cfg.max_representation_images}"
+        )
     return (
         f"{n} of {generated} images generated from neutral prompts showed skin; the power rule needs {needed} "
         f"(a 95% interval of +/-{cfg.representation_margin:g} on the corrected disparity, through the "
-        f"measurement's confusion on labelled images): {cap}; raise max_representation_images, lower "
+        f"measurement's confusion on labelled images): {cap}; or raise max_representation_images, lower "
         "min_skin_fraction, or widen audits.bias.representation_margin"
     )
 

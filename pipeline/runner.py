@@ -63,6 +63,9 @@ def code_version() -> str:
         return f"t2i-pipeline {version('t2i-pipeline')}"
 
 
+AFTER_BIAS_SHARE = 0.25  # of the audits' reserve, kept for what runs after the bias audit
+
+
 class Runner:
     """One `pipeline run` (new or resumed)."""
 
@@ -386,7 +389,11 @@ class Runner:
         if stage == Stage.QUALITY:
             report = api.run_quality(a.quality, model_dir, governed, out, seed, progress)
         elif stage == Stage.BIAS:
-            report = api.run_bias(a.bias, model_dir, governed, out, seed, progress)
+            # What is left of the budget, less a share of the reserve for the deepfake audit and the
+            # card (27 s and about 10 s of a 240 s reserve in the default run), bounds the extra neutral
+            # images the representation power rule asks for.
+            deadline = self.budget.deadline - AFTER_BIAS_SHARE * self.budget.reserve_s
+            report = api.run_bias(a.bias, model_dir, governed, out, seed, progress, deadline)
         else:
             report = api.run_deepfake(
                 a.deepfake, model_dir, governed, out, seed, progress, run_id=self.state.run_id

@@ -237,3 +237,29 @@ def test_of_two_mixes_the_skewed_one_fails_and_the_balanced_one_passes_the_repre
     assert shown >= needed  # the audit generated as many images as its power rule asked for
     light = next(r for r in bad.tables["representation"] if r["group"] == "light")
     assert light["generated_share_ci_low"] < 0.9 < light["generated_share_ci_high"] + 0.05
+
+
+def test_a_deadline_stops_the_extra_neutral_images_and_says_the_budget_is_why(emoji, tmp_path):
+    import time
+
+    balanced = _mix_generator(emoji, [0.2] * 5)
+    neutral = []
+
+    def counting(prompts, seeds):
+        neutral.extend(p for p in prompts if _requested(p) is None)
+        return balanced(prompts, seeds)
+
+    cfg = BiasConfig(bootstrap=50, allow_unmeasured=[])
+    report = audit_bias(
+        cfg, counting, emoji.train, emoji.train_images, tmp_path, 0, noop_progress, deadline=time.time()
+    )
+    check = _check(report, "representation_disparity")
+    assert check.measured is None and not check.passed
+    assert "run's budget left time for" in check.message and "run.budget" in check.message
+    details = {m.name: m for m in report.metrics}["representation_disparity_tv"].details
+    # only the first round ran: no round was started that the deadline could not hold
+    assert len(neutral) == cfg.samples_per_prompt * len(set(neutral))
+    assert (
+        details["images_with_skin"]
+        < {m.name: m.value for m in report.metrics}["representation_images_needed"]
+    )
