@@ -22,7 +22,8 @@ from audits.representation import (
     confusion,
     distribution,
     images_needed,
-    neutral_prompts_from_data,
+    neutral_prompts_showing_attribute,
+    strip_attribute,
     total_variation,
     uniform,
     unmix,
@@ -126,7 +127,8 @@ def _qos_prompts(
     """Prompts that request each group, the group, and the training record whose caption it is (or None).
 
     From `cfg.group_prompt_template` over the neutral prompts when set, else from training captions
-    whose own image the measurement reads correctly.
+    that name the group and whose own image the measurement reads correctly (a caption that names no
+    group requests none, so its image says nothing about adherence).
     """
     prompts: list[str] = []
     wanted: list[str] = []
@@ -140,7 +142,7 @@ def _qos_prompts(
             continue
         first_of = {}
         for i in sorted(readable):
-            if labels[i] == g:
+            if labels[i] == g and strip_attribute(train.texts[i], g) != train.texts[i]:
                 first_of.setdefault(train.texts[i], i)
         captions = sorted(first_of)
         if captions:
@@ -192,7 +194,7 @@ def audit_bias(
             "as their own group (the others show too little skin or are confused); quality-of-service "
             "prompts are drawn from the readable ones"
         )
-    prompts = list(cfg.neutral_prompts or neutral_prompts_from_data(train.texts, labels))
+    prompts = list(cfg.neutral_prompts or neutral_prompts_showing_attribute(train.texts, labels))
     if not prompts:
         # Nothing to audit is a finding, not a crash: the model is not approved unless the user
         # waives the audit explicitly (audits.bias.required: false), and the card says which.

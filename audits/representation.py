@@ -44,6 +44,40 @@ def neutral_prompts_from_data(texts: list[str], values: list[str | None]) -> lis
     return sorted(b for b in bases if b)
 
 
+def strip_value(caption: str, value: str) -> str:
+    """The caption with the attribute's value removed and its name kept.
+
+    'thumbs up: medium skin tone' -> 'thumbs up: skin tone': a prompt that asks for the attribute to
+    be shown without naming a group.
+    """
+    words = [re.escape(w) for w in re.split(r"[-_ ]+", value) if w]
+    stripped = re.sub(r"\b" + r"[-_ ]+".join(words) + r"\b", "", caption, flags=re.IGNORECASE)
+    return re.sub(r"\(\s+", "(", re.sub(r"\s+", " ", stripped)).strip(" ,:;-")
+
+
+def neutral_prompt(caption: str, value: str, plain_captions: set[str]) -> str:
+    """The neutral prompt of one record carrying the attribute (its caption, no group named).
+
+    The caption stripped of the attribute phrase, unless that base is the caption of a record without
+    the attribute (`plain_captions`, lower-cased): then it asks for that record (an emoji's yellow
+    default for 'thumbs up'), which shows no skin tone at all, and the value alone is stripped
+    ('thumbs up: skin tone'), so the prompt asks for the attribute and still names no group.
+    """
+    base = strip_attribute(caption, value)
+    if base.lower() in plain_captions:
+        kept = strip_value(caption, value)
+        if kept and kept.lower() != base.lower():
+            return kept
+    return base
+
+
+def neutral_prompts_showing_attribute(texts: list[str], values: list[str | None]) -> list[str]:
+    """`neutral_prompt` of every record carrying the attribute, deduplicated and sorted."""
+    plain = {t.strip().lower() for t, v in zip(texts, values, strict=True) if not v}
+    prompts = {neutral_prompt(t, v, plain) for t, v in zip(texts, values, strict=True) if v}
+    return sorted(p for p in prompts if p)
+
+
 def confusion(truth: list[str], measured: list[str], groups: list[str]) -> np.ndarray:
     """Row-stochastic confusion P(measured h | true g) over images whose measurement names a group.
 
