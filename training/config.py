@@ -45,7 +45,15 @@ class TrainingConfig(BaseModel):
         "10 minutes of budget remain (compiling costs about a minute on an H100, a speed-up of 1.5x repays "
         "it in about three), off on CPUs (minutes to compile) and under FSDP (not measured)",
     )
-    num_workers: int = Field(0, ge=0)
+    num_workers: int = Field(
+        0, ge=0, description="DataLoader worker processes reading training shards; 0: the training process"
+    )
+    data_in_memory_max_mb: float = Field(
+        2000.0,
+        ge=0,
+        description="decoded training pixels up to this size (N x 3 x R x R bytes) are cached in memory, "
+        "larger datasets stream from Parquet shards (docs/training-data.md); with a VAE always in memory",
+    )
     sample_prompts: list[str] = Field(
         default_factory=lambda: ["grinning face", "red heart", "rocket", "thumbs up: medium skin tone"]
     )

@@ -1,4 +1,4 @@
-"""The governed table as tensors: decode and resize once into a cached uint8 tensor; batches by index."""
+"""The governed table as training pixels: a cached uint8 tensor batched by index, or shards to stream."""
 
 import hashlib
 import os
@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from governance.manifest import Col, Split
+from training.images import decode_image
+from training.shard_writer import shard_dir_for, write_shards
+from training.shards import ShardIndex
 
 REQUIRED_COLUMNS = (Col.RECORD_ID, Col.PATH, Col.TEXT, Col.SPLIT, Col.CONTENT_SHA256)
 
@@ -44,23 +46,6 @@ def dataset_digest(table: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def decode_image(path: str, resolution: int) -> np.ndarray:
-    """RGB uint8 [3, R, R]: alpha composited on white, centre-cropped square, area-resized."""
-    with Image.open(path) as img:
-        img.load()
-        if img.mode in ("RGBA", "LA", "P"):
-            img = img.convert("RGBA")
-            white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-            img = Image.alpha_composite(white, img)
-        img = img.convert("RGB")
-    side = min(img.size)
-    left, top = (img.width - side) // 2, (img.height - side) // 2
-    img = img.crop((left, top, left + side, top + side)).resize(
-        (resolution, resolution), Image.Resampling.BOX
-    )
-    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()
-
-
 def cached_images(
     table: pd.DataFrame, digest: str, resolution: int, cache_dir: Path, progress
 ) -> torch.Tensor:
@@ -88,6 +73,29 @@ def cached_images(
     save_file({"images": images}, tmp)
     os.replace(tmp, file)
     return images
+
+
+def pixel_bytes(records: int, resolution: int) -> int:
+    """Bytes of the decoded uint8 RGB images of `records` records at `resolution`."""
+    return records * 3 * resolution * resolution
+
+
+def training_images(
+    table: pd.DataFrame, digest: str, resolution: int, cache_dir: Path, in_memory_max_mb: float, progress
+) -> torch.Tensor | ShardIndex:
+    """The training pixels: one cached uint8 tensor when they fit in `in_memory_max_mb`, otherwise
+    Parquet shards at the training resolution (written in parallel, resumable) to stream from."""
+    if pixel_bytes(len(table), resolution) <= in_memory_max_mb * 1e6:
+        return cached_images(table, digest, resolution, cache_dir, progress)
+    index_file = write_shards(
+        table[Col.RECORD_ID].astype(str).tolist(),
+        table[Col.PATH].astype(str).tolist(),
+        digest,
+        resolution,
+        shard_dir_for(cache_dir, digest, resolution),
+        progress=progress,
+    )
+    return ShardIndex.read(index_file, digest)
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

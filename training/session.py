@@ -18,7 +18,14 @@ from training import sharding
 from training.budget import Budget
 from training.compute import cpu_has_native_bf16
 from training.config import TrainingConfig
-from training.data import EpochSampler, cached_images, dataset_digest, read_governed, to_model_range
+from training.data import (
+    EpochSampler,
+    cached_images,
+    dataset_digest,
+    read_governed,
+    to_model_range,
+    training_images,
+)
 from training.durations import parse_duration
 from training.ema import EMA
 from training.export import make_pipeline
@@ -27,6 +34,7 @@ from training.latents import cached_latents, load_vae
 from training.presets import build_denoiser, resolve_resolution
 from training.quiet import library_bars_off
 from training.samples import sample_grid
+from training.shards import ShardBatches, ShardIndex
 from training.t2i_pipeline import call_denoiser
 from training.text_encoder import cached_text_embeddings, default_cache_dir, load_text_encoder, token_length
 from training.threads import ThreadTuner, make_tuner
@@ -64,7 +72,8 @@ class Session:
     out_dir: Path
     seed: int
     accelerator: Accelerator
-    images: torch.Tensor  # uint8 [N, 3, R, R] pixels, or float [N, C, h, w] scaled latents with a VAE
+    # uint8 [N, 3, R, R] pixels, or float [N, C, h, w] scaled latents with a VAE; None when streamed
+    images: torch.Tensor | None
     text_emb: torch.Tensor  # [N, L, D]
     text_mask: torch.Tensor  # [N, L]
     null_emb: torch.Tensor  # [1, L, D]: the empty caption, for caption dropout and guidance
@@ -76,7 +85,7 @@ class Session:
     ema: EMA
     opt: torch.optim.Optimizer
     flow: RectifiedFlow
-    sampler: EpochSampler
+    sampler: EpochSampler | ShardBatches  # ShardBatches when the pixels stream from shards
     generator: torch.Generator  # on the CPU: noise levels, caption dropout
     # on the training device: noise drawn on the CPU would cost a copy of the batch to the GPU per step
     noise_generator: torch.Generator
@@ -135,8 +144,12 @@ class Session:
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The next batch: images in [-1, 1] and caption embeddings, with caption dropout applied."""
-        idx = self.sampler.next_indices()
-        x0 = self._images_on_device(idx)
+        if isinstance(self.sampler, ShardBatches):
+            pixels, idx = self.sampler.next_batch()
+        else:
+            idx = self.sampler.next_indices()
+            pixels = self.images[idx]
+        x0 = self._pixels_on_device(pixels)
         emb, mask = self.text_emb[idx], self.text_mask[idx]
         drop = torch.rand(len(idx), generator=self.generator) < self.cfg.caption_dropout
         emb = torch.where(drop[:, None, None], self.null_emb, emb)
@@ -146,19 +159,23 @@ class Session:
     def fixed_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x0, sigma, text_emb, text_mask) of the first `n` images (repeated if fewer) at noise level 0.5,
         on the device and in the training batches' shapes and layout; draws from no training generator."""
-        idx = torch.arange(n) % len(self.images)
+        if self.images is None:
+            pixels, idx = self.sampler.first(n)
+        else:
+            idx = torch.arange(n) % len(self.images)
+            pixels = self.images[idx]
         sigma = torch.full((n,), 0.5, device=self.device)
         return (
-            self._images_on_device(idx),
+            self._pixels_on_device(pixels),
             sigma,
             self._to_device(self.text_emb[idx]),
             self._to_device(self.text_mask[idx]),
         )
 
-    def _images_on_device(self, idx: torch.Tensor) -> torch.Tensor:
-        """The cached images at `idx`, in the model's range and memory format on the training device."""
+    def _pixels_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Images (uint8 pixels or latents) in the model's range and memory format on the training device."""
         # moved as uint8 and scaled where the model runs: a quarter of the bytes to copy to a GPU
-        x0 = self._to_device(self.images[idx])
+        x0 = self._to_device(pixels)
         x0 = to_model_range(x0) if x0.dtype == torch.uint8 else x0
         if self.speed_options.get("channels_last"):
             x0 = x0.contiguous(memory_format=torch.channels_last)
@@ -389,7 +406,10 @@ def build_session(
     resolution = resolve_resolution(cfg)
     # the main process fills the caches first; the others then read them
     with accelerator.main_process_first(), library_bars_off():
-        images = cached_images(table, digest, resolution, cache, progress)
+        if cfg.vae is None:
+            images = training_images(table, digest, resolution, cache, cfg.data_in_memory_max_mb, progress)
+        else:
+            images = cached_images(table, digest, resolution, cache, progress)
         tokenizer, text_encoder, info = load_text_encoder(cfg.text_encoder, cfg.text_encoder_license)
         texts = table["text"].astype(str).tolist()
         max_tokens = token_length(tokenizer, texts, cfg.max_text_tokens)
@@ -407,7 +427,9 @@ def build_session(
     # Seeded here, not only above: filling a cold cache draws random numbers that a warm one does not,
     # and the main process fills it while the others read it, so the initial weights would differ.
     torch.manual_seed(seed)
-    model = build_denoiser(cfg, text_dim, in_channels=images.shape[1], sample_size=images.shape[-1])
+    shards = images if isinstance(images, ShardIndex) else None
+    channels, side = (3, shards.resolution) if shards is not None else (images.shape[1], images.shape[-1])
+    model = build_denoiser(cfg, text_dim, in_channels=channels, sample_size=side)
     ema = EMA(model, cfg.ema_decay)
     precision = resolve_precision(cfg, device)
     # channels-last helps convolutions on GPUs; on this CPU it measured slower (with bf16 by a third)
@@ -448,7 +470,11 @@ def build_session(
         "optimizer": "AdamW fused" if fused else "AdamW foreach",
         "torch_compile": compiled,
         "text_embeddings": "reused from cache" if from_cache else "computed and cached",
-        "cached_decoded_images": True,
+        "training_images": (
+            f"streamed from {len(shards.groups)} Parquet row groups by {cfg.num_workers} DataLoader workers"
+            if shards is not None
+            else "decoded once, cached in memory"
+        ),
         "sharding": (
             f"fsdp ({units} units over {accelerator.num_processes} processes; the main process holds "
             f"{sharding.local_share(model):.1%} of the weights; "
@@ -466,7 +492,7 @@ def build_session(
         out_dir=out_dir,
         seed=seed,
         accelerator=accelerator,
-        images=images,
+        images=None if shards is not None else images,
         text_emb=emb,
         text_mask=mask,
         null_emb=null_emb.cpu(),
@@ -478,7 +504,11 @@ def build_session(
         ema=ema,
         opt=opt,
         flow=RectifiedFlow(),
-        sampler=EpochSampler(len(images), cfg.batch_size, seed, rank, world),
+        sampler=(
+            ShardBatches(shards, cfg.batch_size, seed, rank, world, cfg.num_workers)
+            if shards is not None
+            else EpochSampler(len(images), cfg.batch_size, seed, rank, world)
+        ),
         generator=generator,
         noise_generator=noise_generator,
         budget=Budget(start=start, deadline=deadline, reserve_s=3.0),
