@@ -3,12 +3,10 @@
 Pure over a `Generator` and the governed training records, so tests use generators with a known answer.
 """
 
-import io
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from audits.charts import side_by_side
 from audits.checks import threshold_check
@@ -18,47 +16,9 @@ from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
 from audits.memorization import DISTANCES, PIXEL_DISTANCE, imagehash_component, nearest_training
 from audits.pii import scan_captions
-from audits.provenance_marks import read_mark, watermark_component
+from audits.provenance_marks import watermark_component
+from audits.provenance_robustness import ATTACKS, attack, audit_output_provenance  # noqa: F401 - re-exported
 from audits.report import AuditReport, Metric
-from training.output_marks import WATERMARK_METHOD, marked_png_bytes
-
-ATTACKS = ("none", "jpeg_q75", "resize_0.75", "crop_0.9")
-
-
-def attack(img: Image.Image, name: str) -> Image.Image:
-    """The image after one everyday transformation (the provenance survival test)."""
-    if name == "none":
-        return img
-    if name == "jpeg_q75":
-        buf = io.BytesIO()
-        img.convert("RGB").save(buf, format="JPEG", quality=75)
-        buf.seek(0)
-        return Image.open(buf)
-    if name == "resize_0.75":  # downscale, then a verifier restores the size it expects
-        w, h = img.size
-        small = img.resize((w * 3 // 4, h * 3 // 4), Image.Resampling.BICUBIC)
-        return small.resize((w, h), Image.Resampling.BICUBIC)
-    if name == "crop_0.9":  # centre crop keeping 90% of each side
-        w, h = img.size
-        dx, dy = w // 20, h // 20
-        return img.crop((dx, dy, w - dx, h - dy))
-    raise ValueError(f"unknown attack {name!r}; one of {ATTACKS}")
-
-
-def mark_survival(images: np.ndarray, run_id: str, model_name: str) -> dict[str, dict[str, float]]:
-    """Share of marked images whose watermark / metadata is still read after each attack."""
-    counts = {a: {"watermark": 0, "metadata": 0} for a in ATTACKS}
-    for img in images:
-        # judged on the saved PNG, as a user would receive it
-        saved = Image.open(io.BytesIO(marked_png_bytes(Image.fromarray(img), run_id, model_name)))
-        saved.load()
-        for name in ATTACKS:
-            attacked = attack(saved, name)
-            mark = read_mark(attacked, run_id)
-            counts[name]["watermark"] += int(mark.watermark_found)
-            counts[name]["metadata"] += int(mark.metadata_found)
-    n = max(1, len(images))
-    return {a: {k: v / n for k, v in c.items()} for a, c in counts.items()}
 
 
 def replication_threshold(
@@ -120,10 +80,14 @@ def audit_deepfake(
     run_id: str = "",
     model_name: str = "t2i-pipeline model",
     held_out_images: np.ndarray | None = None,
+    creds=None,
+    training_mining: str = "notAllowed",
 ) -> AuditReport:
     """Replication rate, face share, PII in training captions and watermark survival, each with a verdict.
 
     `held_out_images` calibrate the replication threshold when `cfg.replication_distance` is None.
+    `creds` (`training.output_credentials.SigningCredentials`) sign the sampled outputs as every output
+    is signed; None: a throw-away key made for `run_id`.
     """
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -299,38 +263,18 @@ def audit_deepfake(
         ),
     ]
 
-    # provenance of outputs: marks and how they survive everyday edits
+    # provenance of outputs: signed and marked samples, and what survives which everyday edit
+    charts: list[Path] = []
     if cfg.watermark:
-        progress("deepfake: provenance marks", 0, 1)
-        survival = mark_survival(generated[: cfg.watermark_images], run_id or "audit-run", model_name)
-        progress("deepfake: provenance marks", 1, 1)
-        tables["mark_survival"] = [{"attack": a, **v} for a, v in survival.items()]
-        for a, v in survival.items():
-            metrics.append(
-                Metric(
-                    name=f"watermark_survival_{a}",
-                    value=v["watermark"],
-                    implementation=f"invisible-watermark {WATERMARK_METHOD}, 32-bit run tag, >= 29 bits (31 when a crop is searched)",
-                    details={
-                        "images": min(cfg.watermark_images, len(generated)),
-                        "metadata_survival": v["metadata"],
-                    },
-                )
-            )
-        checks.append(
-            threshold_check(
-                "watermark_survival_jpeg_q75",
-                survival["jpeg_q75"]["watermark"],
-                cfg.min_watermark_survival,
-                "min",
-                "share of marked images whose watermark is read after JPEG quality 75",
-                "raise the watermark strength or the upscale size in audits.provenance_marks",
-                audit="deepfake",
-                allow_unmeasured=cfg.allow_unmeasured,
-            )
+        found = audit_output_provenance(
+            cfg, generated, run_id or "audit-run", model_name, creds, training_mining, out_dir, progress
         )
-        if survival["none"]["watermark"] < 1.0:
-            notes.append("some marks were not read back even unedited: see the mark_survival table")
+        tables["mark_survival"] = found.rows
+        metrics += found.metrics
+        checks += found.checks
+        charts.append(found.chart)
+        examples += found.samples
+        notes += found.notes
     else:
         notes.append("watermark disabled (audits.deepfake.watermark=false): outputs carry metadata only")
 
@@ -350,6 +294,7 @@ def audit_deepfake(
         metrics=metrics,
         tables=tables,
         examples=examples,
+        charts=charts,
         components=[opencv_component(), watermark_component(), imagehash_component()],
         notes=notes,
         seconds=time.perf_counter() - start,

@@ -9,7 +9,10 @@ Three independent signals, strongest first:
   on their own, so it is compared with the tag of each run id the file claims or the caller names.
 
 A file is recognised as this project's output when its manifest is intact (Valid or Trusted) and claims
-this project's generator and trainedAlgorithmicMedia, or when the watermark of a known run is found.
+this project's generator and trainedAlgorithmicMedia, or when the watermark of a known run is found on a
+file without a manifest (re-saved, screenshotted). A file whose manifest is broken (`Invalid`,
+`unreadable`) but whose watermark is found was changed after signing: it is reported as
+"watermark present, credentials invalid" and is not recognised, since nothing vouches for its pixels.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from training.output_credentials import CLAIM_GENERATOR, SOFT_BINDING_ALG
 from training.output_marks import DIGITAL_SOURCE_TYPE
 
 NO_MANIFEST = "none"
+BROKEN = ("Invalid", "unreadable")
+WATERMARK_BUT_INVALID = "watermark present, credentials invalid"
 
 
 class OutputProvenance(BaseModel):
@@ -47,6 +52,7 @@ class OutputProvenance(BaseModel):
     watermark_run: str | None = None  # the run whose tag the watermark matched
     watermark_matches_soft_binding: bool | None = None
     recognised: bool = False
+    status: str = ""  # signed output, watermark only, watermark present, credentials invalid, not ours
     reason: str = ""
 
 
@@ -79,6 +85,13 @@ def _read_manifest(data: bytes, fmt: str, trust_anchors: str | None, out: Output
         elif label == "c2pa.soft-binding" and body.get("alg") == SOFT_BINDING_ALG:
             value = (body.get("blocks") or [{}])[0].get("value", "")
             out.soft_binding_hex = base64.b64decode(value).hex() if value else None
+
+
+def c2pa_state(data: bytes, fmt: str, trust_anchors: str | None = None) -> str:
+    """The C2PA state of encoded image bytes of Pillow format `fmt`: Trusted, Valid, Invalid, unreadable or none."""
+    out = OutputProvenance(path="")
+    _read_manifest(data, fmt, trust_anchors, out)
+    return out.c2pa_state
 
 
 def check_output(
@@ -128,11 +141,22 @@ def _decide(out: OutputProvenance) -> None:
         and out.claim_generator == CLAIM_GENERATOR
         and out.claimed_source_type == DIGITAL_SOURCE_TYPE
     )
+    codes = ", ".join(out.c2pa_failures)
     if signed_ours:
-        out.recognised, out.reason = True, f"C2PA manifest {out.c2pa_state}, claimed run {out.claimed_run}"
+        out.recognised, out.status = True, "signed output"
+        out.reason = f"C2PA manifest {out.c2pa_state}, claimed run {out.claimed_run}"
+    elif out.c2pa_state in BROKEN and out.watermark_run:
+        # changed after signing: the mark says whose it was, nothing vouches for what it shows now
+        out.status = WATERMARK_BUT_INVALID
+        out.reason = (
+            f"{WATERMARK_BUT_INVALID}: watermark of run {out.watermark_run}, C2PA {out.c2pa_state} ({codes})"
+        )
     elif out.watermark_run:
-        out.recognised, out.reason = True, f"watermark of run {out.watermark_run} found"
-    elif out.c2pa_state == "Invalid":
-        out.reason = f"C2PA manifest Invalid ({', '.join(out.c2pa_failures)}) and no known run's watermark"
+        out.recognised, out.status = True, "watermark only"
+        out.reason = f"watermark of run {out.watermark_run} found (C2PA {out.c2pa_state})"
+    elif out.c2pa_state in BROKEN:
+        out.status = "not recognised"
+        out.reason = f"C2PA manifest {out.c2pa_state} ({codes}) and no known run's watermark"
     else:
+        out.status = "not recognised"
         out.reason = "no intact manifest of this project and no known run's watermark"

@@ -3,7 +3,8 @@
 `training.output_marks` writes them (what is written and why is in its docstring). A watermark counts
 as read when at least 29 of its 32 bits match (chance: about 1 in 800,000). A cropped image moves the
 library's block grid; `read_mark` then searches the crop's offset (`watermark_search`) and needs 31 of
-32 bits over its 2,048 hypotheses.
+32 bits over its 2,048 hypotheses. A downscaled copy (every output is at least `MIN_SIDE` px on its
+short side) is read once more after scaling it back to that side (`watermark_rescaled`).
 """
 
 from pathlib import Path
@@ -17,8 +18,8 @@ from training.output_marks import (
     DECODER_MIN_PIXELS,
     DIGITAL_SOURCE_TYPE,
     MIN_BIT_ACCURACY,
+    MIN_SIDE,
     WATERMARK_BITS,
-    WATERMARK_METHOD,
     WATERMARK_SCALES,
     XMP_KEY,
     watermark_tag,
@@ -37,17 +38,21 @@ class ProvenanceMark(BaseModel):
     watermark_found: bool = False
     watermark_hex: str | None = None
     watermark_searched: bool = False  # found only by searching for a crop (see `watermark_search`)
+    watermark_rescaled: bool = False  # found only after scaling a downscaled copy back up
 
 
 def _decode_bits(img: Image.Image) -> list[int] | None:
-    from imwatermark import WatermarkDecoder
+    """The bits invisible-watermark's dwtDctSvd decoder reads, computed vectorised (about 15x faster:
+    the library scores its 4,096 blocks of a 512 px image one Python call each)."""
+    from audits.watermark_search import BITS, block_scores
 
     rgb = img.convert("RGB")
     if rgb.width * rgb.height < DECODER_MIN_PIXELS:
-        return None  # the decoder refuses small images: nothing to read
-    decoder = WatermarkDecoder("bits", WATERMARK_BITS)
+        return None  # the library's decoder refuses small images: nothing to read
     bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
-    return [int(b) for b in decoder.decode(bgr, WATERMARK_METHOD, scales=WATERMARK_SCALES)]
+    scores = block_scores(bgr, WATERMARK_SCALES[1]).reshape(-1)  # U channel, raster order, as the library
+    votes = np.array([scores[b::BITS].mean() for b in range(BITS)])
+    return [int(v) for v in votes * 255 > 127]
 
 
 def read_mark(
@@ -84,9 +89,25 @@ def read_mark(
             accuracy = float(np.mean(np.array(bits) == np.array(watermark_tag(run_id))))
             mark.watermark_bit_accuracy = accuracy
             mark.watermark_found = accuracy >= MIN_BIT_ACCURACY
+    if run_id and not mark.watermark_found and min(img.size) < MIN_SIDE:
+        _read_rescaled(img, run_id, mark)
     if run_id and not mark.watermark_found and search_crop:
         _search_cropped(img, run_id, mark)
     return mark
+
+
+def _read_rescaled(img: Image.Image, run_id: str, mark: ProvenanceMark) -> None:
+    """Read a copy smaller than any output again at the output size (one more 29-of-32 hypothesis)."""
+    factor = MIN_SIDE / min(img.size)
+    size = (round(img.width * factor), round(img.height * factor))
+    bits = _decode_bits(img.convert("RGB").resize(size, Image.Resampling.BICUBIC))
+    if bits is None:
+        return
+    accuracy = float(np.mean(np.array(bits) == np.array(watermark_tag(run_id))))
+    if accuracy >= MIN_BIT_ACCURACY:
+        mark.watermark_checked = mark.watermark_found = mark.watermark_rescaled = True
+        mark.watermark_bit_accuracy = accuracy
+        mark.watermark_hex = np.packbits(np.array(bits, dtype=np.uint8)).tobytes().hex()
 
 
 def _search_cropped(img: Image.Image, run_id: str, mark: ProvenanceMark) -> None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
-from audits.provenance_check import check_output
+from audits.provenance_check import WATERMARK_BUT_INVALID, check_output
 from tests.governance.c2pa_signing import signer_credentials
 from training.output_credentials import (
     SigningError,
@@ -102,13 +102,18 @@ def test_training_and_mining_permission_is_configurable(photo, throwaway, tmp_pa
     assert set(check_output(path).training_mining.values()) == {"allowed"}
 
 
-def test_one_pixel_changed_after_signing_is_invalid_but_the_watermark_still_says_whose(signed, tmp_path):
+def test_one_pixel_changed_after_signing_is_watermark_present_credentials_invalid_never_recognised(
+    signed, tmp_path
+):
     path = tmp_path / "tampered.png"
     path.write_bytes(_one_pixel_changed(signed.read_bytes()))
-    report = check_output(path)
-    assert report.c2pa_state == "Invalid"
-    assert any("dataHash.mismatch" in code for code in report.c2pa_failures), report.c2pa_failures
-    assert report.watermark_run == RUN and "watermark" in report.reason
+    for run_ids in (None, [RUN]):  # naming the run does not make a tampered file ours
+        report = check_output(path, run_ids)
+        assert report.c2pa_state == "Invalid"
+        assert any("dataHash.mismatch" in code for code in report.c2pa_failures), report.c2pa_failures
+        assert report.watermark_run == RUN  # the mark still says whose it was
+        assert report.status == WATERMARK_BUT_INVALID and report.reason.startswith(WATERMARK_BUT_INVALID)
+        assert not report.recognised
 
 
 def test_a_resaved_file_loses_c2pa_and_is_matched_by_its_watermark_only_when_the_run_is_named(
@@ -119,7 +124,7 @@ def test_a_resaved_file_loses_c2pa_and_is_matched_by_its_watermark_only_when_the
     assert check_output(path).c2pa_state == "none"
     assert not check_output(path).recognised  # 32 bits alone name no run
     report = check_output(path, run_ids=["another-run", RUN])
-    assert report.recognised and report.watermark_run == RUN
+    assert report.recognised and report.watermark_run == RUN and report.status == "watermark only"
 
 
 def test_a_real_photo_the_project_did_not_make_is_not_recognised(photo, tmp_path):

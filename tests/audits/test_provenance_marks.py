@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audits import watermark_search
 from audits.provenance_marks import read_mark
-from training.output_marks import DIGITAL_SOURCE_TYPE, MIN_SIDE, XMP_KEY, mark_image, save_marked_png
+from training.output_marks import (
+    DIGITAL_SOURCE_TYPE,
+    MIN_SIDE,
+    WATERMARK_SCALES,
+    XMP_KEY,
+    mark_image,
+    save_marked_png,
+    watermark_tag,
+)
 
 
 def _emoji(emoji, i=0) -> Image.Image:
@@ -43,7 +50,7 @@ def test_watermark_survives_jpeg_q75(emoji):
 
 
 def test_a_cropped_image_is_found_by_searching_where_the_crop_was_taken(emoji):
-    from audits.deepfake import attack
+    from audits.provenance_robustness import attack
 
     for i in range(3):
         marked = mark_image(_emoji(emoji, i * 5), f"run-{i}", "tiny-unet")
@@ -59,22 +66,35 @@ def test_a_cropped_image_is_found_by_searching_where_the_crop_was_taken(emoji):
         assert not read_mark(unmarked, run_id=f"run-{i}").watermark_found
 
 
-def _plain_bits(bgr: np.ndarray, scale: float) -> np.ndarray:
-    """The bits the library's decoder reads (raster-order voting from the top-left block)."""
-    scores = watermark_search.block_scores(bgr, scale).reshape(-1)
-    votes = np.array([scores[b :: watermark_search.BITS].mean() for b in range(watermark_search.BITS)])
-    return (votes * 255 > 127).astype(int)
+def _library_bits(img: Image.Image) -> list[int]:
+    """What invisible-watermark's own decoder reads (one Python call per block: slow, the reference)."""
+    from imwatermark import WatermarkDecoder
+
+    bgr = np.ascontiguousarray(np.asarray(img.convert("RGB"))[:, :, ::-1])
+    return [int(b) for b in WatermarkDecoder("bits", 32).decode(bgr, "dwtDctSvd", scales=WATERMARK_SCALES)]
 
 
-def test_the_vectorised_block_scores_are_the_librarys(emoji):
+def test_the_vectorised_decoder_reads_the_bits_the_library_reads(emoji):
     from audits.provenance_marks import _decode_bits
 
     for i in range(3):
         marked = mark_image(_emoji(emoji, i * 3), f"run-{i}", "tiny-unet")
-        bgr = np.ascontiguousarray(np.asarray(marked)[:, :, ::-1])
-        assert list(_plain_bits(bgr, 36)) == _decode_bits(marked)
-        noisy = np.ascontiguousarray(np.asarray(_emoji(emoji, i).resize((512, 512)))[:, :, ::-1])
-        assert list(_plain_bits(noisy, 36)) == _decode_bits(Image.fromarray(noisy[:, :, ::-1]))
+        assert _decode_bits(marked) == _library_bits(marked) == watermark_tag(f"run-{i}")
+        buf = io.BytesIO()
+        marked.save(buf, format="JPEG", quality=50)  # damaged: some bits flip, the same ones
+        damaged = Image.open(io.BytesIO(buf.getvalue()))
+        assert _decode_bits(damaged) == _library_bits(damaged)
+        noisy = _emoji(emoji, i).resize((512, 384))  # unmarked, and not square
+        assert _decode_bits(noisy) == _library_bits(noisy)
+    assert _decode_bits(Image.new("RGB", (255, 256))) is None  # under the library's minimum
+
+
+def test_a_downscaled_copy_is_read_at_the_output_size(emoji):
+    marked = mark_image(_emoji(emoji, 4), "run-4", "tiny-unet")
+    half = marked.resize((256, 256), Image.Resampling.BICUBIC)
+    mark = read_mark(half, run_id="run-4", search_crop=False)
+    assert mark.watermark_found and mark.watermark_rescaled
+    assert not read_mark(half, run_id="run-5", search_crop=False).watermark_found
 
 
 def test_marking_keeps_the_picture_visible(emoji):
