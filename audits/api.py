@@ -40,7 +40,10 @@ def _model_generator(model_dir: Path, steps: int, guidance: float, batch_size: i
 def _model_name(model_dir: Path) -> str:
     index = Path(model_dir) / "model_index.json"
     if index.is_file():
-        name = json.loads(index.read_text()).get("_class_name")
+        saved = json.loads(index.read_text())
+        if saved.get("model_name"):  # the name the run exported its model under
+            return str(saved["model_name"])
+        name = saved.get("_class_name")
         if name:
             return f"{name} ({Path(model_dir).name})"
     return Path(model_dir).name
@@ -127,8 +130,18 @@ def run_deepfake(
     seed: int,
     progress: ProgressFn,
     run_id: str = "",
+    signing=None,
 ) -> AuditReport:
-    """Replication, faces, PII and provenance-mark survival; writes deepfake_report.json."""
+    """Replication, faces, PII and provenance-mark survival; writes deepfake_report.json.
+
+    `signing` (`audits.config.SigningConfig`) signs the sampled outputs as the run signs every output;
+    None: a throw-away key for `run_id`.
+    """
+    creds, mining = None, "notAllowed"
+    if signing is not None:
+        from training.output_credentials import credentials_for
+
+        creds, mining = credentials_for(signing, run_id or "audit-run"), signing.training_mining
     train, held_out = train_and_eval(read_governed(governed_path))
     with _caller_threads():
         generate, resolution = _model_generator(
@@ -145,5 +158,7 @@ def run_deepfake(
             run_id=run_id,
             model_name=_model_name(model_dir),
             held_out_images=load_images(held_out, resolution),
+            creds=creds,
+            training_mining=mining,
         )
     return _write(report, Path(out_dir), generate)

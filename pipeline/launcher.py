@@ -78,6 +78,8 @@ def train_distributed(
     resume: bool,
     log: Callable[[dict[str, float], int | None], None],
     progress: Callable[[str, int, int | None], None],
+    run_id: str = "",
+    model_name: str = "",
 ) -> TrainingReport:
     """Run the training stage under `accelerate launch`; raises with the launcher's output on failure."""
     import torch
@@ -95,6 +97,7 @@ def train_distributed(
     cmd = launch_command(
         processes, config_json, governed, out_dir, deadline, seed, resume, report, metrics, gpus
     )
+    cmd += ["--run-id", run_id, "--model-name", model_name]  # saved with the model for its outputs' marks
     log_path = out_dir / "launch.log"
     start, total = time.time(), max(1, round(deadline - time.time()))
     forwarded = 0  # bytes of metrics.jsonl already passed on

@@ -324,6 +324,8 @@ class Runner:
             log=lambda metrics, step: self._log_training(stage_run, progress, metrics, step),
             progress=progress,
             resume=resume,
+            run_id=self.state.run_id,  # saved with the model: pipe.save_image marks and signs for it
+            model_name=self.cfg.run.name,
         )
         if self.cfg.run.train_processes > 1:
             from pipeline.launcher import train_distributed
@@ -396,7 +398,14 @@ class Runner:
             report = api.run_bias(a.bias, model_dir, governed, out, seed, progress, deadline)
         else:
             report = api.run_deepfake(
-                a.deepfake, model_dir, governed, out, seed, progress, run_id=self.state.run_id
+                a.deepfake,
+                model_dir,
+                governed,
+                out,
+                seed,
+                progress,
+                run_id=self.state.run_id,
+                signing=a.signing,
             )
         self._save_report(stage, report)
         self._log_artifact(self.state.run_id, self.state.report_path(stage))

@@ -20,13 +20,16 @@ def train(
     log: LogFn,
     progress: ProgressFn,
     resume: bool = False,
+    run_id: str = "",
+    model_name: str = "",
 ) -> TrainingReport:
     """Train on the `train` split of the governed table until `deadline` (a `time.time()` value).
 
     Writes checkpoints under `out_dir/checkpoints/` and the final diffusers pipeline under
     `out_dir/model/`. With `resume=True` it continues from the newest complete checkpoint.
     Under `accelerate launch` every process calls this; only the main process writes the model,
-    and every process returns the same report.
+    and every process returns the same report. `run_id` and `model_name` are saved with the model: the
+    saved pipeline's `save_image` marks and signs for them.
     """
     start = time.time()  # first: even importing torch and diffusers counts against the budget
     from training import checkpoint as ckpt
@@ -62,7 +65,8 @@ def train(
             )  # the last state, so a later --resume (or a larger budget) continues
         s.ema.gather()  # collective when sharded: the main process exports the full EMA weights
         s.accelerator.wait_for_everyone()
-        report = finalize(s, stopped, energy.stop(), flops) if s.accelerator.is_main_process else None
+        main = s.accelerator.is_main_process
+        report = finalize(s, stopped, energy.stop(), flops, run_id, model_name) if main else None
         report = _share(s, report)
         s.accelerator.wait_for_everyone()
     finally:

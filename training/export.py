@@ -18,8 +18,22 @@ PIPELINE_FILE = "pipeline.py"  # the Hub convention for a custom pipeline beside
 PIPELINE_CLASS = "T2IPipeline"
 
 
-def make_pipeline(denoiser, text_encoder, tokenizer, max_tokens: int, steps: int, guidance: float, vae=None):
-    """An in-memory pipeline around the given modules (used for the sample grids and the export)."""
+def make_pipeline(
+    denoiser,
+    text_encoder,
+    tokenizer,
+    max_tokens: int,
+    steps: int,
+    guidance: float,
+    vae=None,
+    run_id: str | None = None,
+    model_name: str | None = None,
+):
+    """An in-memory pipeline around the given modules (used for the sample grids and the export).
+
+    `run_id` and `model_name` are saved in model_index.json, so `pipe.save_image` of the loaded
+    pipeline marks and signs its images for that run without `set_provenance`.
+    """
     return T2IPipeline(
         denoiser=denoiser,
         scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0),
@@ -29,6 +43,8 @@ def make_pipeline(denoiser, text_encoder, tokenizer, max_tokens: int, steps: int
         max_text_tokens=max_tokens,
         default_steps=steps,
         default_guidance_scale=guidance,
+        run_id=run_id or None,
+        model_name=model_name or None,
     )
 
 

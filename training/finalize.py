@@ -113,8 +113,16 @@ def measure_flops(s: Session) -> float | None:
     return flops
 
 
-def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float | None) -> TrainingReport:
-    """Main process: write out_dir/model (EMA weights), the final grid and chart; return the report."""
+def finalize(
+    s: Session,
+    stopped_reason: str,
+    energy: EnergyResult,
+    flops: float | None,
+    run_id: str = "",
+    model_name: str = "",
+) -> TrainingReport:
+    """Main process: write out_dir/model (EMA weights, with the run id and model name its outputs are
+    marked with), the final grid and chart; return the report."""
     cfg = s.cfg
     pipe = make_pipeline(
         s.ema.model,
@@ -124,6 +132,8 @@ def finalize(s: Session, stopped_reason: str, energy: EnergyResult, flops: float
         cfg.sample_steps,
         cfg.guidance_scale,
         vae=s.vae,
+        run_id=run_id,
+        model_name=model_name,
     )
     model_dir = save_model_dir(pipe, s.out_dir / "model")
     s.write_grid()

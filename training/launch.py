@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     parser.add_argument("--report", type=Path, help="where to write the TrainingReport JSON (main process)")
     parser.add_argument("--metrics", type=Path, help="append streamed metrics as JSON lines (main process)")
+    parser.add_argument("--run-id", default="", help="run id saved with the model (its outputs' marks)")
+    parser.add_argument("--model-name", default="", help="model name saved with the model")
     return parser.parse_args(argv)
 
 
@@ -50,7 +52,16 @@ def main(argv: list[str] | None = None) -> None:
                 fh.write(json.dumps({"step": step, **metrics}) + "\n")
 
     report = train(
-        cfg, args.governed, args.out, deadline, args.seed, log, lambda *a: None, resume=args.resume
+        cfg,
+        args.governed,
+        args.out,
+        deadline,
+        args.seed,
+        log,
+        lambda *a: None,
+        resume=args.resume,
+        run_id=args.run_id,
+        model_name=args.model_name,
     )
     from accelerate import PartialState
 
