@@ -39,7 +39,7 @@ def test_gpu_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
 
 def test_gpu_training_loop_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
     """The project's whole training stage on synthetic data and a random small encoder, tiny on a CPU."""
-    monkeypatch.setattr(sys, "argv", ["gpu_train_loop.py", str(tmp_path), "--smoke", "--budget", "25"])
+    monkeypatch.setattr(sys, "argv", ["gpu_train_loop.py", str(tmp_path), "--smoke", "--budget", "10"])
     _load("gpu_train_loop").main()
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["steps"] > 0 and result["stopped_reason"] == "budget"
