@@ -160,6 +160,26 @@ class DedupConfig(_Frozen):
         "cell of a 16x16 grid of the picture without its margin, any channel (0..1), after a fitted "
         "brightness/contrast change",
     )
+    pixel_candidate_distance: int = Field(
+        10,
+        ge=0,
+        le=32,
+        description="candidates the colour grid rejects, within this Hamming radius on either hash, are "
+        "verified on the two images' pixels (governance/pixel_match.py); below near_max_distance: no pixel check",
+    )
+    pixel_max_difference: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="pixel check: largest colour difference (0..1, any channel, after a 1 px blur) between the "
+        "two images' content aligned at <= 32x32, under the better of same framing and same scale",
+    )
+    pixel_max_share_ratio: float = Field(
+        1.15,
+        ge=1,
+        description="pixel check, same framing: the margins the two images had may differ by this ratio at most "
+        "(one shape drawn on different margins is a different picture)",
+    )
     eval_fraction: float = Field(0.05, ge=0, lt=1, description="share of kept records held out for audits")
     eval_dir: Path | None = Field(
         None, description="a user-given evaluation set (imagefolder) to check leakage"
@@ -210,3 +230,8 @@ class GovernanceConfig(_Frozen):
         "on a GPU or is off; in-process on 2 cores); 1 = in-process",
     )
     batch_size: int = Field(256, ge=1, description="records per batch")
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="where ingest's per-record work runs: local (this machine, never imports Ray) or ray "
+        "(Ray Data on the cluster RAY_ADDRESS names, else a local one; needs pip install 't2i-pipeline[ray]')",
+    )

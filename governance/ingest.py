@@ -364,7 +364,9 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     tally = _Tally(folder)
     nsfw = _NsfwOncePerContent(None)
     if not finished:
-        nsfw = _ingest_shards(cfg, loaded, work_dir, anchors, tally, progress)
+        from governance.engines import shard_writer  # this machine, or Ray with governance.engine=ray
+
+        nsfw = shard_writer(cfg)(cfg, loaded, work_dir, anchors, tally, progress)
         meta = {
             "source": loaded.name,
             "root": str(loaded.root),

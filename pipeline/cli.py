@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.errors import UsageError
 
@@ -23,7 +24,8 @@ DEFAULT_CONFIG = Path("pipeline.yaml")
 
 
 def _fail_usage(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # escaped: a message naming `pip install 'pkg[extra]'` must not lose its brackets to Rich markup
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -166,9 +168,11 @@ def _make_runner(
 
 
 def _preflight(cfg) -> None:
-    """Fail before anything is recorded when the dataset as a whole cannot be read."""
+    """Fail before anything is recorded when the dataset as a whole cannot be read, or the engine cannot run."""
+    from governance.engines import check_engine
     from governance.sources import load_source
 
+    check_engine(cfg.governance)
     load_source(cfg.governance.data)
 
 

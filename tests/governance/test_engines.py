@@ -1,0 +1,102 @@
+"""governance.engine without a Ray cluster: the default never imports Ray, a missing Ray or a cluster
+that does not answer exits 2 before any work, and the Ray engine's consolidation keeps exactly one
+row per record (the Ray runs themselves are in test_engines_ray.py)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from governance.engines.ray_engine import EVIDENCE_SCHEMA, _collect
+from tests.pipeline.real_cli import as_sets
+
+SETS = as_sets(["governance.engine=ray", "governance.data.limit=3", "governance.nsfw.enabled=false"])
+
+
+def test_the_local_engine_governs_without_importing_ray(tmp_path):
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from governance import stages\n"
+        "from governance.config import DataConfig, GovernanceConfig, NsfwConfig\n"
+        "cfg = GovernanceConfig(data=DataConfig(limit=4), nsfw=NsfwConfig(enabled=False))\n"
+        f"counts = stages.ingest(cfg, Path({str(tmp_path)!r}), lambda *a: None)\n"
+        "print(counts.records_in, 'ray' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["4", "False"]
+
+
+def _run_cli(tmp_path: Path, prelude: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    # The real CLI entry point, after `prelude` (which can make an import fail in that process).
+    code = f"{prelude}\nimport sys\nfrom pipeline.cli import app\nsys.argv = ['pipeline', *sys.argv[1:]]\napp()\n"
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RAY_ADDRESS"))}
+    child |= {"HF_HUB_OFFLINE": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", code, "run", "--until", "governance", *SETS],
+        cwd=tmp_path, env=child, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_engine_ray_without_ray_installed_exits_2_before_any_work(tmp_path):
+    # None in sys.modules makes `import ray` raise ImportError, as on a machine without it.
+    proc = _run_cli(tmp_path, "import sys; sys.modules['ray'] = None; sys.modules['ray.data'] = None")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "pip install 't2i-pipeline[ray]'" in proc.stderr and "governance.engine" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "mlruns").exists()  # nothing recorded
+
+
+def test_engine_ray_with_a_cluster_address_that_does_not_answer_exits_2_before_any_work(tmp_path):
+    pytest.importorskip("ray.data", reason="Ray is not installed: pip install 't2i-pipeline[ray]'")
+    with socket.socket() as s:  # a port nothing listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _run_cli(tmp_path, "", env={"RAY_ADDRESS": f"127.0.0.1:{port}"})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"RAY_ADDRESS='127.0.0.1:{port}' does not answer" in proc.stderr
+    assert "ray start --head" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "mlruns").exists()
+
+
+def _row(record_id: str, index: int, sha: str | None) -> dict:
+    return {
+        "record_id": record_id, "shard": 0, "index": index, "content_sha256": sha, "width": 8,
+        "height": 8, "format": "PNG", "phash": -5, "color_hash": "ab", "signals": "{}",
+        "failure_reason": None, "failure_detail": None, "detections": json.dumps([]), "small": None,
+        "small_shape": None,
+    }  # fmt: skip
+
+
+def _window(out: Path, files: list[list[dict]]) -> list:
+    out.mkdir()
+    for n, rows in enumerate(files):
+        pq.write_table(pa.Table.from_pylist(rows, schema=EVIDENCE_SCHEMA), out / f"part-{n}.parquet")
+    given = [{"record_id": "s/a", "index": 0}, {"record_id": "s/b", "index": 1}]
+    return [(0, [], given)]
+
+
+def test_a_retried_task_s_second_copy_is_kept_once(tmp_path):
+    rows = [_row("s/a", 0, "aa"), _row("s/b", 1, "bb")]
+    window = _window(tmp_path / "w", [rows, rows[:1]])  # the first row written twice (a retried write)
+    evidence, detections = _collect(window, tmp_path / "w")[0]
+    assert sorted(evidence) == [0, 1] and evidence[0].content_sha256 == "aa" and detections[1] == []
+
+
+def test_two_copies_of_a_record_that_disagree_fail_loudly(tmp_path):
+    window = _window(tmp_path / "w", [[_row("s/a", 0, "aa"), _row("s/b", 1, "bb")], [_row("s/a", 0, "zz")]])
+    with pytest.raises(RuntimeError, match=r"'s/a' was computed twice .*content_sha256"):
+        _collect(window, tmp_path / "w")
+
+
+def test_a_record_lost_by_the_cluster_fails_loudly(tmp_path):
+    window = _window(tmp_path / "w", [[_row("s/a", 0, "aa")]])
+    with pytest.raises(RuntimeError, match=r"lost records \['s/b'\]"):
+        _collect(window, tmp_path / "w")
