@@ -270,6 +270,7 @@ def audit_deepfake(
             cfg, generated, run_id or "audit-run", model_name, creds, training_mining, out_dir, progress
         )
         tables["mark_survival"] = found.rows
+        tables["output_signing"] = found.signing
         metrics += found.metrics
         checks += found.checks
         charts.append(found.chart)

@@ -214,8 +214,9 @@ class OutputProvenanceAudit:
     metrics: list[Metric]
     checks: list[AuditCheck]
     chart: Path
-    samples: list[Path]
+    samples: list[Path]  # the signed outputs, then the signer's public certificate chain
     notes: list[str]
+    signing: list[dict]  # one row: the signer (`signer_row`)
 
 
 def audit_output_provenance(
@@ -244,6 +245,8 @@ def audit_output_provenance(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         samples.append(path)
+    certificate = Path(out_dir) / "signing_certificate.pem"  # public chain only: published with the card
+    certificate.write_bytes(creds.chain_pem)
     rows = mark_survival(outputs, [unmarked_copy(img) for img in sample], run_id)
     progress("deepfake: provenance marks", 1, 1)
     notes = []
@@ -259,7 +262,29 @@ def audit_output_provenance(
         WATERMARK_METHOD,
     )
     chart = survival_chart(rows, Path(out_dir) / "mark_survival.png")
-    return OutputProvenanceAudit(rows, survival_metrics(rows), checks, chart, samples, notes)
+    return OutputProvenanceAudit(
+        rows, survival_metrics(rows), checks, chart, [*samples, certificate], notes, [signer_row(creds)]
+    )
+
+
+def signer_row(creds) -> dict:
+    """Who signs the outputs: the leaf certificate's subject and issuer, and whether to trust it."""
+    from cryptography import x509
+
+    from training.output_credentials import signer_note
+
+    leaf = x509.load_pem_x509_certificates(creds.chain_pem)[0]
+    return {
+        "subject": leaf.subject.rfc4514_string(),
+        "issuer": leaf.issuer.rfc4514_string(),
+        "algorithm": creds.alg.upper(),
+        "valid_until": f"{leaf.not_valid_after_utc:%Y-%m-%d}",
+        "throwaway": creds.throwaway,
+        "trust": "self-signed throw-away: not trustworthy for publishing"
+        if creds.throwaway
+        else "configured certificate chain (trusted where a verifier trusts its root)",
+        "note": signer_note(creds),
+    }
 
 
 def survival_metrics(rows: list[dict]) -> list[Metric]:

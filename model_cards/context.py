@@ -24,6 +24,7 @@ from model_cards.formatting import (
 from model_cards.inputs import CardInputs, GateRow
 from model_cards.licensing import LICENSES_FILE, CardLicense
 from model_cards.metadata import dataset_name
+from model_cards.provenance import provenance_view
 from model_cards.third_party import collect_components
 from model_cards.verdicts import VERDICT_HEADLINES, reason_words
 from training.report import ComputeRecord, TrainingReport
@@ -365,6 +366,7 @@ def build_context(
         "compute_table": _compute_table(tr, inputs.budget) if tr is not None else None,
         "evaluation_table": md_table(_metrics_rows(inputs.audits)),
         "audits": audits,
+        "provenance": provenance_view(by_name.get("deepfake"), copier, inputs.run_id) if tr else None,
         "gates_table": md_table(
             {
                 "stage": g.stage,
