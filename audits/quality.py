@@ -118,51 +118,11 @@ def _fd_part(
 ) -> _Part:
     """FD and KID of generated vs held-out, and the FD of real train vs held-out images as the baseline."""
     part = _Part()
-    common = {k: v for k, v in details.items() if k not in ("generated", "held_out")}
     fd = frechet_distance(gen_feats, real_feats)
-    part.metrics.append(
-        Metric(
-            name="fd_mobilenetv2_imagenet",
-            value=fd,
-            feature_network=FEATURE_NETWORK,
-            implementation="audits.frechet.frechet_distance (numpy eigh; FID formula)",
-            details=details,
-        )
-    )
-    kid_size = min(cfg.kid_subset_size, len(gen_feats), len(real_feats))
-    kid, kid_std = kernel_distance(gen_feats, real_feats, cfg.kid_subsets, kid_size, seed)
-    part.metrics.append(
-        Metric(
-            name="kid_mobilenetv2_imagenet",
-            value=kid,
-            feature_network=FEATURE_NETWORK,
-            implementation="audits.frechet.kernel_distance (unbiased MMD^2, cubic kernel)",
-            details={**details, "std": kid_std, "subsets": cfg.kid_subsets, "subset_size": kid_size},
-        )
-    )
-    # The same distance between real images, with as many train images as generated ones (the FD's
-    # small-sample bias grows as samples shrink, so both sides must be the same size).
+    part.metrics += _distance_metrics(cfg, fd, gen_feats, real_feats, details, seed)
     floor_n = min(len(train_feats), len(gen_feats))
-    floors = [
-        frechet_distance(train_feats[rng.choice(len(train_feats), floor_n, replace=False)], real_feats)
-        for _ in range(FLOOR_DRAWS)
-    ]
-    floor = float(np.mean(floors))
-    part.metrics.append(
-        Metric(
-            name="fd_mobilenetv2_imagenet_train_vs_heldout",
-            value=floor,
-            feature_network=FEATURE_NETWORK,
-            implementation="audits.frechet.frechet_distance between real train and held-out images, "
-            f"mean of {FLOOR_DRAWS} train draws",
-            details={
-                "train": floor_n,
-                "held_out": len(real_feats),
-                "draw_std": float(np.std(floors)),
-                **common,
-            },
-        )
-    )
+    floor, floor_metric = _real_floor(train_feats, real_feats, floor_n, details, rng)
+    part.metrics.append(floor_metric)
     ratio = fd / floor if floor > 0 else None
     if ratio is not None:
         part.metrics.append(
@@ -203,7 +163,77 @@ def _fd_part(
     return part
 
 
-def _alignment_part(
+def _distance_metrics(
+    cfg: QualityConfig, fd: float, gen_feats: np.ndarray, real_feats: np.ndarray, details: dict, seed: int
+) -> list[Metric]:
+    """FD and KID of generated vs held-out features."""
+    kid_size = min(cfg.kid_subset_size, len(gen_feats), len(real_feats))
+    kid, kid_std = kernel_distance(gen_feats, real_feats, cfg.kid_subsets, kid_size, seed)
+    return [
+        Metric(
+            name="fd_mobilenetv2_imagenet",
+            value=fd,
+            feature_network=FEATURE_NETWORK,
+            implementation="audits.frechet.frechet_distance (numpy eigh; FID formula)",
+            details=details,
+        ),
+        Metric(
+            name="kid_mobilenetv2_imagenet",
+            value=kid,
+            feature_network=FEATURE_NETWORK,
+            implementation="audits.frechet.kernel_distance (unbiased MMD^2, cubic kernel)",
+            details={**details, "std": kid_std, "subsets": cfg.kid_subsets, "subset_size": kid_size},
+        ),
+    ]
+
+
+def _real_floor(
+    train_feats: np.ndarray, real_feats: np.ndarray, n: int, details: dict, rng: np.random.Generator
+) -> tuple[float, Metric]:
+    """The FD between `n` real train images and the held-out ones, mean of FLOOR_DRAWS draws.
+
+    As many train images as generated ones: the FD's small-sample bias grows as samples shrink, so
+    both sides of the ratio must be the same size.
+    """
+    floors = [
+        frechet_distance(train_feats[rng.choice(len(train_feats), n, replace=False)], real_feats)
+        for _ in range(FLOOR_DRAWS)
+    ]
+    floor = float(np.mean(floors))
+    common = {k: v for k, v in details.items() if k not in ("generated", "held_out")}
+    metric = Metric(
+        name="fd_mobilenetv2_imagenet_train_vs_heldout",
+        value=floor,
+        feature_network=FEATURE_NETWORK,
+        implementation="audits.frechet.frechet_distance between real train and held-out images, "
+        f"mean of {FLOOR_DRAWS} train draws",
+        details={"train": n, "held_out": len(real_feats), "draw_std": float(np.std(floors)), **common},
+    )
+    return floor, metric
+
+
+@dataclass
+class _Alignment:
+    """Top-k retrieval of the in-domain probe on held-out pairs and on generated images."""
+
+    scores: dict[str, float]
+    captions: int
+    details: dict
+
+    @property
+    def chance(self) -> float:
+        return min(1.0, 5 / self.captions)
+
+    @property
+    def probe_lift(self) -> float:
+        return self.scores["alignment_probe_heldout_top5"] / self.chance
+
+    @property
+    def generated_lift(self) -> float:
+        return self.scores["alignment_generated_top5"] / self.chance
+
+
+def _alignment_scores(
     cfg: QualityConfig,
     train: GovernedRecords,
     train_feats: np.ndarray,
@@ -212,11 +242,9 @@ def _alignment_part(
     real_texts: list[str],
     gen_feats: np.ndarray,
     prompts: list[str],
-    common: dict,
     seed: int,
-) -> _Part:
-    """The in-domain probe (learned on the train split), on held-out pairs and on generated images."""
-    part = _Part()
+) -> _Alignment:
+    """Train the probe on the train split and score held-out and generated images against held-out captions."""
     train_text = embed_texts([train.texts[i] for i in probe_idx])
     probe = train_probe(train_feats, train_text, seed=seed, steps=cfg.probe_steps)
     captions = sorted(set(real_texts))
@@ -231,16 +259,51 @@ def _alignment_part(
         "alignment_generated_top1": float(retrieval_hits(sim_gen, gen_own, 1).mean()),
         "alignment_generated_top5": float(retrieval_hits(sim_gen, gen_own, 5).mean()),
     }
-    chance = min(1.0, 5 / len(captions))
     details = {
         "train_pairs": len(probe_idx),
         "candidate_captions": len(captions),
         "chance_top1": 1 / len(captions),
-        "chance_top5": chance,
+        "chance_top5": min(1.0, 5 / len(captions)),
         "text_encoder": TEXT_ENCODER,
         "steps": cfg.probe_steps,
-        **common,
     }
+    return _Alignment(scores, len(captions), details)
+
+
+def _alignment_unmeasurable(cfg: QualityConfig, al: _Alignment) -> str:
+    """Why the lift cannot judge this model ('' when it can): too few captions, or a probe that cannot read."""
+    need = cfg.min_alignment_lift
+    if need is not None and 1 / al.chance < 2 * need:
+        return (
+            f"with {al.captions} held-out captions even a perfect model's lift is at most {1 / al.chance:.3g}, "
+            f"under twice the threshold; raise governance.dedup.eval_fraction or add data"
+        )
+    if need is not None and al.probe_lift < need:
+        return (
+            f"the probe itself retrieves held-out captions only {al.probe_lift:.3g}x as often as chance, so it "
+            "cannot judge generated images; raise audits.quality.probe_steps or probe_train_images"
+        )
+    return ""
+
+
+def _alignment_part(
+    cfg: QualityConfig,
+    train: GovernedRecords,
+    train_feats: np.ndarray,
+    probe_idx: np.ndarray,
+    real_feats: np.ndarray,
+    real_texts: list[str],
+    gen_feats: np.ndarray,
+    prompts: list[str],
+    common: dict,
+    seed: int,
+) -> _Part:
+    """The in-domain probe (learned on the train split), on held-out pairs and on generated images."""
+    part = _Part()
+    al = _alignment_scores(
+        cfg, train, train_feats, probe_idx, real_feats, real_texts, gen_feats, prompts, seed
+    )
+    details = {**al.details, **common}
     impl = "in-domain alignment probe (linear heads, symmetric InfoNCE on the train split); not CLIP"
     part.metrics += [
         Metric(
@@ -250,50 +313,40 @@ def _alignment_part(
             feature_network=FEATURE_NETWORK,
             details={**details, "images": len(gen_feats) if "generated" in name else len(real_feats)},
         )
-        for name, value in scores.items()
+        for name, value in al.scores.items()
     ]
-    probe_lift, gen_lift = (
-        scores["alignment_probe_heldout_top5"] / chance,
-        scores["alignment_generated_top5"] / chance,
-    )
-    need = cfg.min_alignment_lift
-    why = ""
-    if need is not None and 1 / chance < 2 * need:
-        why = (
-            f"with {len(captions)} held-out captions even a perfect model's lift is at most {1 / chance:.3g}, "
-            f"under twice the threshold; raise governance.dedup.eval_fraction or add data"
-        )
-    elif need is not None and probe_lift < need:
-        why = (
-            f"the probe itself retrieves held-out captions only {probe_lift:.3g}x as often as chance, so it "
-            "cannot judge generated images; raise audits.quality.probe_steps or probe_train_images"
-        )
     part.metrics.append(
         Metric(
             name="alignment_generated_top5_lift",
-            value=gen_lift,
+            value=al.generated_lift,
             implementation="alignment_generated_top5 / chance_top5 (5 / candidate captions)",
             feature_network=FEATURE_NETWORK,
-            details={**details, "probe_heldout_top5_lift": probe_lift, "images": len(gen_feats)},
+            details={**details, "probe_heldout_top5_lift": al.probe_lift, "images": len(gen_feats)},
         )
     )
-    part.checks += [
+    part.checks += _alignment_checks(cfg, al, _alignment_unmeasurable(cfg, al))
+    return part
+
+
+def _alignment_checks(cfg: QualityConfig, al: _Alignment, why: str) -> list[AuditCheck]:
+    """The lift gate (not measured when `why`) and the probe's own and the raw top-5 checks."""
+    return [
         _check(
             cfg,
             "alignment_generated_top5_lift",
-            None if why else gen_lift,
-            need,
+            None if why else al.generated_lift,
+            cfg.min_alignment_lift,
             "min",
-            f"how many times more often than chance ({chance:.3g}) a generated image's prompt is in the "
-            f"probe's top 5 of {len(captions)} held-out captions (the probe scores real held-out images "
-            f"at {probe_lift:.3g}x)",
+            f"how many times more often than chance ({al.chance:.3g}) a generated image's prompt is in the "
+            f"probe's top 5 of {al.captions} held-out captions (the probe scores real held-out images "
+            f"at {al.probe_lift:.3g}x)",
             "images do not follow their prompts: train longer or raise guidance_scale",
             why=why,
         ),
         _check(
             cfg,
             "alignment_probe_heldout_top5",
-            scores["alignment_probe_heldout_top5"],
+            al.scores["alignment_probe_heldout_top5"],
             cfg.min_probe_heldout_top5,
             "min",
             "held-out top-5 retrieval accuracy of the alignment probe (how far it can be trusted)",
@@ -302,14 +355,13 @@ def _alignment_part(
         _check(
             cfg,
             "alignment_generated_top5",
-            scores["alignment_generated_top5"],
+            al.scores["alignment_generated_top5"],
             cfg.min_alignment_top5,
             "min",
             "share of generated images whose prompt is in the probe's top 5 captions",
             "images do not follow their prompts: train longer or raise guidance_scale",
         ),
     ]
-    return part
 
 
 def _unmeasured_features(cfg: QualityConfig, why: str) -> _Part:
