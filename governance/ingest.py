@@ -30,6 +30,7 @@ from governance.decisions import (
     FINDINGS_DIR,
     FindingsLog,
     consolidate_findings,
+    findings_files,
     findings_path,
     load_findings,
     sorted_json,
@@ -49,6 +50,7 @@ from governance.tables import (
     SOURCE_FILE,
     atomic_parquet,
     atomic_text,
+    concat_parquet,
     consolidate_ingest,
 )
 
@@ -376,17 +378,37 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
         }
         # Later passes read one table and one findings file instead of every shard's.
         atomic_text(json.dumps(meta, indent=2), folder / SOURCE_FILE)
-        consolidate_ingest(work_dir, {})
-        consolidate_findings(work_dir, "ingest")
+        consolidate_ingest(work_dir)
+        _consolidate_findings(work_dir)
     total = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))["records"]
     progress("ingest", total, total)
-    stored = FindingsLog.from_frame("ingest", load_findings(work_dir, ["ingest"]))
-    counts = stored.counts("ingest", total, time.perf_counter() - started)
+    counts = _stored_counts(work_dir).counts("ingest", total, time.perf_counter() - started)
     counts.metrics["records_ingested_now"] = float(tally.records - tally.reused)
     counts.metrics["records_per_second"] = counts.metrics["records_ingested_now"] / max(counts.seconds, 1e-9)
     counts.metrics["nsfw_reused_for_identical_files"] = float(nsfw.reused)
     counts.artifacts = [findings_path(work_dir, "ingest")]  # the stage's findings, for review in MLflow
     return counts
+
+
+def _consolidate_findings(work_dir: Path) -> None:
+    """The shards' findings as one log, copied a shard at a time (not loaded as one table)."""
+    shards = findings_files(work_dir, ["ingest"])
+    if shards:
+        concat_parquet(shards, findings_path(work_dir, "ingest"))
+    else:
+        consolidate_findings(work_dir, "ingest")  # no shard: an empty log with the stored schema
+
+
+def _stored_counts(work_dir: Path) -> FindingsLog:
+    """The stored ingest findings that decide something, without their evidence.
+
+    Counts only look at drop and quarantine findings; the evidence-only ones and every finding's
+    evidence would cost memory per record for nothing.
+    """
+    frame = load_findings(work_dir, ["ingest"], ["record_id", "check", "decision", "reason"])
+    deciding = frame[frame["decision"] != str(Decision.KEEP)].copy()
+    deciding["evidence"] = None
+    return FindingsLog.from_frame("ingest", deciding)
 
 
 def _ingest_shards(

@@ -7,7 +7,8 @@ and independent of input order.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 from governance.manifest import Split
 
@@ -20,14 +21,9 @@ def eval_target(kept: int, eval_fraction: float) -> int:
     return min(target, max(kept - 1, 0))
 
 
-def assign_splits(
-    record_ids: Sequence[str], clusters: Sequence[str], eval_fraction: float, seed: int
-) -> list[str]:
-    """The split of each record; `clusters[i]` names the similarity cluster of `record_ids[i]`."""
-    members: dict[str, int] = {}
-    for cluster in clusters:
-        members[cluster] = members.get(cluster, 0) + 1
-    target = eval_target(len(record_ids), eval_fraction)
+def held_out_clusters(members: Mapping[str, int], eval_fraction: float, seed: int) -> set[str]:
+    """The clusters that go to eval; `members[c]` is how many kept records cluster `c` holds."""
+    target = eval_target(sum(members.values()), eval_fraction)
     order = sorted(members, key=lambda c: hashlib.sha256(f"{seed}\0{c}".encode()).hexdigest())
     held_out: set[str] = set()
     count = 0
@@ -37,4 +33,14 @@ def assign_splits(
         if count + members[cluster] <= target:
             held_out.add(cluster)
             count += members[cluster]
+    return held_out
+
+
+def assign_splits(
+    record_ids: Sequence[str], clusters: Sequence[str], eval_fraction: float, seed: int
+) -> list[str]:
+    """The split of each record; `clusters[i]` names the similarity cluster of `record_ids[i]`."""
+    if len(record_ids) != len(clusters):
+        raise ValueError(f"{len(record_ids)} record ids but {len(clusters)} clusters")
+    held_out = held_out_clusters(Counter(clusters), eval_fraction, seed)
     return [str(Split.EVAL) if c in held_out else str(Split.TRAIN) for c in clusters]
