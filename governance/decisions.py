@@ -135,26 +135,39 @@ def consolidate_findings(work_dir: Path, name: str) -> Path:
     )
 
 
-def load_findings(work_dir: Path, names: Iterable[str] | None = None) -> pd.DataFrame:
-    """All stored findings, or those of the named logs.
+def findings_files(work_dir: Path, names: Iterable[str] | None = None) -> list[Path]:
+    """The files holding all stored findings, or those of the named logs, in the order they are read.
 
     A log may be stored in shards (`ingest-00000`, `ingest-00001`, ...) and later consolidated into
     one file (`ingest`); the name `ingest` reads the consolidated file when it exists, else the shards.
     """
     folder = Path(work_dir) / FINDINGS_DIR
-    frames = []
-    if folder.is_dir():
-        paths = sorted(folder.glob("*.parquet"))
-        stems = {p.stem for p in paths}
-        for path in paths:
-            base = _shard_of(path.stem)
-            if base is not None and base in stems:
-                continue  # superseded by the consolidated log
-            if names is not None and path.stem not in names and base not in names:
-                continue
-            frames.append(pd.read_parquet(path))
+    if not folder.is_dir():
+        return []
+    wanted = None if names is None else set(names)
+    paths = sorted(folder.glob("*.parquet"))
+    stems = {p.stem for p in paths}
+    out = []
+    for path in paths:
+        base = _shard_of(path.stem)
+        if base is not None and base in stems:
+            continue  # superseded by the consolidated log
+        if wanted is not None and path.stem not in wanted and base not in wanted:
+            continue
+        out.append(path)
+    return out
+
+
+def load_findings(
+    work_dir: Path, names: Iterable[str] | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """All stored findings, or those of the named logs (see `findings_files`).
+
+    `columns` reads only those: a pass that needs decisions does not load every finding's evidence.
+    """
+    frames = [pd.read_parquet(path, columns=columns) for path in findings_files(work_dir, names)]
     if not frames:
-        return pd.DataFrame(columns=_COLUMNS)
+        return pd.DataFrame(columns=columns or _COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -203,5 +216,5 @@ def resolve(record_ids: list[str], findings: pd.DataFrame) -> pd.DataFrame:
 
 def dropped_ids(work_dir: Path, names: Iterable[str]) -> set[str]:
     """Records that the named logs already dropped: later passes do not assess them again."""
-    findings = load_findings(work_dir, names)
+    findings = load_findings(work_dir, names, ["record_id", "decision"])
     return set(findings.loc[findings["decision"] == str(Decision.DROP), "record_id"])
