@@ -100,15 +100,6 @@ def load_pipeline(model_dir: Path, device: str = "cpu"):
     return load_model_dir(Path(model_dir), device)
 
 
-def denoising_loss(
-    model_dir: Path, governed_path: Path, split: str, seed: int, max_images: int = 256
-) -> float:
-    """Mean flow-matching loss on one split at fixed timesteps and noise: the held-out loss."""
-    from training.evaluate import held_out_loss
-
-    return held_out_loss(Path(model_dir), Path(governed_path), split, seed, max_images)
-
-
 def denoising_losses(
     model_dir: Path, governed_path: Path, split: str, seed: int, max_images: int = 256
 ) -> dict[str, float]:

@@ -21,20 +21,6 @@ def fixed_noise(n: int, shape: tuple[int, ...], seed: int) -> tuple[torch.Tensor
 
 
 @torch.no_grad()
-def held_out_loss(
-    model_dir: Path,
-    governed_path: Path,
-    split: str,
-    seed: int,
-    max_images: int = 256,
-    batch_size: int = 64,
-    cache_dir: Path | None = None,
-) -> float:
-    """Mean flow-matching loss of the saved model on up to `max_images` records of `split`."""
-    return held_out_losses(model_dir, governed_path, split, seed, max_images, batch_size, cache_dir)["model"]
-
-
-@torch.no_grad()
 def held_out_losses(
     model_dir: Path,
     governed_path: Path,

@@ -9,7 +9,7 @@ import torch
 from diffusers import DiffusionPipeline
 from PIL import Image
 
-from training.api import denoising_loss, load_pipeline, train
+from training.api import denoising_losses, load_pipeline, train
 from training.export import directory_sha256
 
 # the DiT-style preset at its smallest: one block, width 32
@@ -113,9 +113,9 @@ def test_saved_model_loads_with_plain_diffusers_and_is_deterministic(trained):
 def test_held_out_loss_is_finite_and_reproducible(trained, governed, monkeypatch):
     monkeypatch.setenv("T2I_CACHE_DIR", str(trained["root"] / "cache"))
     model_dir = trained["report"].model_dir
-    first = denoising_loss(model_dir, governed, "eval", seed=0)
+    first = denoising_losses(model_dir, governed, "eval", seed=0)["model"]
     assert 0 < first < 10
-    assert denoising_loss(model_dir, governed, "eval", seed=0) == first
+    assert denoising_losses(model_dir, governed, "eval", seed=0)["model"] == first
 
 
 def test_step_throughput_is_reported_beside_the_whole_wall_clock_rate(trained):
@@ -241,7 +241,7 @@ def test_latent_space_with_a_user_vae(governed, tiny_cfg, tmp_path, monkeypatch)
     )
     assert image.images.shape == (1, 16, 16, 3)
     monkeypatch.setenv("T2I_CACHE_DIR", str(tmp_path / "cache"))
-    assert 0 < denoising_loss(report.model_dir, governed, "eval", seed=0) < 100
+    assert 0 < denoising_losses(report.model_dir, governed, "eval", seed=0)["model"] < 100
 
 
 def test_checkpoint_time_is_probed_until_a_checkpoint_is_timed(tmp_path):
