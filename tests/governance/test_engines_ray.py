@@ -3,9 +3,12 @@ the same dataset governed by both engines gives the identical manifest, the per-
 Ray's worker processes, and a resumed run reuses the shards either engine finished."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 't2i-pipeline[ray]'")
@@ -112,3 +115,35 @@ def test_a_resumed_ray_ingest_reuses_finished_shards_and_redoes_the_rest(cluster
     assert stages.finalize(cfg, work, 0, lambda *a: None).manifest_digest == local_run.manifest_digest
     assert json.loads((folder / "source.json").read_text())["records"] == 14
     _keep(base, "resumed")
+
+
+def _kill_first_worker(stop: threading.Event, killed: list[int]) -> None:
+    """Kill the first Ray Data worker process that appears (SIGKILL, as a lost node would)."""
+    while not stop.is_set():
+        for proc in psutil.process_iter(["cmdline"]):
+            if any("MapWorker" in part for part in proc.info["cmdline"] or []):
+                proc.kill()
+                killed.append(proc.pid)
+                return
+        time.sleep(0.02)
+
+
+def test_a_worker_killed_mid_run_is_retried_and_the_manifest_is_still_exactly_once(
+    cluster, shards, local_run, base
+):
+    root, expected = shards
+    cfg = _cfg(root, "ray")
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_first_worker, args=(stop, killed), daemon=True)
+    killer.start()
+    try:
+        report = _govern(cfg, _work_dir(base))
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no Ray worker was seen to kill: the test proved nothing"
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
+    manifest = pd.read_parquet(next((base / "work").rglob("manifest.parquet")))
+    assert sorted(manifest["record_id"]) == sorted(expected)
+    assert report.manifest_digest == local_run.manifest_digest
+    _keep(base, "killed")
