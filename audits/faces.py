@@ -5,7 +5,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from governance.components import Component
+from governance.components import Component, library
 
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECTION = f"OpenCV {cv2.__version__} Haar cascade {CASCADE}, images upscaled to 128 px, minNeighbors=5"
@@ -36,11 +36,9 @@ def face_counts(images: np.ndarray, side: int = 128) -> np.ndarray:
 
 def opencv_component() -> Component:
     """Licence disclosure of OpenCV and its Haar cascade."""
-    return Component(
+    return library(
+        "opencv-python-headless",
+        "Apache-2.0",
         name="OpenCV Haar cascade (frontal face)",
-        kind="library",
-        version=cv2.__version__,
-        license="Apache-2.0",
-        source="pypi:opencv-python-headless",
         note="cascade file under OpenCV's Intel licence (BSD-style), shipped in the wheel",
     )

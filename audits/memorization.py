@@ -13,7 +13,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from governance.components import Component
+from governance.components import Component, library
 
 PIXEL_DISTANCE = "mean absolute pixel difference in [0, 1] at the model's resolution (RGB on white)"
 CORRELATION_DISTANCE = (
@@ -123,12 +123,4 @@ def nearest_training(
 
 def imagehash_component() -> Component:
     """Licence disclosure of the perceptual-hash library used for the candidate index."""
-    from importlib.metadata import version
-
-    return Component(
-        name="ImageHash (pHash)",
-        kind="library",
-        version=version("ImageHash"),
-        license="BSD-2-Clause",
-        source="pypi:ImageHash",
-    )
+    return library("imagehash", "BSD-2-Clause", name="ImageHash (pHash)")

