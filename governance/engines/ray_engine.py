@@ -112,6 +112,16 @@ def _connect() -> bool:
     return True
 
 
+def _quiet() -> None:
+    """No Ray Data progress bars or per-run INFO lines: the pipeline draws its own progress."""
+    import logging
+
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
 @dataclass
 class RayNsfwTally:
     """What ingest reports about NudeNet: the Ray engine runs it on every copy (no reuse)."""
@@ -340,6 +350,7 @@ def ingest_shards(
 
     check_ray()
     started_here = _connect()
+    _quiet()
     folder = work_dir / INGEST_DIR
     limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
     done = 0

@@ -54,15 +54,23 @@ def test_engine_ray_without_ray_installed_exits_2_before_any_work(tmp_path):
     assert not (tmp_path / "runs").exists() and not (tmp_path / "mlruns").exists()  # nothing recorded
 
 
-def test_engine_ray_with_a_cluster_address_that_does_not_answer_exits_2_before_any_work(tmp_path):
+def test_engine_ray_with_a_cluster_address_that_does_not_answer_exits_2_before_any_work(
+    tmp_path, monkeypatch
+):
     pytest.importorskip("ray.data", reason="Ray is not installed: pip install 't2i-pipeline[ray]'")
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
     with socket.socket() as s:  # a port nothing listens on once this closes
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = _run_cli(tmp_path, "", env={"RAY_ADDRESS": f"127.0.0.1:{port}"})
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert f"RAY_ADDRESS='127.0.0.1:{port}' does not answer" in proc.stderr
-    assert "ray start --head" in proc.stderr and "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)  # the CLI in this process (the subprocess above shows the import path)
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    result = CliRunner().invoke(app, ["run", "--until", "governance", *SETS])
+    assert result.exit_code == 2, result.output
+    assert f"RAY_ADDRESS='127.0.0.1:{port}' does not answer" in result.output
+    assert "ray start --head" in result.output
     assert not (tmp_path / "runs").exists() and not (tmp_path / "mlruns").exists()
 
 
