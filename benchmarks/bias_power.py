@@ -9,8 +9,12 @@ audited with the default `BiasConfig` through `audits.api.run_bias`, as the pipe
 benchmarks/results/bias_power.json with both verdicts, the corrected shares and their intervals.
 
     python benchmarks/bias_power.py [--budget-s 150] [--families 40] [--work DIR] [--reuse]
+        [--train-only] [--kinds skewed_90_light balanced] [--threads N] [--resolution PX] [--out FILE]
 
 `--reuse` audits models already trained under DIR (a re-run after a change to the audit only).
+`--train-only --kinds K` trains one model, so the two can train side by side (one thread each) on a
+busy machine; `--out` keeps one kind's audit apart. The captions name no tone, so quality of service
+has no prompt that requests a group and is NOT MEASURED: the representation check is the verdict here.
 """
 
 import argparse
@@ -31,6 +35,7 @@ from tests.audits.emoji_governed import TONES, emoji_records
 RESULT = Path(__file__).resolve().parent / "results" / "bias_power.json"
 PER_FAMILY = 10
 LIGHT = "light"
+KINDS = ("skewed_90_light", "balanced")
 
 
 def _mix(kind: str, offset: int) -> list[str]:
@@ -73,14 +78,24 @@ def write_table(path: Path, kind: str, families: int) -> Path:
     return path
 
 
-def _train(governed: Path, out_dir: Path, budget_s: float) -> tuple[Path, dict]:
+def _train(
+    governed: Path, out_dir: Path, budget_s: float, threads: int | None, resolution: int | None
+) -> tuple[Path, dict]:
     from training.api import train
     from training.config import TrainingConfig
 
-    cfg = TrainingConfig(measure_energy=False, cache_dir=str(out_dir.parent / "cache"))
+    cfg = TrainingConfig(
+        measure_energy=False, cache_dir=str(out_dir.parent / "cache"), threads=threads, resolution=resolution
+    )
     start = time.time()
     report = train(cfg, governed, out_dir, start + budget_s, 0, lambda m, s: None, lambda d, c, t: None)
-    return report.model_dir, {"seconds": time.time() - start, "steps": getattr(report, "steps", None)}
+    info = {
+        "seconds": time.time() - start,
+        "steps": report.steps,
+        "threads": threads,
+        "resolution": resolution,
+    }
+    return report.model_dir, {**info, "final_loss": report.final_loss, "load_average_after": os.getloadavg()}
 
 
 def _summary(report) -> dict:
@@ -109,18 +124,24 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--train-only", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per training")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--resolution", type=int, default=None, help="training side; default the preset's")
+    parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bias-power-"))
     cfg = BiasConfig()
     load_before = os.getloadavg()
     results: dict[str, dict] = {}
     training: dict[str, dict] = {}
-    for kind in ("skewed_90_light", "balanced"):
+    for kind in args.kinds:
         governed = write_table(work / kind / "governed.parquet", kind.split("_")[0], args.families)
         model_dir = work / kind / "train" / "model"
         info_file = work / kind / "train_info.json"
         if not args.reuse:
-            model_dir, info = _train(governed, work / kind / "train", args.budget_s)
+            model_dir, info = _train(
+                governed, work / kind / "train", args.budget_s, args.threads, args.resolution
+            )
             info_file.write_text(json.dumps({**info, "model_dir": str(model_dir)}))
         info = json.loads(info_file.read_text())
         training[kind] = info
@@ -133,8 +154,8 @@ def main() -> None:
         print(kind, json.dumps({k: v["verdict"] for k, v in results[kind]["checks"].items()}), flush=True)
     if args.train_only:
         return
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "machine": {"cpus": os.cpu_count(), "load_average_before": load_before},
@@ -147,7 +168,7 @@ def main() -> None:
             indent=1,
         )
     )
-    print(f"wrote {RESULT}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
