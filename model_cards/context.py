@@ -29,7 +29,6 @@ from model_cards.third_party import collect_components
 from model_cards.verdicts import VERDICT_HEADLINES, reason_words
 from training.report import ComputeRecord, TrainingReport
 
-AUDIT_NAMES = ("quality", "bias", "deepfake")
 VERIFY_COMMAND = "pipeline verify {run_id}"
 
 
@@ -259,7 +258,7 @@ def _glance_table(inputs: CardInputs, lic: CardLicense) -> str:
     else:
         rows.append(("model", f"training {NOT_RUN}: no model exists"))
     by_name = {a.audit: a for a in inputs.audits}
-    for name in AUDIT_NAMES:
+    for name in inputs.audit_order:
         audit = by_name.get(name)
         rows.append((f"{name} audit", NOT_RUN if audit is None else _audit_word(audit)))
     return md_table({"at a glance": k, "value": v} for k, v in rows)
@@ -334,7 +333,7 @@ def build_context(
     inputs: CardInputs, lic: CardLicense, copier: AssetCopier, config_file: str | None = None
 ) -> dict[str, Any]:
     """The template's variables for this run (`config_file`: the resolved config written beside the card)."""
-    by_name: dict[str, AuditReport | None] = dict.fromkeys(AUDIT_NAMES)
+    by_name: dict[str, AuditReport | None] = dict.fromkeys(inputs.audit_order)
     for audit in inputs.audits:
         by_name[audit.audit] = audit
     gates, gates_derived = _gate_rows(inputs)
@@ -353,6 +352,8 @@ def build_context(
         "verdict_reasons": list(inputs.verdict_reasons),
         "has_model": tr is not None,
         "intended_use": inputs.intended_use,
+        "intended_uses": inputs.intended_uses,
+        "out_of_scope_uses": inputs.out_of_scope_uses,
         "not_run": NOT_RUN,
         "license": lic,
         "glance_table": _glance_table(inputs, lic),
@@ -391,7 +392,7 @@ def build_context(
             }
             for where, c in collect_components(inputs)
         ),
-        "limitations": _limitations(inputs, by_name),
+        "limitations": [*_limitations(inputs, by_name), *inputs.limitations],
         "digests_table": md_table(
             {"link": name, "sha256": md_code(digest)} for name, digest in inputs.digests.items()
         ),

@@ -1,6 +1,6 @@
 """Everything a model card is rendered from. Numbers come from reports, never from the template."""
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -8,6 +8,19 @@ from audits.report import AuditReport
 from governance.components import Component
 from governance.report import GovernanceReport
 from training.report import TrainingReport
+
+# What a card says the model is for and not for, unless the run's `card:` settings say otherwise.
+INTENDED_USES = (
+    "studying small, governed, audited text-to-image training runs: reproducing them, comparing them, "
+    "and testing audit and governance tooling",
+)
+OUT_OF_SCOPE_USES = (
+    "generating images of real, identifiable people, or any deceptive or impersonating content (deepfakes)",
+    "sexual, violent, hateful or harassing content",
+    "any use that breaks the licences and attribution duties listed under Training data and "
+    "Third-party components",
+    "decisions about people, or any use where an error harms someone",
+)
 
 
 class GateRow(BaseModel):
@@ -36,3 +49,11 @@ class CardInputs(BaseModel):
     digests: dict[str, str] = Field(default_factory=dict)  # link name -> sha256
     top_digest: str = ""
     intended_use: str = "research"
+    intended_uses: list[str] = Field(default_factory=lambda: list(INTENDED_USES))
+    out_of_scope_uses: list[str] = Field(default_factory=lambda: list(OUT_OF_SCOPE_USES))
+    limitations: list[str] = Field(default_factory=list)  # stated by the run's owner, besides the derived
+    # The audits the run was meant to run, in its order (one card section each; a missing report
+    # shows as not run). The pipeline passes its own list; the default is every audit kind there is.
+    audit_order: list[str] = Field(
+        default_factory=lambda: list(get_args(AuditReport.model_fields["audit"].annotation))
+    )

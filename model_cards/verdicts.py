@@ -40,4 +40,4 @@ REASON_WORDS: dict[str, str] = {
 
 def reason_words(code: str) -> str:
     """What a reason code means; unknown codes are shown as they are rather than hidden."""
-    return REASON_WORDS.get(code, "see the README's list of reason codes")
+    return REASON_WORDS.get(code, "see the list of reason codes in docs/governance.md")

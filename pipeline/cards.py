@@ -1,21 +1,26 @@
 """The card stage: gather every report, chain the digests, render the card, register the model."""
 
+import json
+import shutil
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from rich.console import Console
 
 from governance.components import Component
-from governance.report import GovernanceReport
+from model_cards.api import render_card
 from model_cards.inputs import CardInputs
-from pipeline.digests import Chain, build_chain
-from pipeline.recording import redact
+from model_cards.layout import CARD_JSON
+from model_cards.publishing import card_files
+from pipeline.digests import DIGESTS_FILE, Chain, artifacts_digest, build_chain, chained, file_sha256
+from pipeline.recording import Recorder, redact
+from pipeline.stages import AUDIT_STAGES, GATED_STAGES, Stage
 from pipeline.state import RunState
+from pipeline.store import load_reports, recorder_for
+from pipeline.verify import CARD_TAG, TOP_TAG, RecordError, recorded_chain
 from training.report import TrainingReport
 
-if TYPE_CHECKING:
-    from pipeline.runner import Runner
-
-DIGESTS_FILE = "digests.json"
 _DESCRIPTION_LIMIT = 4900  # the registry's description column holds 5000 characters
 
 
@@ -43,13 +48,13 @@ def verdict_of(state: RunState) -> tuple[str, list[str]]:
     """Verdict so far from the recorded gates, with the failing gates' messages first."""
     failed = [g for g in state.gates if not g.passed]
     reasons = [f"{g.stage}.{g.name}: {g.message}" for g in failed]
-    if any(g.stage == "data_gate" for g in failed):
+    if any(g.stage == Stage.DATA_GATE for g in failed):
         return "blocked", reasons
     if failed:
         return "not_approved", reasons
-    needed = {"data_gate", "train", "quality", "bias", "deepfake"}
-    if not needed <= set(state.completed):
-        return "incomplete", [f"stage not run: {s}" for s in sorted(needed - set(state.completed))]
+    missing = [s for s in GATED_STAGES if s not in state.completed]
+    if missing:
+        return "incomplete", [f"stage not run: {s}" for s in sorted(missing)]
     return "approved", []
 
 
@@ -61,7 +66,7 @@ def chain_links(state: RunState) -> list[tuple[str, list[str]]]:
         ("governed_dataset", ["governance/governed.parquet"]),
         ("governance_report", ["reports/governance.json"]),
         ("training", ["reports/training.json", "training/model"]),
-        ("audits", ["reports/quality.json", "reports/bias.json", "reports/deepfake.json"]),
+        ("audits", [f"reports/{stage}.json" for stage in AUDIT_STAGES]),
     ]
     links = []
     for name, paths in candidates:
@@ -80,8 +85,9 @@ def card_inputs(
     created: str,
     code_version: str,
 ) -> CardInputs:
+    """Everything the card is rendered from: the run's reports, gates, chain and card settings."""
     cfg = state.config
-    comps = pipeline_components()
+    card = cfg.get("card", {})  # the card's own settings override the card's defaults
     return CardInputs(
         run_id=state.run_id,
         model_name=cfg["run"]["name"],
@@ -91,79 +97,86 @@ def card_inputs(
         gates=state.gates,
         governance=reports.get("governance"),
         training=reports.get("training"),
-        audits=[reports[k] for k in ("quality", "bias", "deepfake") if k in reports],
-        components=comps,
+        audits=[reports[s] for s in AUDIT_STAGES if s in reports],
+        audit_order=[s.value for s in AUDIT_STAGES],
+        components=pipeline_components(),
         config=redact(cfg),
         code_version=code_version,
         budget=cfg["run"]["budget"],
         digests={link.name: link.chained for link in chain.links},
         top_digest=chain.top,
         intended_use=cfg["governance"]["licenses"]["intended_use"],
+        **{k: card[k] for k in ("intended_uses", "out_of_scope_uses", "limitations") if k in card},
     )
 
 
-def build_and_record_card(runner: "Runner", stage_run: str) -> None:
-    from model_cards.api import render_card
-    from model_cards.publishing import card_files
-    from pipeline.runner import load_reports, now_iso
-
-    st = runner.state
-    rec = runner.recorder
-    reports = load_reports(st)
-    verdict, reasons = verdict_of(st)
-    chain = build_chain(st.run_dir, chain_links(st))
+def build_and_record_card(state: RunState, rec: Recorder, console: Console, stage_run: str) -> None:
+    """The card stage: render the card from the run's reports, record it and its digests, register."""
+    reports = load_reports(state)
+    verdict, reasons = verdict_of(state)
+    chain = build_chain(state.run_dir, chain_links(state))
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     # the code that ran (recorded at each attempt's start), not the code rendering the card now
-    inputs = card_inputs(st, reports, chain, verdict, reasons, now_iso(), ", ".join(st.code_versions))
-    card_dir = st.run_dir / "card"
+    inputs = card_inputs(state, reports, chain, verdict, reasons, created, ", ".join(state.code_versions))
+    card_dir = state.run_dir / "card"
     result = render_card(inputs, card_dir)
-    # Every file of the card folder, not only README.md and card.json: publish and push copy them all,
-    # and each must be the recorded bytes.
-    card_rel = card_dir.relative_to(st.run_dir).as_posix()
-    full = build_chain(
-        st.run_dir, [("card", [f"{card_rel}/{f}" for f in card_files(card_dir)])], previous=chain
-    )
-    digests_path = st.run_dir / DIGESTS_FILE
-    digests_path.write_text(full.model_dump_json(indent=2), encoding="utf-8")
-    rec.artifact(st.run_id, card_dir, "card")
-    rec.artifact(st.run_id, digests_path)
+    _record_card(state, rec, chain, card_dir, verdict)
     rec.artifact(stage_run, result.readme_path)
-    st.top_digest = chain.top
-    # The card cannot hold its own digest, so the chain's last link is pinned by a tag as well: an
-    # edited card with a recomputed digests.json would otherwise verify.
-    rec.tags(
-        st.run_id,
-        {
-            "pipeline.top_digest": chain.top,
-            "pipeline.card_digest": full.top,
-            "pipeline.card_verdict": verdict,
-        },
-    )
+    state.top_digest = chain.top
     training: TrainingReport | None = reports.get("training")  # type: ignore[assignment]
     if training is not None and (training.model_dir / "model_index.json").is_file():
         # The registry shows the card's summary (verdict, reasons, key facts); the full card is an artifact.
         text = result.summary or result.readme_path.read_text(encoding="utf-8")
-        if len(text) > _DESCRIPTION_LIMIT:
-            text = text[:_DESCRIPTION_LIMIT] + "\n\n… (truncated; the full card is the run's card/README.md)"
-        text += f"\n\nFull model card: artifact `card/README.md` of run {st.run_id}."
-        name = st.config["run"]["name"]
-        if st.model_version is None:
-            st.model_version = rec.register_model(name, st.run_id, "training/model", text)
-        else:  # a rerun of the audits: same model version, new card and verdict
-            rec.describe_version(name, st.model_version, text)
-        if verdict == "approved":
-            rec.set_alias(name, "approved", st.model_version)
-        else:
-            rec.drop_alias_if(name, "approved", st.model_version)
-        rec.tags(st.run_id, {"pipeline.model_version": st.model_version})
-        runner.console.print(
-            f"  registered model {name} version {st.model_version}"
-            + (" (alias approved)" if verdict == "approved" else " — NOT approved"),
-            highlight=False,
-        )
-    governance: GovernanceReport | None = reports.get("governance")  # type: ignore[assignment]
-    if governance is None:
-        runner.console.print("  no governance report: the card says what did not run", highlight=False)
-    st.save()
+        _register_model(state, rec, console, _registry_description(text, state.run_id), verdict)
+    if reports.get("governance") is None:
+        console.print("  no governance report: the card says what did not run", highlight=False)
+    state.save()
+
+
+def _record_card(state: RunState, rec: Recorder, chain: Chain, card_dir: Path, verdict: str) -> Chain:
+    """Digest every card file onto the chain, write digests.json, log both and pin them by tags."""
+    # Every file of the card folder, not only README.md and card.json: publish and push copy them all,
+    # and each must be the recorded bytes.
+    card_rel = card_dir.relative_to(state.run_dir).as_posix()
+    full = build_chain(
+        state.run_dir, [("card", [f"{card_rel}/{f}" for f in card_files(card_dir)])], previous=chain
+    )
+    digests_path = state.run_dir / DIGESTS_FILE
+    digests_path.write_text(full.model_dump_json(indent=2), encoding="utf-8")
+    rec.artifact(state.run_id, card_dir, "card")
+    rec.artifact(state.run_id, digests_path)
+    # The card cannot hold its own digest, so the chain's last link is pinned by a tag as well: an
+    # edited card with a recomputed digests.json would otherwise verify.
+    rec.tags(
+        state.run_id,
+        {TOP_TAG: chain.top, CARD_TAG: full.top, "pipeline.card_verdict": verdict},
+    )
+    return full
+
+
+def _registry_description(text: str, run_id: str) -> str:
+    if len(text) > _DESCRIPTION_LIMIT:
+        text = text[:_DESCRIPTION_LIMIT] + "\n\n… (truncated; the full card is the run's card/README.md)"
+    return text + f"\n\nFull model card: artifact `card/README.md` of run {run_id}."
+
+
+def _register_model(state: RunState, rec: Recorder, console: Console, text: str, verdict: str) -> None:
+    """Register the model once per run (a rerun describes the same version again); alias approved ones."""
+    name = state.config["run"]["name"]
+    if state.model_version is None:
+        state.model_version = rec.register_model(name, state.run_id, "training/model", text)
+    else:  # a rerun of the audits: same model version, new card and verdict
+        rec.describe_version(name, state.model_version, text)
+    if verdict == "approved":
+        rec.set_alias(name, "approved", state.model_version)
+    else:
+        rec.drop_alias_if(name, "approved", state.model_version)
+    rec.tags(state.run_id, {"pipeline.model_version": state.model_version})
+    console.print(
+        f"  registered model {name} version {state.model_version}"
+        + (" (alias approved)" if verdict == "approved" else " — NOT approved"),
+        highlight=False,
+    )
 
 
 def card_paths(run_dir: Path) -> dict[str, str]:
@@ -185,11 +198,6 @@ def stage_recorded_card(state: RunState, into: Path) -> Path:
     The copy, not the run folder, is what gets published or pushed, so what leaves is exactly the
     bytes that were checked. Raises CardRecordError naming the file that differs from the record.
     """
-    import shutil
-
-    from pipeline.digests import artifacts_digest
-    from pipeline.verify import CARD_TAG, RecordError, chained, recorded_chain, recorder_for
-
     rec = recorder_for(state)
     try:
         chain, tags = recorded_chain(state, rec, into / "record")
@@ -226,8 +234,6 @@ def _differing_card_files(
     state: RunState, rec, artifacts: list[str], staged: Path, stored: Path
 ) -> list[str]:
     """The staged card files whose bytes differ from the stored copy (all of them if it is unreadable)."""
-    from pipeline.digests import file_sha256
-
     out = []
     for rel in artifacts:
         try:
@@ -241,10 +247,6 @@ def _differing_card_files(
 
 def _check_covered(card: Path, artifacts: list[str], run_id: str) -> None:
     # A card recorded before every card file was digested lists files the record does not cover.
-    import json
-
-    from model_cards.layout import CARD_JSON
-
     prefix = card.name + "/"
     try:
         listed = json.loads((card / CARD_JSON).read_text(encoding="utf-8"))["derived"]["card_files"]

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipeline.errors import UsageError
+from pipeline.stages import RERUNNABLE, Stage, resolve_until
+from pipeline.store import DEFAULT_CONFIG, find_state, project_run_config
 
 app = typer.Typer(
     add_completion=False,
@@ -20,7 +22,6 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-DEFAULT_CONFIG = Path("pipeline.yaml")
 
 
 def _fail_usage(message: str) -> None:
@@ -87,14 +88,10 @@ def run(
     resume: Annotated[str | None, typer.Option("--resume", help="continue a killed or stopped run")] = None,
     rerun_from: Annotated[
         str | None,
-        typer.Option(
-            "--from", help="with --resume: rerun from this audit stage (quality, bias, deepfake, card)"
-        ),
+        typer.Option("--from", help=f"with --resume: rerun from this audit stage ({', '.join(RERUNNABLE)})"),
     ] = None,
 ) -> None:
     """Govern the data, train within the budget, audit, record in MLflow and write the model card."""
-    from pipeline.stages import resolve_until
-
     runner = None
     try:
         last = resolve_until(until)
@@ -126,14 +123,10 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
-_RERUNNABLE = ("quality", "bias", "deepfake", "card")
-
-
 def _make_runner(
     config: Path | None, sets: list[str], data: Path | None, resume: str | None, rerun_from: str | None = None
 ):
     from pipeline.runner import Runner
-    from pipeline.stages import Stage
 
     if resume is None:
         if rerun_from is not None:
@@ -145,16 +138,16 @@ def _make_runner(
         raise UsageError("--resume continues a run with its recorded config; drop -c and --data")
     if sets and rerun_from is None:
         raise UsageError("--set with --resume needs --from STAGE (new audit thresholds rerun the audits)")
-    if rerun_from is not None and rerun_from not in _RERUNNABLE:
+    if rerun_from is not None and rerun_from not in RERUNNABLE:
         raise UsageError(
-            f"--from {rerun_from!r}: only {', '.join(_RERUNNABLE)} can be rerun without retraining"
+            f"--from {rerun_from!r}: only {', '.join(RERUNNABLE)} can be rerun without retraining"
         )
     bad = [s for s in sets if not s.split("=", 1)[0].startswith(("audits.", "card."))]
     if bad:
         raise UsageError(f"--set {bad[0]!r}: a rerun may change only audits.* and card.* settings")
     from pipeline.config import build_config, config_to_dict
 
-    state = _find_state(resume)
+    state = find_state(resume)
     cfg = build_config(state.config, sets)
     if sets:
         state.config = config_to_dict(cfg)
@@ -174,38 +167,6 @@ def _preflight(cfg) -> None:
 
     check_engine(cfg.governance)
     load_source(cfg.governance.data)
-
-
-def _find_state(run_id: str):
-    """The local state of a run: from the MLflow run's run_dir tag, else runs/<run_id>."""
-    from pipeline.state import RunState
-
-    candidates = []
-    try:
-        client = _client(None)
-        run = client.get_run(run_id)
-        if "pipeline.run_dir" in run.data.tags:
-            candidates.append(Path(run.data.tags["pipeline.run_dir"]))
-    except Exception:
-        pass
-    candidates.append(Path("runs") / run_id)
-    for folder in candidates:
-        if (folder / "state.json").is_file():
-            return RunState.load(folder)
-    raise UsageError(
-        f"no run {run_id!r} found (looked in MLflow and in {candidates[-1]}); list runs with `pipeline runs`"
-    )
-
-
-def _client(config: Path | None):
-    from pipeline.config import RunConfig, load_config
-    from pipeline.recording import Recorder
-
-    run_cfg = RunConfig()
-    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    if path is not None:
-        run_cfg = load_config(path).run
-    return Recorder(run_cfg).client
 
 
 @app.command()
@@ -232,7 +193,7 @@ def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     from pipeline.review import describe_run
 
     try:
-        info = describe_run(_find_state(run_id))
+        info = describe_run(find_state(run_id))
     except UsageError as exc:
         _fail_usage(str(exc))
     if as_json:
@@ -264,7 +225,7 @@ def card(
     from pipeline.cards import card_paths
 
     try:
-        state = _find_state(run_id)
+        state = find_state(run_id)
     except UsageError as exc:
         _fail_usage(str(exc))
     paths = card_paths(state.run_dir)
@@ -319,7 +280,7 @@ def verify(run_id: str) -> None:
     from pipeline.verify import verify_run
 
     try:
-        state = _find_state(run_id)
+        state = find_state(run_id)
     except UsageError as exc:
         _fail_usage(str(exc))
     ok, message = verify_run(state)
@@ -369,12 +330,10 @@ def ui(
     """Start the MLflow UI on 127.0.0.1 for this project's tracking store."""
     import os
 
-    from pipeline.config import RunConfig, load_config
     from pipeline.recording import tracking_uri
 
-    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
     try:
-        run_cfg = load_config(path).run if path else RunConfig()
+        run_cfg = project_run_config(config)
     except UsageError as exc:
         _fail_usage(str(exc))
     uri = tracking_uri(run_cfg)

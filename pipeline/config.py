@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from audits.config import AuditsConfig
 from governance.config import GovernanceConfig
+from model_cards.inputs import INTENDED_USES, OUT_OF_SCOPE_USES
 from pipeline.errors import ConfigError
 from training.config import TrainingConfig
 from training.durations import Duration
@@ -58,18 +59,15 @@ class DataGateConfig(_Frozen):
 
 class CardConfig(_Frozen):
     intended_uses: list[str] = Field(
-        default_factory=lambda: [
-            "Research on auditable, time-budgeted text-to-image training.",
-            "Generating small emoji-like icons for experiments and demos.",
-        ]
+        default_factory=lambda: list(INTENDED_USES), description="what the card says the model is for"
     )
     out_of_scope_uses: list[str] = Field(
-        default_factory=lambda: [
-            "Depicting real people, or any use as a deepfake.",
-            "Any deployment without reading the bias and misuse audits below.",
-        ]
+        default_factory=lambda: list(OUT_OF_SCOPE_USES),
+        description="what the card says the model is not for (a run not approved adds: any deployment)",
     )
-    limitations: list[str] = Field(default_factory=list, description="extra limitations to state")
+    limitations: list[str] = Field(
+        default_factory=list, description="limitations to state besides those the reports show"
+    )
 
 
 class PipelineConfig(_Frozen):

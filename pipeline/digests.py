@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 _CHUNK = 1 << 20
+DIGESTS_FILE = "digests.json"  # the chain, in the run folder and among the run's artifacts
 
 
 def file_sha256(path: Path) -> str:
@@ -51,6 +52,11 @@ class Chain(BaseModel):
         return self.links[-1].chained if self.links else ""
 
 
+def chained(previous: str, artifact_digest: str) -> str:
+    """A link's digest: sha256(previous link's digest + the artifacts' digest)."""
+    return hashlib.sha256((previous + artifact_digest).encode()).hexdigest()
+
+
 def artifacts_digest(root: Path, artifacts: list[str]) -> str:
     h = hashlib.sha256()
     for rel in artifacts:
@@ -67,7 +73,7 @@ def build_chain(root: Path, links: list[tuple[str, list[str]]], previous: Chain 
     prev = out[-1].chained if out else ""
     for name, artifacts in links:
         digest = artifacts_digest(root, artifacts)
-        prev = hashlib.sha256((prev + digest).encode()).hexdigest()
+        prev = chained(prev, digest)
         out.append(Link(name=name, artifacts=artifacts, artifact_digest=digest, chained=prev))
     return Chain(links=out)
 
@@ -79,8 +85,7 @@ def first_broken_link(root: Path, chain: Chain) -> tuple[Link, str] | None:
         digest = None
         with contextlib.suppress(FileNotFoundError):
             digest = artifacts_digest(root, link.artifacts)
-        chained = hashlib.sha256((prev + (digest or "")).encode()).hexdigest()
-        if digest != link.artifact_digest or chained != link.chained:
+        if digest != link.artifact_digest or chained(prev, digest or "") != link.chained:
             return link, _first_changed(root, link)
         prev = link.chained
     return None

@@ -8,7 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cards import card_paths
+from pipeline.recording import Recorder
 from pipeline.state import RunState
+from pipeline.store import project_run_config, recorder_for
 from pipeline.summary import fmt, gate_table, verdict_cell
 from training.durations import format_duration
 
@@ -23,11 +25,8 @@ _KEY_METRICS = {
 
 def list_runs(config: Path | None) -> list[dict]:
     """One dict per pipeline run in the experiment, newest first."""
-    from pipeline.cli import _client
-    from pipeline.config import RunConfig, load_config
-
-    run_cfg = load_config(config).run if config else RunConfig()
-    client = _client(config)
+    run_cfg = project_run_config(config)
+    client = Recorder(run_cfg).client
     exp = client.get_experiment_by_name(run_cfg.experiment)
     if exp is None:
         return []
@@ -108,10 +107,7 @@ def runs_table(rows: list[dict]) -> Table:
 
 def describe_run(state: RunState) -> dict:
     """Everything `pipeline show` prints, as plain data."""
-    from pipeline.recording import Recorder, RunConfig
-
-    cfg = RunConfig(**{k: v for k, v in state.config["run"].items() if k != "output_dir"})
-    client = Recorder(cfg).client
+    client = recorder_for(state).client
     run = client.get_run(state.run_id)
     stages = []
     for stage in state.started:

@@ -4,34 +4,28 @@ Exit codes (DESIGN.md): 0 every gate passed; 3 the data gate blocked (no trainin
 4 a model gate failed (model kept, not approved); 2 usage/config; 1 anything unexpected.
 """
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 from rich.console import Console
 
-from audits.report import AuditReport
-from governance.report import GovernanceReport, StageCounts
+from governance.report import StageCounts
 from model_cards.inputs import GateRow
 from pipeline.budget import Budget
 from pipeline.config import PipelineConfig, config_to_dict
 from pipeline.gates import audit_gate, data_gate, train_gate
 from pipeline.progress import StageProgress
 from pipeline.recording import Recorder, redact, tracking_uri
-from pipeline.stages import ORDER, Stage
+from pipeline.stages import AUDIT_STAGES, GOVERNANCE_STAGES, ORDER, Stage
 from pipeline.state import RunState
 from pipeline.summary import verdict_cell
 from training.durations import parse_duration
-from training.report import TrainingReport
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_DATA_BLOCKED, EXIT_MODEL_FAILED = 0, 1, 2, 3, 4
-
-GOVERNANCE_STAGES = (Stage.INGEST, Stage.PROVENANCE, Stage.DEDUP, Stage.NSFW)
-AUDIT_STAGES = (Stage.QUALITY, Stage.BIAS, Stage.DEEPFAKE)
 
 
 @dataclass
@@ -420,7 +414,7 @@ class Runner:
     def _card(self, stage_run: str) -> bool:
         from pipeline.cards import build_and_record_card
 
-        build_and_record_card(self, stage_run)
+        build_and_record_card(self.state, self.recorder, self.console, stage_run)
         return True
 
     # -- the end ----------------------------------------------------------------------------------
@@ -470,24 +464,3 @@ def _counts_line(counts: StageCounts) -> str:
     decided = ", ".join(f"{k}: {v}" for k, v in sorted(counts.decided.items())) or "no decisions"
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(counts.reasons.items()))
     return f"  {counts.records_in} records; {decided}" + (f"; reasons {reasons}" if reasons else "")
-
-
-def load_reports(state: RunState) -> dict[str, object]:
-    """The stored reports of a run, by name, parsed into their models (missing ones omitted)."""
-    out: dict[str, object] = {}
-    kinds: dict[str, type[BaseModel]] = {
-        "governance": GovernanceReport,
-        "training": TrainingReport,
-        "quality": AuditReport,
-        "bias": AuditReport,
-        "deepfake": AuditReport,
-    }
-    for name, model in kinds.items():
-        path = state.report_path(name)
-        if path.is_file():
-            out[name] = model.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    return out
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

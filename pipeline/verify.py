@@ -9,16 +9,15 @@ and the artifact.
 """
 
 import contextlib
-import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.cards import DIGESTS_FILE
-from pipeline.digests import Chain, Link, artifacts_digest, tree_sha256
-from pipeline.recording import Recorder, RunConfig
+from pipeline.digests import DIGESTS_FILE, Chain, Link, artifacts_digest, chained, tree_sha256
+from pipeline.recording import Recorder
 from pipeline.state import RunState
+from pipeline.store import recorder_for
 
 TOP_TAG, CARD_TAG = "pipeline.top_digest", "pipeline.card_digest"
 _SHOWN_FILES = 5  # files named inside a changed folder (the model) before "and N more"
@@ -34,16 +33,6 @@ class Copy:
 
     label: str
     root: Path
-
-
-def recorder_for(state: RunState) -> Recorder:
-    """The MLflow recorder of the run's own tracking store (from its recorded run config)."""
-    return Recorder(RunConfig(**{k: v for k, v in state.config["run"].items() if k != "output_dir"}))
-
-
-def chained(previous: str, artifact_digest: str) -> str:
-    """A link's digest: sha256(previous link's digest + the artifacts' digest), as the chain builds it."""
-    return hashlib.sha256((previous + artifact_digest).encode()).hexdigest()
 
 
 def recorded_chain(state: RunState, rec: Recorder, into: Path) -> tuple[Chain, dict[str, str]]:

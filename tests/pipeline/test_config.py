@@ -144,14 +144,9 @@ def test_durations_and_sizes_are_checked_in_a_config_file_too(tmp_path):
 
 
 def _cli(cwd, *args):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.pipeline.real_cli import cli
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    exe = str(Path(sys.executable).with_name("pipeline"))
-    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return cli(cwd, *args, timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from huggingface_hub import ModelCard
 from pipeline.config import RunConfig
 from pipeline.recording import Recorder, mlflow_description
 from tests.model_cards.rendering import Page, normalized, renderings
-from tests.pipeline.test_e2e import cli, run_id_of
+from tests.pipeline.real_cli import cli, run_id_of
 
 pytestmark = pytest.mark.slow
 

@@ -1,23 +1,20 @@
 """`pipeline provenance`: the real CLI in a subprocess on a signed output, a re-saved copy and a real photo."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.pipeline.real_cli import cli
 from training.output_credentials import save_credentialed_png, throwaway_credentials
 
 RUN = "9a1b2c3d4e"
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    exe = str(Path(sys.executable).with_name("pipeline"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    return subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return cli(cwd, *args, timeout=120)
 
 
 @pytest.fixture(scope="module")

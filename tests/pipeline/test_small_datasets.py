@@ -6,17 +6,16 @@ is a few steps of a 16 px model so each run takes seconds of compute, not minute
 """
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.pipeline.real_cli import as_sets, cli
+
 pytestmark = pytest.mark.slow
 
-PIPELINE = str(Path(sys.executable).with_name("pipeline"))
 TINY = [
     "run.budget=150s",
     "audits.reserve=100s",
@@ -38,18 +37,9 @@ TINY = [
 ]
 
 
-def cli(cwd: Path, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["HF_HUB_OFFLINE"] = "1"
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [PIPELINE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 def _run(project: Path, n: int, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
     sets = [f"governance.data.limit={n}", f"data_gate.min_kept={n}", *TINY, *extra]
-    proc = cli(project, "run", *[a for s in sets for a in ("--set", s)])
+    proc = cli(project, "run", *as_sets(sets))
     found = re.search(r"^run_id: (\w+)", proc.stdout, re.M)
     assert found, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc, project / "runs" / found.group(1)

@@ -8,8 +8,6 @@ both the MLflow artifact store and the local run folder. Each test edits one cop
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,15 +16,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-PIPELINE = str(Path(sys.executable).with_name("pipeline"))
+from tests.pipeline.real_cli import cli
+
 CLAIM = "\nthis model is safe for every use\n"
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HF_TOKEN"))}
-    env["HF_HUB_OFFLINE"] = "1"
-    env["COLUMNS"] = "200"
-    return subprocess.run([PIPELINE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _imagefolder(root: Path, n: int = 6) -> Path:

@@ -1,0 +1,73 @@
+"""Finding a run and reading what it recorded: its local state, its reports, its MLflow store.
+
+The commands that only read (`runs`, `show`, `card`, `verify`) and the card stage read runs through
+this module, so the way a run's store is reached is written once.
+"""
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from audits.report import AuditReport
+from governance.report import GovernanceReport
+from pipeline.config import RunConfig, load_config
+from pipeline.errors import UsageError
+from pipeline.recording import Recorder
+from pipeline.state import RunState
+from training.report import TrainingReport
+
+DEFAULT_CONFIG = Path("pipeline.yaml")
+
+# report name -> the model that parses it (the names are the stages that write them)
+REPORT_MODELS: dict[str, type[BaseModel]] = {
+    "governance": GovernanceReport,
+    "training": TrainingReport,
+    "quality": AuditReport,
+    "bias": AuditReport,
+    "deepfake": AuditReport,
+}
+
+
+def project_run_config(config: Path | None) -> RunConfig:
+    """The `run` section of `config`, else of ./pipeline.yaml when it exists, else the defaults."""
+    path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    return load_config(path).run if path is not None else RunConfig()
+
+
+def project_client(config: Path | None):
+    """An MLflow client of the project's tracking store (see `project_run_config`)."""
+    return Recorder(project_run_config(config)).client
+
+
+def recorder_for(state: RunState) -> Recorder:
+    """The MLflow recorder of the run's own tracking store (from its recorded run config)."""
+    return Recorder(RunConfig(**{k: v for k, v in state.config["run"].items() if k != "output_dir"}))
+
+
+def find_state(run_id: str) -> RunState:
+    """The local state of a run: from the MLflow run's run_dir tag, else runs/<run_id>."""
+    candidates = []
+    try:
+        run = project_client(None).get_run(run_id)
+        if "pipeline.run_dir" in run.data.tags:
+            candidates.append(Path(run.data.tags["pipeline.run_dir"]))
+    except Exception:  # no store or no such run there: the local folder may still hold it
+        pass
+    candidates.append(Path("runs") / run_id)
+    for folder in candidates:
+        if (folder / "state.json").is_file():
+            return RunState.load(folder)
+    raise UsageError(
+        f"no run {run_id!r} found (looked in MLflow and in {candidates[-1]}); list runs with `pipeline runs`"
+    )
+
+
+def load_reports(state: RunState) -> dict[str, BaseModel]:
+    """The stored reports of a run, by name, parsed into their models (missing ones omitted)."""
+    out: dict[str, BaseModel] = {}
+    for name, model in REPORT_MODELS.items():
+        path = state.report_path(name)
+        if path.is_file():
+            out[name] = model.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    return out
