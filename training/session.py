@@ -383,6 +383,42 @@ def _param_bytes(model: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
+@dataclass
+class _Inputs:
+    """What training reads: the images (or where they stream from) and the captions' embeddings."""
+
+    images: "torch.Tensor | ShardIndex"
+    emb: torch.Tensor
+    mask: torch.Tensor
+    null_emb: torch.Tensor
+    null_mask: torch.Tensor
+    from_cache: bool
+    tokenizer: object
+    text_encoder: torch.nn.Module
+    info: object
+    max_tokens: int
+    vae: torch.nn.Module | None
+
+    @property
+    def shards(self) -> ShardIndex | None:
+        return self.images if isinstance(self.images, ShardIndex) else None
+
+
+@dataclass
+class _Network:
+    """The denoiser as it trains (sharded, compiled or prepared), its EMA and optimiser, and how."""
+
+    model: torch.nn.Module
+    ema: EMA
+    opt: torch.optim.Optimizer
+    precision: str
+    channels_last: bool
+    sharded: bool
+    units: int
+    fused: bool
+    compiled: bool
+
+
 def build_session(
     cfg: TrainingConfig,
     governed_path: Path,
@@ -402,6 +438,53 @@ def build_session(
     torch.manual_seed(seed)
     table = read_governed(governed_path, "train")
     digest = dataset_digest(table)
+    data = _load_inputs(cfg, accelerator, table, digest, progress)
+    # Seeded here, not only above: filling a cold cache draws random numbers that a warm one does not,
+    # and the main process fills it while the others read it, so the initial weights would differ.
+    torch.manual_seed(seed)
+    net = _build_network(cfg, accelerator, data, deadline)
+    data.text_encoder.to(device)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    shards = data.shards
+    return Session(
+        cfg=cfg,
+        out_dir=out_dir,
+        seed=seed,
+        accelerator=accelerator,
+        images=None if shards is not None else data.images,
+        text_emb=data.emb,
+        text_mask=data.mask,
+        null_emb=data.null_emb.cpu(),
+        null_mask=data.null_mask.cpu(),
+        tokenizer=data.tokenizer,
+        text_encoder=data.text_encoder,
+        text_info=data.info,
+        model=net.model,
+        ema=net.ema,
+        opt=net.opt,
+        flow=RectifiedFlow(),
+        sampler=(
+            ShardBatches(shards, cfg.batch_size, seed, rank, world, cfg.num_workers)
+            if shards is not None
+            else EpochSampler(len(data.images), cfg.batch_size, seed, rank, world)
+        ),
+        generator=torch.Generator().manual_seed(seed * 7919 + rank),
+        noise_generator=torch.Generator(device).manual_seed(seed * 7919 + rank + 104729),
+        budget=Budget(start=start, deadline=deadline, reserve_s=3.0),
+        precision=net.precision,
+        speed_options=_speed_options(cfg, accelerator, data, net),
+        max_tokens=data.max_tokens,
+        dataset_digest=digest,
+        threads=make_tuner(cfg.threads, device.type, world),
+        vae=data.vae.to(device) if data.vae is not None else None,
+        embeddings_from_cache=data.from_cache,
+        attempt_start=start,
+        sharded=net.sharded,
+    )
+
+
+def _load_inputs(cfg: TrainingConfig, accelerator: Accelerator, table, digest: str, progress) -> _Inputs:
+    """The training images and caption embeddings, from the caches when they hold them."""
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     resolution = resolve_resolution(cfg)
     # the main process fills the caches first; the others then read them
@@ -423,13 +506,19 @@ def build_session(
     from training.t2i_pipeline import encode_text
 
     null_emb, null_mask = encode_text(tokenizer, text_encoder, [""], max_tokens)
-    text_dim = emb.shape[-1]
-    # Seeded here, not only above: filling a cold cache draws random numbers that a warm one does not,
-    # and the main process fills it while the others read it, so the initial weights would differ.
-    torch.manual_seed(seed)
-    shards = images if isinstance(images, ShardIndex) else None
-    channels, side = (3, shards.resolution) if shards is not None else (images.shape[1], images.shape[-1])
-    model = build_denoiser(cfg, text_dim, in_channels=channels, sample_size=side)
+    return _Inputs(
+        images, emb, mask, null_emb, null_mask, from_cache, tokenizer, text_encoder, info, max_tokens, vae
+    )
+
+
+def _build_network(cfg: TrainingConfig, accelerator: Accelerator, data: _Inputs, deadline: float) -> _Network:
+    """The denoiser and its EMA and optimiser, on the device, sharded or prepared, compiled if chosen."""
+    device = accelerator.device
+    shards = data.shards
+    channels, side = (
+        (3, shards.resolution) if shards is not None else (data.images.shape[1], data.images.shape[-1])
+    )
+    model = build_denoiser(cfg, data.emb.shape[-1], in_channels=channels, sample_size=side)
     ema = EMA(model, cfg.ema_decay)
     precision = resolve_precision(cfg, device)
     # channels-last helps convolutions on GPUs; on this CPU it measured slower (with bf16 by a third)
@@ -459,66 +548,32 @@ def build_session(
         model, opt = accelerator.prepare(model, opt)
     if ema.model is not None:  # under FSDP only the main process keeps the full average
         ema.model.to(device)
-    text_encoder.to(device)
     compiled = resolve_compile(cfg, device, sharded, deadline - time.time())
     if compiled:
         model = torch.compile(model)
-    speed = {
-        "precision": precision,
-        "channels_last": channels_last,
+    return _Network(model, ema, opt, precision, channels_last, sharded, units, fused, compiled)
+
+
+def _speed_options(cfg: TrainingConfig, accelerator: Accelerator, data: _Inputs, net: _Network) -> dict:
+    """How this session trains, as the compute record and the card state it."""
+    shards = data.shards
+    return {
+        "precision": net.precision,
+        "channels_last": net.channels_last,
         "sdpa_attention": True,
-        "optimizer": "AdamW fused" if fused else "AdamW foreach",
-        "torch_compile": compiled,
-        "text_embeddings": "reused from cache" if from_cache else "computed and cached",
+        "optimizer": "AdamW fused" if net.fused else "AdamW foreach",
+        "torch_compile": net.compiled,
+        "text_embeddings": "reused from cache" if data.from_cache else "computed and cached",
         "training_images": (
             f"streamed from {len(shards.groups)} Parquet row groups by {cfg.num_workers} DataLoader workers"
             if shards is not None
             else "decoded once, cached in memory"
         ),
         "sharding": (
-            f"fsdp ({units} units over {accelerator.num_processes} processes; the main process holds "
-            f"{sharding.local_share(model):.1%} of the weights; "
-            + ("bf16 gathers, fp32 gradient reduction)" if precision == "bf16" else "fp32 gathers)")
-            if sharded
+            f"fsdp ({net.units} units over {accelerator.num_processes} processes; the main process holds "
+            f"{sharding.local_share(net.model):.1%} of the weights; "
+            + ("bf16 gathers, fp32 gradient reduction)" if net.precision == "bf16" else "fp32 gathers)")
+            if net.sharded
             else "none"
         ),
     }
-    rank, world = accelerator.process_index, accelerator.num_processes
-    tuner = make_tuner(cfg.threads, device.type, world)
-    generator = torch.Generator().manual_seed(seed * 7919 + rank)
-    noise_generator = torch.Generator(device).manual_seed(seed * 7919 + rank + 104729)
-    return Session(
-        cfg=cfg,
-        out_dir=out_dir,
-        seed=seed,
-        accelerator=accelerator,
-        images=None if shards is not None else images,
-        text_emb=emb,
-        text_mask=mask,
-        null_emb=null_emb.cpu(),
-        null_mask=null_mask.cpu(),
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        text_info=info,
-        model=model,
-        ema=ema,
-        opt=opt,
-        flow=RectifiedFlow(),
-        sampler=(
-            ShardBatches(shards, cfg.batch_size, seed, rank, world, cfg.num_workers)
-            if shards is not None
-            else EpochSampler(len(images), cfg.batch_size, seed, rank, world)
-        ),
-        generator=generator,
-        noise_generator=noise_generator,
-        budget=Budget(start=start, deadline=deadline, reserve_s=3.0),
-        precision=precision,
-        speed_options=speed,
-        max_tokens=max_tokens,
-        dataset_digest=digest,
-        threads=tuner,
-        vae=vae.to(device) if vae is not None else None,
-        embeddings_from_cache=from_cache,
-        attempt_start=start,
-        sharded=sharded,
-    )
