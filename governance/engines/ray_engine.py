@@ -16,6 +16,7 @@ or when a record is missing, and writes a shard's completion marker only after i
 """
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -103,7 +104,7 @@ def _connect() -> bool:
         return False
     address = os.environ.get("RAY_ADDRESS") or None
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
         raise EngineUnavailable(
             f"Ray could not start or reach its cluster (RAY_ADDRESS={address!r}): {exc}; start one with "
@@ -114,12 +115,10 @@ def _connect() -> bool:
 
 def _quiet() -> None:
     """No Ray Data progress bars or per-run INFO lines: the pipeline draws its own progress."""
-    import logging
-
     import ray.data
 
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # also its note that the bars are off
     ray.data.DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 @dataclass
