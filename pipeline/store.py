@@ -14,18 +14,18 @@ from governance.report import GovernanceReport
 from pipeline.config import RunConfig, load_config
 from pipeline.errors import UsageError
 from pipeline.recording import Recorder
+from pipeline.stages import AUDIT_STAGES
 from pipeline.state import RunState
 from training.report import TrainingReport
 
 DEFAULT_CONFIG = Path("pipeline.yaml")
 
-# report name -> the model that parses it (the names are the stages that write them)
+# report name -> the model that parses it (the data gate writes governance, train writes training,
+# each audit its own name)
 REPORT_MODELS: dict[str, type[BaseModel]] = {
     "governance": GovernanceReport,
     "training": TrainingReport,
-    "quality": AuditReport,
-    "bias": AuditReport,
-    "deepfake": AuditReport,
+    **dict.fromkeys(AUDIT_STAGES, AuditReport),
 }
 
 
