@@ -29,7 +29,9 @@ RING_UNIFORM_SHARE = 0.5  # share of the outermost pixels that must have the mar
 MIN_TRIMMED_SHARE = 0.85
 
 
-def content_square(small: np.ndarray, tolerance: int = TRIM_TOLERANCE) -> tuple[np.ndarray, tuple]:
+def content_square(
+    small: np.ndarray, tolerance: int = TRIM_TOLERANCE, min_share: float = MIN_TRIMMED_SHARE
+) -> tuple[np.ndarray, tuple]:
     """The margin colour and the box (float pixel coordinates) of the content's square.
 
     The square may reach past the image; what lies outside counts as margin colour.
@@ -53,7 +55,7 @@ def content_square(small: np.ndarray, tolerance: int = TRIM_TOLERANCE) -> tuple[
         return whole
     x0, x1, y0, y1 = cols[0], cols[-1] + 1, rows[0], rows[-1] + 1
     half = max(x1 - x0, y1 - y0) / 2
-    if 2 * half < MIN_TRIMMED_SHARE * min(width, height):
+    if 2 * half < min_share * min(width, height):
         return whole
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return background, (cx - half, cy - half, cx + half, cy + half)
@@ -100,7 +102,7 @@ def color_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) / 255.0
 
 
-def _tone_fit(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tone_fit(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pair, the shared gain and offset mapping a onto b (weighted least squares), within the limits."""
     total = np.maximum(weight.sum(axis=1), 1e-6)
     mean_a, mean_b = (weight * a).sum(axis=1) / total, (weight * b).sum(axis=1) / total
@@ -120,7 +122,7 @@ def _worst_cell(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _toned_distance(fa: np.ndarray, fb: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, ...]:
     """Distance after one fitted tone change of a, fitted and applied where `keep` is False."""
-    gain, offset = _tone_fit(fa, fb, (~keep).astype(np.float32))
+    gain, offset = tone_fit(fa, fb, (~keep).astype(np.float32))
     toned = np.where(keep, fa, fa * gain[:, None] + offset[:, None]).reshape(-1, GRID, GRID, 3)
     grid_b = fb.reshape(-1, GRID, GRID, 3)
     return _worst_cell(toned, grid_b), gain, offset

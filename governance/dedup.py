@@ -11,6 +11,7 @@ hash found the pair, both distances and the brightness/contrast change the check
 """
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from governance.exact_duplicates import exact_groups
 from governance.images import ImageLimits
 from governance.near_duplicates import PairEvidence, candidate_pairs, verify_pairs
 from governance.perceptual_hash import grid_dhash_int64
+from governance.pixel_match import verify_on_pixels
 from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
@@ -58,7 +60,9 @@ def _eval_hashes(cfg: GovernanceConfig) -> pd.DataFrame:
 def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None = None) -> StageCounts:
     """Record duplicate findings and write `work_dir/dedup_groups.parquet` (groups and similarity clusters)."""
     started = time.perf_counter()
-    table = read_ingest(work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height"])
+    table = read_ingest(
+        work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height", "path"]
+    )
     so_far = decisions_so_far(list(table["record_id"]), load_findings(work_dir, ["ingest", "provenance"]))
     table["severity"] = [d.severity for d in so_far]
     alive = table[(table["severity"] < Decision.DROP.severity) & table["phash"].notna()].copy()
@@ -84,8 +88,9 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     colors = color_array(list(reps["color_hash"]))
     dhash = grid_dhash_int64(colors)
     radius = cfg.dedup.near_max_distance
-    pairs = candidate_pairs(phash, dhash, radius)
+    pairs = candidate_pairs(phash, dhash, max(radius, cfg.dedup.pixel_candidate_distance))
     checked = verify_pairs(phash, dhash, colors, pairs, radius, cfg.dedup.color_max_distance)
+    on_pixels = _pixel_check(cfg, list(reps["path"]))
     neighbours: list[list[tuple[int, int]]] = [[] for _ in range(len(reps))]
     for k, (a, b) in enumerate(pairs):
         neighbours[a].append((b, k))
@@ -100,10 +105,11 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
         for j, k in sorted(neighbours[i]):
             if taken[j]:
                 continue
-            if checked.matched[k]:
+            same, pixels = (True, {"verified_on": "colour_grid"}) if checked.matched[k] else on_pixels(i, j)
+            if same:
                 taken[j] = True
                 duplicate_of[rep_ids[j]] = rep_ids[i]
-                evidence = {"duplicate_of": rep_ids[i], **_pair_evidence(checked, k, radius)}
+                evidence = {"duplicate_of": rep_ids[i], **_pair_evidence(checked, k, radius), **pixels}
                 log.add(rep_ids[j], "near_duplicate", Decision.DROP, Reason.DUPLICATE_NEAR, evidence)
             else:
                 similar_distinct += 1
@@ -119,7 +125,9 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     _check_eval_leaks(cfg, reps, phash, colors, log)
     # Clusters of similar images (either hash, ignoring colour) keep train and eval apart later.
     n = len(reps)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if n else None
+    # Within the hashes' own radius: the wider pixel-check radius would join unrelated pictures.
+    close = pairs[(checked.phash_distance <= radius) | (checked.dhash_distance <= radius)]
+    graph = coo_matrix((np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n, n)) if n else None
     labels = connected_components(graph, directed=False)[1] if n else np.zeros(0, dtype=int)
     cluster_rep = {}
     for i, label in enumerate(labels):
@@ -156,6 +164,28 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
         }
     )
     return counts
+
+
+def _pixel_check(cfg: GovernanceConfig, paths: list) -> Callable[[int, int], tuple[bool, dict]]:
+    """The pixel verification of a candidate the colour grid rejected (i, j index `paths`).
+
+    Reads only the two files of the pair (a small bounded cache of decoded copies): memory does not
+    grow with the dataset. The evidence records the verdict too, so a merge says which check made it.
+    """
+    limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
+    d = cfg.dedup
+
+    def check(i: int, j: int) -> tuple[bool, dict]:
+        if d.pixel_candidate_distance < d.near_max_distance or not (
+            isinstance(paths[i], str) and isinstance(paths[j], str)
+        ):
+            return False, {}
+        same, evidence = verify_on_pixels(
+            str(paths[i]), str(paths[j]), limits, d.pixel_max_difference, d.pixel_max_share_ratio
+        )
+        return same, {"verified_on": "pixels", **evidence}
+
+    return check
 
 
 def _pair_evidence(checked: PairEvidence, k: int, radius: int) -> dict:
