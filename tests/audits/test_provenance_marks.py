@@ -52,7 +52,7 @@ def test_watermark_survives_jpeg_q75(emoji):
 def test_a_cropped_image_is_found_by_searching_where_the_crop_was_taken(emoji):
     from audits.provenance_robustness import attack
 
-    for i in range(3):
+    for i in range(2):  # each search scores 64 alignments: seconds under load
         marked = mark_image(_emoji(emoji, i * 5), f"run-{i}", "tiny-unet")
         for box in ((25, 25, 487, 487), (3, 40, 500, 301)):  # the audit's centre crop, and an odd one
             cropped = marked.crop(box)
