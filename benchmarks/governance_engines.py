@@ -7,9 +7,12 @@ folder, alternating `--repeats` times; the ratio uses the fastest of each, every
 and the two engines' ingest tables are checked to be identical. Target: ray within 1.3x of local.
 The machine is shared, so the load average is recorded before and after.
 
-    python benchmarks/governance_engines.py [--source emoji|webdataset] [--limit N] [--repeats 2]
+    python benchmarks/governance_engines.py [--limit N] [--repeats 2]          # the built-in emoji
+    python benchmarks/governance_engines.py --synthetic 10000                    # img2dataset shards
 
-Writes benchmarks/results/governance_engines.json.
+`--synthetic N` writes N records of img2dataset output first (benchmarks/governance_memory.py's
+shards: 64 px JPEGs, 3% failed downloads, planted exact and near copies). Results are merged into
+benchmarks/results/governance_engines.json under `<source>_<records>`.
 """
 
 import argparse
@@ -17,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,12 +51,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="emoji", choices=["emoji", "webdataset"])
     parser.add_argument("--path", type=Path, help="dataset folder for --source webdataset")
+    parser.add_argument("--synthetic", type=int, help="write this many img2dataset records and use them")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     import ray
 
+    synthetic = tempfile.TemporaryDirectory() if args.synthetic else None
+    if synthetic is not None:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from governance_memory import write_shards
+
+        args.source, args.path = "webdataset", Path(synthetic.name)
+        write_shards(args.path, args.synthetic)
     load_before = os.getloadavg()
     t = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
@@ -88,8 +100,14 @@ def main() -> None:
         "python": platform.python_version(),
         "note": "measured under load from other work on this shared 2-core machine",
     }
+    if synthetic is not None:
+        synthetic.cleanup()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    merged = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    if "what" in merged:  # the first result, written before results were keyed by dataset
+        merged = {f"{merged['source']}_{merged['records']}": merged}
+    merged[f"{args.source}_{records}"] = result
+    RESULTS.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
 
