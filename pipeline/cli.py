@@ -1,4 +1,4 @@
-"""`pipeline`: init, run, runs, show, card, verify, provenance, ui (DESIGN.md, "Command line")."""
+"""`pipeline`: init, run, runs, show, card, verify, provenance, ui (README.md, "Command line")."""
 
 import json
 import sys
