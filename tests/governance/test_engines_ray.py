@@ -117,14 +117,26 @@ def test_a_resumed_ray_ingest_reuses_finished_shards_and_redoes_the_rest(cluster
     _keep(base, "resumed")
 
 
+def _workers() -> set[int]:
+    """Process ids of the Ray Data workers (their titles read `ray::MapWorker(...)`)."""
+    found = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        if any("MapWorker" in part for part in proc.info["cmdline"] or []):
+            found.add(proc.pid)
+    return found
+
+
 def _kill_first_worker(stop: threading.Event, killed: list[int]) -> None:
-    """Kill the first Ray Data worker process that appears (SIGKILL, as a lost node would)."""
+    """Kill the first Ray Data worker this run starts (SIGKILL, as a lost node would)."""
+    earlier = _workers()  # a previous run's worker on its way out would prove nothing
     while not stop.is_set():
-        for proc in psutil.process_iter(["cmdline"]):
-            if any("MapWorker" in part for part in proc.info["cmdline"] or []):
-                proc.kill()
-                killed.append(proc.pid)
-                return
+        for pid in _workers() - earlier:
+            try:
+                psutil.Process(pid).kill()
+            except psutil.NoSuchProcess:
+                continue
+            killed.append(pid)
+            return
         time.sleep(0.02)
 
 
