@@ -3,7 +3,7 @@
 What runs where: the driver (the `pipeline run` process) reads the source's records and their raw
 image bytes, a window of shards at a time; Ray Data tasks on the cluster run the same evidence
 kernel as the local engine (`governance.evidence.evidence_batch`: hashes, dimensions, embedded
-signals, the small copy) over those bytes, one task per ingest shard; a pool of NudeNet actors (one
+signals, the small copy) over those bytes, about one task per ingest shard; a pool of NudeNet actors (one
 onnxruntime session each, a GPU each when onnxruntime has CUDA) adds the detections; the results
 are written as Parquet in the work folder. The driver then reads them back, keeps exactly one row
 per record and writes the ingest shards exactly as the local engine does, so every later pass and
@@ -259,7 +259,7 @@ def _run_window(
     if not rows:
         out.mkdir(parents=True)
         return
-    # One block per ingest shard: each becomes one evidence task.
+    # As many blocks as shards (rows split evenly, about a shard each): each is one evidence task.
     ds = ray.data.from_items(rows, override_num_blocks=len(window))
     ds = ds.map_batches(
         evidence_rows,
