@@ -21,7 +21,10 @@ from governance.config import DataConfig, GovernanceConfig  # noqa: E402
 from governance.report import GovernanceReport  # noqa: E402
 from tests.governance import img2dataset_shards  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+pytestmark = [
+    pytest.mark.slow,  # a Ray instance starts (about 12 s on 2 busy cores)
+    pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning"),
+]
 
 
 @pytest.fixture(scope="module")
