@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from training.shard_writer import FORMAT
 
-MIX_GROUPS = 8  # row groups whose rows are shuffled together
+MIX_GROUPS = 4  # row groups whose rows are shuffled together
 PREFETCH_MIXES = 2  # per worker
 
 
@@ -70,9 +70,19 @@ def epoch_mixes(index: ShardIndex, seed: int, epoch: int, rank: int, world: int)
     return [mine[i : i + MIX_GROUPS] for i in range(0, len(mine), MIX_GROUPS)]
 
 
+@dataclass
+class Mix:
+    """One mix as read: pixels and table rows in file order; `order` the rows still to serve, permuted."""
+
+    pixels: torch.Tensor
+    rows: torch.Tensor
+    order: torch.Tensor
+    epoch: int
+
+
 class MixDataset(Dataset):
-    """Item (epoch, mix number, group numbers): that mix's pixels uint8 [n, 3, R, R] and table rows [n],
-    permuted, and the epoch. Read in the DataLoader's workers."""
+    """Item (epoch, mix number, group numbers): that mix's pixels uint8 [n, 3, R, R], table rows [n] and
+    their permutation (a `Mix`). Read in the DataLoader's workers."""
 
     def __init__(self, index: ShardIndex, seed: int, rank: int):
         self.index, self.seed, self.rank = index, seed, rank
@@ -85,7 +95,7 @@ class MixDataset(Dataset):
         name, number, rows = self.index.groups[group]
         file = self._files.get(name)
         if file is None:
-            file = self._files[name] = pq.ParquetFile(self.index.directory / name, memory_map=True)
+            file = self._files[name] = pq.ParquetFile(self.index.directory / name)
         table = file.read_row_group(number, columns=["row", "image"])
         side = self.index.resolution
         image = table.column("image").combine_chunks()
@@ -93,14 +103,15 @@ class MixDataset(Dataset):
         pixels = np.frombuffer(image.buffers()[1], dtype=np.uint8, count=rows * 3 * side * side)
         return pixels.reshape(rows, 3, side, side), table.column("row").to_numpy()
 
-    def __getitem__(self, item: tuple[int, int, tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, item: tuple[int, int, tuple[int, ...]]) -> Mix:
         epoch, mix, groups = item
         parts = [self._read(g) for g in groups]
-        rows = np.concatenate([r for _, r in parts])
-        perm = torch.randperm(len(rows), generator=_generator(self.seed, epoch, self.rank, mix)).numpy()
-        # fancy indexing copies: the result owns its memory, not pyarrow's read-only buffers
-        pixels = np.concatenate([p for p, _ in parts])[perm] if len(parts) > 1 else parts[0][0][perm]
-        return torch.from_numpy(pixels), torch.from_numpy(rows[perm]), epoch
+        # one copy, which owns its memory (not pyarrow's read-only buffers); the rows are gathered in the
+        # permuted order only when batches are cut, so no second copy of the whole mix is made
+        pixels = torch.from_numpy(np.concatenate([p for p, _ in parts]))
+        rows = torch.from_numpy(np.concatenate([r for _, r in parts]))
+        order = torch.randperm(len(rows), generator=_generator(self.seed, epoch, self.rank, mix))
+        return Mix(pixels, rows, order, epoch)
 
 
 class MixSampler(Sampler):
@@ -144,7 +155,7 @@ class ShardBatches:
         self.samples = 0  # taken by this process since the run began: the data position
         self.epoch = 0
         self._iter = None
-        self._buffer: list[tuple[torch.Tensor, torch.Tensor, int]] = []
+        self._buffer: list[Mix] = []
         self._buffered = 0
 
     def _start(self) -> None:
@@ -161,8 +172,7 @@ class ShardBatches:
         self._iter = iter(loader)
         self._buffer, self._buffered = [], 0
         self._fill(skip)
-        pixels, rows, epoch = self._buffer[0]
-        self._buffer[0] = (pixels[skip:], rows[skip:], epoch)
+        self._buffer[0].order = self._buffer[0].order[skip:]
         self._buffered -= skip
 
     def _locate(self, samples: int) -> tuple[int, int, int]:
@@ -183,9 +193,9 @@ class ShardBatches:
     def _fill(self, need: int) -> None:
         """Read mixes until more than `need` samples are buffered."""
         while self._buffered <= need:
-            pixels, rows, epoch = next(self._iter)
-            self._buffer.append((pixels, rows, epoch))
-            self._buffered += len(rows)
+            mix = next(self._iter)
+            self._buffer.append(mix)
+            self._buffered += len(mix.order)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next `batch_size` samples of this process (they run on across epochs)."""
@@ -194,17 +204,20 @@ class ShardBatches:
         self._fill(self.batch_size - 1)
         taken, pixels, rows = 0, [], []
         while taken < self.batch_size:
-            p, r, self.epoch = self._buffer[0]
-            take = min(self.batch_size - taken, len(r))
-            pixels.append(p[:take])
-            rows.append(r[:take])
+            mix = self._buffer[0]
+            self.epoch = mix.epoch
+            take = min(self.batch_size - taken, len(mix.order))
+            idx = mix.order[:take]
+            pixels.append(mix.pixels.index_select(0, idx))
+            rows.append(mix.rows.index_select(0, idx))
             taken += take
-            if take == len(r):
+            mix.order = mix.order[take:]
+            if not len(mix.order):
                 self._buffer.pop(0)
-            else:
-                self._buffer[0] = (p[take:], r[take:], self.epoch)
         self._buffered -= self.batch_size
         self.samples += self.batch_size
+        if len(pixels) == 1:
+            return pixels[0], rows[0]
         return torch.cat(pixels), torch.cat(rows)
 
     def state(self) -> dict[str, int | str]:
