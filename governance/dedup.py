@@ -63,7 +63,8 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     table = read_ingest(
         work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height", "path"]
     )
-    so_far = decisions_so_far(list(table["record_id"]), load_findings(work_dir, ["ingest", "provenance"]))
+    decided = load_findings(work_dir, ["ingest", "provenance"], ["record_id", "check", "decision"])
+    so_far = decisions_so_far(list(table["record_id"]), decided)
     table["severity"] = [d.severity for d in so_far]
     alive = table[(table["severity"] < Decision.DROP.severity) & table["phash"].notna()].copy()
     alive["pixels"] = alive["width"].astype("int64") * alive["height"].astype("int64")
