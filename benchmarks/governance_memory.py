@@ -130,13 +130,17 @@ def write_shards(root: Path, records: int, mosaic: bool = True) -> None:
         pq.write_table(pa.Table.from_pylist(rows), root / f"{s:05d}.parquet")
 
 
-def measure(records: int, work: Path, until: str = "governance", mosaic: bool = True) -> dict:
+def measure(
+    records: int, work: Path, until: str = "governance", mosaic: bool = True, sets: tuple[str, ...] = ()
+) -> dict:
     data = work / f"data-{records}"
     data.mkdir()
     write_shards(data, records, mosaic)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
     cmd = [sys.executable, "-m", "pipeline.cli", "run", "--data", str(data), "--until", until]
     cmd += ["--set", f"run.output_dir={work / f'runs-{records}'}"]
+    for item in sets:
+        cmd += ["--set", item]
     started = time.perf_counter()
     probe = (
         "import resource,subprocess,sys;"
@@ -210,6 +214,7 @@ def main() -> None:
     parser.add_argument("--per-stage", action="store_true", help="each stage alone, its own peak RSS")
     parser.add_argument("--code", default="this change", help="which code was measured (a commit)")
     parser.add_argument("--glyph-copies", action="store_true", help="the older data: 2,000 glyphs repeated")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE for pipeline run")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs = []
@@ -219,7 +224,7 @@ def main() -> None:
                 runs.append(measure_stages(size, Path(tmp), not args.glyph_copies))
             else:
                 load_before = os.getloadavg()
-                runs.append(measure(size, Path(tmp), args.until, not args.glyph_copies))
+                runs.append(measure(size, Path(tmp), args.until, not args.glyph_copies, tuple(args.sets)))
                 runs[-1]["load_average_before"] = [round(x, 2) for x in load_before]
                 runs[-1]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             print(json.dumps(runs[-1]), flush=True)
@@ -231,6 +236,7 @@ def main() -> None:
         "until": "each governance stage alone" if args.per_stage else args.until,
         "code": args.code,
         "data": "glyph copies" if args.glyph_copies else "mosaics, 2% exact and 2% near copies planted",
+        "settings": args.sets,
         "cores": os.cpu_count(),
         "per_shard": PER_SHARD,
         "runs": runs,
