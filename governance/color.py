@@ -34,7 +34,9 @@ def content_square(
 ) -> tuple[np.ndarray, tuple]:
     """The margin colour and the box (float pixel coordinates) of the content's square.
 
-    The square may reach past the image; what lies outside counts as margin colour.
+    The square may reach past the image; what lies outside counts as margin colour. A content square
+    under `min_share` of the shorter side is not trimmed (the pixel check passes 0 and compares the
+    margins separately).
 
     A border added by a scraper, a crop of a few pixels of background or a different canvas size
     then leave the grid where it was. The margin is the colour of at least half of the outermost
