@@ -1,4 +1,4 @@
-"""Errors the CLI maps to exit codes (DESIGN.md): 2 usage or config, 1 anything unexpected."""
+"""Errors the CLI maps to exit codes (docs/cli.md): 2 usage or config, 1 anything unexpected."""
 
 
 class UsageError(Exception):

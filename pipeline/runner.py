@@ -1,6 +1,6 @@
 """Runs the stages in order, applies the gates, records everything, and decides the exit code.
 
-Exit codes (DESIGN.md): 0 every gate passed; 3 the data gate blocked (no training);
+Exit codes: 0 every gate passed; 3 the data gate blocked (no training);
 4 a model gate failed (model kept, not approved); 2 usage/config; 1 anything unexpected.
 """
 
@@ -138,10 +138,6 @@ class Runner:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
         return path
-
-    def load_report(self, name: str, model: type[BaseModel]):
-        path = self.state.report_path(name)
-        return model.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def _log_artifact(self, run_id: str, path: Path | None) -> None:
         """Log a file under the same relative path it has in the run folder (verify relies on it)."""
@@ -383,13 +379,13 @@ class Runner:
         seed = self.cfg.run.seed
         a = self.cfg.audits
         if stage == Stage.QUALITY:
-            report = api.run_quality(a.quality, model_dir, governed, out, seed, progress)
+            report = api.run_quality(a.quality, model_dir, governed, out, seed, progress, a.compile)
         elif stage == Stage.BIAS:
             # What is left of the budget, less a share of the reserve for the deepfake audit and the
             # card (27 s and about 10 s of a 240 s reserve in the default run), bounds the extra neutral
             # images the representation power rule asks for.
             deadline = self.budget.deadline - AFTER_BIAS_SHARE * self.budget.reserve_s
-            report = api.run_bias(a.bias, model_dir, governed, out, seed, progress, deadline)
+            report = api.run_bias(a.bias, model_dir, governed, out, seed, progress, deadline, a.compile)
         else:
             report = api.run_deepfake(
                 a.deepfake,
@@ -400,6 +396,7 @@ class Runner:
                 progress,
                 run_id=self.state.run_id,
                 signing=a.signing,
+                compile_mode=a.compile,
             )
         self._save_report(stage, report)
         self._log_artifact(self.state.run_id, self.state.report_path(stage))
