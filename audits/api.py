@@ -24,15 +24,18 @@ from governance.manifest import Split
 ProgressFn = Callable[[str, int, int | None], None]
 
 
-def _model_generator(model_dir: Path, steps: int, guidance: float, batch_size: int) -> tuple[Generator, int]:
+def _model_generator(
+    model_dir: Path, steps: int, guidance: float, batch_size: int, compile_mode: str = "auto"
+) -> tuple[Generator, int]:
     """The model as a `Generator`, and its output resolution (read from one generated image, because a
-    latent-space model's config gives the latent size, not the pixel size)."""
+    latent-space model's config gives the latent size, not the pixel size). `compile_mode` is
+    `audits.compile`; with it the probe image pays the compile."""
     from training.api import load_pipeline
 
     # generation on the GPU when there is one; seeds stay on CPU generators, so images match across devices
     # only up to floating-point differences
     pipe = load_pipeline(Path(model_dir), device="cuda" if torch.cuda.is_available() else "cpu")
-    generate = pipeline_generator(pipe, steps, guidance, batch_size)
+    generate = pipeline_generator(pipe, steps, guidance, batch_size, compile_mode=compile_mode)
     probe = generate([""], [0])
     return generate, int(probe.shape[1])
 
@@ -69,7 +72,13 @@ def _write(report: AuditReport, out_dir: Path, generate: Generator) -> AuditRepo
 
 
 def run_quality(
-    cfg: QualityConfig, model_dir: Path, governed_path: Path, out_dir: Path, seed: int, progress: ProgressFn
+    cfg: QualityConfig,
+    model_dir: Path,
+    governed_path: Path,
+    out_dir: Path,
+    seed: int,
+    progress: ProgressFn,
+    compile_mode: str = "auto",
 ) -> AuditReport:
     """Held-out loss, FD/KID in MobileNetV2 features and the alignment probe; writes quality_report.json."""
     from training.api import denoising_losses
@@ -77,7 +86,7 @@ def run_quality(
     train, held_out = train_and_eval(read_governed(governed_path))
     with _caller_threads():
         generate, resolution = _model_generator(
-            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
+            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size, compile_mode
         )
         progress("quality: held-out loss", 0, 1)
         losses = None
@@ -107,6 +116,7 @@ def run_bias(
     seed: int,
     progress: ProgressFn,
     deadline: float | None = None,
+    compile_mode: str = "auto",
 ) -> AuditReport:
     """Representation and quality of service per group of `cfg.attribute`; writes bias_report.json.
 
@@ -115,7 +125,7 @@ def run_bias(
     train, _ = train_and_eval(read_governed(governed_path))
     with _caller_threads():
         generate, resolution = _model_generator(
-            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
+            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size, compile_mode
         )
         train_images = load_images(train, resolution)
         report = audit_bias(cfg, generate, train, train_images, Path(out_dir), seed, progress, deadline)
@@ -131,6 +141,7 @@ def run_deepfake(
     progress: ProgressFn,
     run_id: str = "",
     signing=None,
+    compile_mode: str = "auto",
 ) -> AuditReport:
     """Replication, faces, PII and provenance-mark survival; writes deepfake_report.json.
 
@@ -145,7 +156,7 @@ def run_deepfake(
     train, held_out = train_and_eval(read_governed(governed_path))
     with _caller_threads():
         generate, resolution = _model_generator(
-            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size
+            model_dir, cfg.sample_steps, cfg.guidance_scale, cfg.batch_size, compile_mode
         )
         report = audit_deepfake(
             cfg,
