@@ -46,3 +46,13 @@ def test_gpu_training_loop_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, ca
     assert 0 <= result["returned_s_before_deadline"] <= 10
     assert result["report_step_images_per_s"] >= result["report_images_per_s"] > 0
     assert result["compute"]["device_type"] == "cpu" and result["steady_mfu"] is None
+
+
+def test_gpu_generation_benchmark_smoke_runs_on_cpu(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["gpu_generation.py", str(tmp_path), "--smoke"])
+    _load("gpu_generation").main()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert set(result["results"]) == {"eager", "compiled"} and result["device_type"] == "cpu"
+    for variant in result["results"].values():
+        assert variant["batch_1"]["images_per_s"] > 0 and variant["batch_4"]["images"] == 12
+    assert result["cost_per_million_images"] > 0 and result["device_name"]
