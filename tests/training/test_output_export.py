@@ -25,4 +25,3 @@ def test_a_saved_model_marks_and_signs_its_images_for_its_run_without_set_proven
     found = check_output(loaded.save_image(image, tmp_path / "heart.png"))
     assert found.status == "signed output" and (found.claimed_run, found.claimed_model) == (RUN, MODEL)
     assert found.iptc["RunID"] == RUN and found.watermark_run == RUN
-
