@@ -66,4 +66,7 @@ def search_bits(bgr: np.ndarray, scale: float, tag: list[int]) -> tuple[np.ndarr
                 matches = int((bits == want).sum())
                 if matches > best_matches:
                     best, best_matches = bits, matches
+                    if matches == BITS:
+                        # no later hypothesis can beat it, and the search keeps the first best
+                        return best, best_matches
     return best, best_matches
