@@ -79,7 +79,7 @@ def write_table(path: Path, kind: str, families: int) -> Path:
 
 
 def _train(
-    governed: Path, out_dir: Path, budget_s: float, threads: int | None, resolution: int | None
+    governed: Path, out_dir: Path, budget_s: float, threads: int | None, resolution: int | None, resume: bool
 ) -> tuple[Path, dict]:
     from training.api import train
     from training.config import TrainingConfig
@@ -88,7 +88,9 @@ def _train(
         measure_energy=False, cache_dir=str(out_dir.parent / "cache"), threads=threads, resolution=resolution
     )
     start = time.time()
-    report = train(cfg, governed, out_dir, start + budget_s, 0, lambda m, s: None, lambda d, c, t: None)
+    report = train(
+        cfg, governed, out_dir, start + budget_s, 0, lambda m, s: None, lambda d, c, t: None, resume=resume
+    )
     info = {
         "seconds": time.time() - start,
         "steps": report.steps,
@@ -128,6 +130,7 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--resolution", type=int, default=None, help="training side; default the preset's")
     parser.add_argument("--out", type=Path, default=RESULT)
+    parser.add_argument("--resume", action="store_true", help="continue training from DIR's checkpoints")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bias-power-"))
     cfg = BiasConfig()
@@ -140,8 +143,10 @@ def main() -> None:
         info_file = work / kind / "train_info.json"
         if not args.reuse:
             model_dir, info = _train(
-                governed, work / kind / "train", args.budget_s, args.threads, args.resolution
+                governed, work / kind / "train", args.budget_s, args.threads, args.resolution, args.resume
             )
+            if args.resume and info_file.exists():
+                info = {**info, "earlier": json.loads(info_file.read_text())}
             info_file.write_text(json.dumps({**info, "model_dir": str(model_dir)}))
         info = json.loads(info_file.read_text())
         training[kind] = info
