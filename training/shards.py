@@ -86,17 +86,15 @@ class MixDataset(Dataset):
 
     def __init__(self, index: ShardIndex, seed: int, rank: int):
         self.index, self.seed, self.rank = index, seed, rank
-        self._files: dict[str, pq.ParquetFile] = {}
 
     def __len__(self) -> int:
         return len(self.index.groups)  # the sampler is unbounded; this is only informative
 
     def _read(self, group: int) -> tuple[np.ndarray, np.ndarray]:
         name, number, rows = self.index.groups[group]
-        file = self._files.get(name)
-        if file is None:
-            file = self._files[name] = pq.ParquetFile(self.index.directory / name)
-        table = file.read_row_group(number, columns=["row", "image"])
+        # opened per read (a footer of a few KB): every open reader keeps its own decompression buffers,
+        # and kept open over 298 shards they added 200 MB of peak RSS at 256 px
+        table = pq.ParquetFile(self.index.directory / name).read_row_group(number, columns=["row", "image"])
         side = self.index.resolution
         image = table.column("image").combine_chunks()
         # fixed-size binary: the values buffer holds the rows' pixels back to back
