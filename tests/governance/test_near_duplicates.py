@@ -132,7 +132,15 @@ def test_real_transformed_copies_are_near_duplicates(copy):
     assert by == ("pixels" if copy.name in GRID_MISSES else "colour_grid")
 
 
-@pytest.mark.parametrize(("a", "b"), DISTINCT)
+# A measured miss of the pixel check (a few mouth pixels on a small face, 0.0325 after the blur):
+# kept strict so that a fix shows here.
+FROWNING_POUTING = ("twemoji-1f64d-1f3fe-200d-2642-fe0f.png", "twemoji-1f64e-1f3fe-200d-2642-fe0f.png")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [*DISTINCT, pytest.param(*FROWNING_POUTING, marks=pytest.mark.xfail(strict=True, reason="known merge"))],
+)
 def test_real_similar_pictures_stay_distinct(a, b):
     same, by, evidence = _decide(DATA / a, DATA / b)
     assert not same, f"{a} / {b}: {by} {evidence}"
