@@ -168,9 +168,18 @@ _STAGE = """
 import json, resource, sys, time
 from pathlib import Path
 from governance import stages
-from governance.config import DataConfig, GovernanceConfig
+from governance.config import GovernanceConfig
+import yaml
 data, work, stage = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-cfg = GovernanceConfig(data=DataConfig(source="webdataset", path=data))
+overrides = {}
+for item in sys.argv[4:]:  # governance.KEY.SUB=VALUE, as pipeline run --set takes them
+    key, value = item.split("=", 1)
+    *parents, leaf = key.removeprefix("governance.").split(".")
+    node = overrides
+    for name in parents:
+        node = node.setdefault(name, {})
+    node[leaf] = yaml.safe_load(value)
+cfg = GovernanceConfig.model_validate({"data": {"source": "webdataset", "path": str(data)}, **overrides})
 started = time.perf_counter()
 if stage == "finalize":
     report = stages.finalize(cfg, work, 0, lambda *a: None)
@@ -182,7 +191,7 @@ print(json.dumps({"stage": stage, "seconds": round(time.perf_counter() - started
 """
 
 
-def measure_stages(records: int, work: Path, mosaic: bool = True) -> dict:
+def measure_stages(records: int, work: Path, mosaic: bool = True, sets: tuple[str, ...] = ()) -> dict:
     """Each governance stage in a fresh process on one work folder: its own peak RSS."""
     data = work / f"data-{records}"
     data.mkdir()
@@ -191,7 +200,7 @@ def measure_stages(records: int, work: Path, mosaic: bool = True) -> dict:
     load_before = os.getloadavg()
     stages = []
     for stage in ("ingest", "provenance", "dedup", "nsfw", "finalize"):
-        cmd = [sys.executable, "-c", _STAGE, str(data), str(work / f"work-{records}"), stage]
+        cmd = [sys.executable, "-c", _STAGE, str(data), str(work / f"work-{records}"), stage, *sets]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode:
             raise SystemExit(f"{stage} on {records} records failed:\n{done.stderr[-3000:]}")
@@ -221,7 +230,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             if args.per_stage:
-                runs.append(measure_stages(size, Path(tmp), not args.glyph_copies))
+                runs.append(measure_stages(size, Path(tmp), not args.glyph_copies, tuple(args.sets)))
             else:
                 load_before = os.getloadavg()
                 runs.append(measure(size, Path(tmp), args.until, not args.glyph_copies, tuple(args.sets)))
