@@ -76,3 +76,56 @@ def test_thread_tuner_keeps_the_faster_count():
             assert f"{expected}: {fake[expected]:.3f} s/step" in tuner.describe()
     finally:
         torch.set_num_threads(before)
+
+
+def _steady(tuner, seconds: dict[int, float], steps: int) -> None:
+    import torch
+
+    for _ in range(steps):
+        tuner.before_step()
+        tuner.after_step(seconds[torch.get_num_threads()])
+
+
+def test_thread_tuner_measures_again_when_the_step_time_drifts():
+    import torch
+
+    from training.threads import ThreadTuner
+
+    before = torch.get_num_threads()
+    try:
+        tuner = ThreadTuner([2, 1], probe_steps=2, window=4)
+        _steady(tuner, {2: 0.05, 1: 0.1}, 6)  # warm-up + probe: two threads win
+        assert tuner.chosen == 2 and not tuner.remeasured
+        _steady(tuner, {2: 0.06, 1: 0.1}, 8)  # within the drift factor: no new probe
+        assert tuner.chosen == 2 and not tuner.remeasured
+        # another job took the second core: two threads are now 10x slower, one is unchanged
+        _steady(tuner, {2: 0.5, 1: 0.1}, 4)
+        assert tuner.probing and len(tuner.remeasured) == 1 and "drifted from 0.050" in tuner.remeasured[0]
+        _steady(tuner, {2: 0.5, 1: 0.1}, 4)
+        assert tuner.chosen == 1 and torch.get_num_threads() == 1
+        assert "measured again 1x" in tuner.describe()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_busy_start_probes_more_threads_once_the_load_falls():
+    import torch
+
+    from training.threads import ThreadTuner
+
+    before = torch.get_num_threads()
+    load = [4.0]
+    try:
+        tuner = ThreadTuner([1], deferred=[2], window=3, load_fn=lambda: load[0], cores=2)
+        _steady(tuner, {2: 0.05, 1: 0.1}, 9)
+        assert tuner.chosen == 1 and tuner.candidates == [1]  # still busy: two threads never tried
+        load[0] = 0.5
+        _steady(tuner, {2: 0.05, 1: 0.1}, 3)
+        assert tuner.probing and "load average fell to 0.5" in tuner.remeasured[0]
+        _steady(tuner, {2: 0.05, 1: 0.1}, 5)
+        assert tuner.chosen == 2 and torch.get_num_threads() == 2
+        fixed = ThreadTuner([3], reason="configured", adaptive=False)
+        _steady(fixed, {3: 1.0}, 20)
+        assert fixed.chosen == 3 and not fixed.remeasured and fixed.describe() == "3 (configured)"
+    finally:
+        torch.set_num_threads(before)
