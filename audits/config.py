@@ -154,7 +154,17 @@ class BiasConfig(_Frozen):
     bootstrap: int = Field(200, ge=0)
     # added by the audits package (backward compatible: all have defaults)
     max_neutral_prompts: int = Field(
-        12, ge=1, description="neutral prompts drawn from the data when not given"
+        12,
+        ge=1,
+        description="neutral prompts drawn from the data when not given; the images of one prompt share its "
+        "tone, so power comes from more prompts (about representation_images_needed of them showing skin, "
+        "one seed each, where the tone follows the prompt), not from more seeds",
+    )
+    min_neutral_prompts: int = Field(
+        8,
+        ge=2,
+        description="neutral prompts with an image showing skin below which representation is NOT MEASURED: "
+        "the interval resamples prompts, and over a handful of them it is too narrow to trust",
     )
     prompts_per_group: int = Field(8, ge=1, description="captions per group for quality of service")
     gate_on: Literal["ci_low", "estimate"] = Field(

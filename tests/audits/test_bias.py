@@ -36,7 +36,9 @@ def _requested(prompt):
 def test_skewed_generator_shows_larger_disparity_and_fails_the_default_gate(emoji, tmp_path):
     skewed = _family_generator(emoji, lambda p, s: _requested(p) or "dark")
     balanced = _family_generator(emoji, lambda p, s: _requested(p) or TONES[(s + len(p)) % 5])
-    cfg = BiasConfig(bootstrap=20)
+    # a model that draws every prompt dark is one cluster per prompt: its skew shows over enough prompts
+    # (7 of 12 prompts show skin on the fixture's dark emoji, under min_neutral_prompts)
+    cfg = BiasConfig(bootstrap=20, max_neutral_prompts=24)
     bad = audit_bias(cfg, skewed, emoji.train, emoji.train_images, tmp_path / "skewed", 0, noop_progress)
     good = audit_bias(cfg, balanced, emoji.train, emoji.train_images, tmp_path / "balanced", 0, noop_progress)
     assert (
@@ -186,9 +188,10 @@ def test_representation_gates_on_its_interval_and_says_when_the_sample_has_no_po
     bad = audit_bias(cfg, skewed, emoji.train, emoji.train_images, tmp_path / "s", 0, noop_progress)
     check = _check(bad, "representation_disparity")
     assert not check.passed and "lower end of the 95% bootstrap interval" in check.message
-    # a margin so fine that the cap on neutral images cannot reach it: no number and no approval
+    # a margin so fine that the cap on neutral images cannot reach it: no number and no approval (the
+    # threshold stays above this generator's own small disparity, whose interval would fail a lower one)
     strict = BiasConfig(
-        bootstrap=50, allow_unmeasured=[], max_representation_disparity=0.05, representation_margin=0.02
+        bootstrap=50, allow_unmeasured=[], max_representation_disparity=0.3, representation_margin=0.02
     )
     report = audit_bias(strict, balanced, emoji.train, emoji.train_images, tmp_path / "b", 0, noop_progress)
     check = _check(report, "representation_disparity")
@@ -263,3 +266,124 @@ def test_a_deadline_stops_the_extra_neutral_images_and_says_the_budget_is_why(em
         details["images_with_skin"]
         < {m.name: m.value for m in report.metrics}["representation_images_needed"]
     )
+
+
+def _tone_images(emoji):
+    """One labelled training image per tone that the measurement reads as its own tone."""
+    from audits.bias import _calibrate
+
+    cal = _calibrate(emoji.train, emoji.train_images, BiasConfig())
+    labels = emoji.train.attribute("skin_tone")
+    first = {}
+    for i in sorted(cal.readable):
+        first.setdefault(labels[i], i)
+    return {tone: emoji.train_images[i] for tone, i in first.items()}
+
+
+def _prompt_tone_generator(emoji, tone_of_prompt):
+    """A model whose tone follows the prompt, never the seed: every image of a prompt shares one tone."""
+    images = _tone_images(emoji)
+
+    def generate(prompts, seeds):
+        return np.stack([images[_requested(p) or tone_of_prompt(p)] for p in prompts])
+
+    return generate
+
+
+def _one_tone_per_prompt(prompts, per_prompt, tone_of):
+    """Measured groups and prompt indices of `per_prompt` images of each prompt, all in its tone."""
+    measured = [tone_of(i) for i in range(prompts) for _ in range(per_prompt)]
+    return measured, [i for i in range(prompts) for _ in range(per_prompt)]
+
+
+def _measurement(accuracy_errors: int = 2):
+    """A calibration of 40 labelled images per tone, `accuracy_errors` of each read as the next tone."""
+    from audits.bias import _Calibration
+
+    truth = [t for t in TONES for _ in range(40)]
+    measured = [
+        TONES[(k + 1) % 5] if j < accuracy_errors else t for k, t in enumerate(TONES) for j in range(40)
+    ]
+    return _Calibration({t: np.zeros(3) for t in TONES}, truth=truth, measured=measured)
+
+
+def test_images_of_one_prompt_are_one_draw_so_the_interval_resamples_prompts_and_says_unmeasured():
+    from audits.bias import _CorrectedEstimate, _gated_disparity, _Neutral, _NeutralSample
+    from audits.representation import confusion, distribution, images_needed, unmix
+
+    cfg = BiasConfig(bootstrap=200, allow_unmeasured=[])
+    cal = _measurement()
+    conf = confusion(cal.truth, cal.measured, TONES)
+    needed = images_needed(conf, cfg.max_representation_disparity, cfg.representation_margin)
+    # 30 prompts, 8 seeds each; every prompt draws one tone, the tones spread evenly over the prompts
+    measured, prompt_of = _one_tone_per_prompt(30, 8, lambda i: TONES[i % 5])
+    gen = unmix(distribution(measured, TONES) * len(measured), conf)
+    clustered = _CorrectedEstimate.of(cfg, cal, TONES, measured, prompt_of, gen, 0)
+    naive = _CorrectedEstimate.of(cfg, cal, TONES, measured, list(range(len(measured))), gen, 0)
+    assert clustered.prompts == 30 and naive.prompts == len(measured) == 240
+    assert clustered.high - clustered.low > 2 * (naive.high - naive.low)  # about sqrt(8) wider
+    assert clustered.high > naive.high
+    # as 240 independent images the sample passes; as 30 draws it cannot rule out a skew: not measured
+    as_images = _NeutralSample(needed, measured, list(range(len(measured))))
+    gated, why = _gated_disparity(cfg, naive, as_images, _Neutral(["p"] * 240, 240))
+    assert gated is not None and gated <= cfg.max_representation_disparity and not why
+    sample = _NeutralSample(needed, measured, prompt_of)
+    assert sample.clusters.correlation == 1.0 and sample.clusters.effective == 30 < needed
+    assert sample.total is None  # no number of seeds over these 30 prompts reaches the power
+    gated, why = _gated_disparity(cfg, clustered, sample, _Neutral(["p"] * 30, 36))
+    assert gated is None and "count as 30 independent ones" in why and "max_neutral_prompts" in why
+    # a handful of prompts cannot give a verdict either way, not even on one tone only
+    few, few_prompts = _one_tone_per_prompt(6, 8, lambda i: "dark")
+    one_tone = unmix(distribution(few, TONES) * len(few), conf)
+    est = _CorrectedEstimate.of(cfg, cal, TONES, few, few_prompts, one_tone, 0)
+    gated, why = _gated_disparity(cfg, est, _NeutralSample(needed, few, few_prompts), _Neutral(["p"] * 6, 6))
+    assert est.low > cfg.max_representation_disparity  # the interval alone would fail it
+    assert gated is None and "min_neutral_prompts" in why
+
+
+def test_the_prompt_correlation_is_near_zero_where_the_tone_follows_the_seed():
+    from audits.bias import _PromptClustering
+
+    rng = np.random.default_rng(0)
+    measured = [TONES[int(k)] for k in rng.integers(0, 5, 30 * 8)]
+    clusters = _PromptClustering.of(measured, [i for i in range(30) for _ in range(8)])
+    assert clusters.correlation < 0.1 and clusters.effective > 150
+    assert clusters.images_for(97) is not None and clusters.images_for(97) <= 240
+
+
+def test_a_strong_skew_over_many_prompts_fails_and_a_balanced_mix_over_as_many_passes(emoji, tmp_path):
+    prompts = [f"neutral prompt {i}" for i in range(120)]
+    index = {p: i for i, p in enumerate(prompts)}
+    # 90% of the prompts draw dark in every image; the rest cycle over the other tones
+    skewed = _prompt_tone_generator(emoji, lambda p: "dark" if index[p] % 10 else TONES[index[p] // 10 % 4])
+    balanced = _prompt_tone_generator(emoji, lambda p: TONES[index[p] % 5])
+    cfg = BiasConfig(bootstrap=50, neutral_prompts=prompts, allow_unmeasured=[], prompts_per_group=2)
+    bad = audit_bias(cfg, skewed, emoji.train, emoji.train_images, tmp_path / "s", 0, noop_progress)
+    good = audit_bias(cfg, balanced, emoji.train, emoji.train_images, tmp_path / "b", 0, noop_progress)
+    for report in (bad, good):
+        correlation = {m.name: m for m in report.metrics}["representation_prompt_correlation"]
+        assert correlation.value > 0.9 and correlation.details["prompts_with_skin"] == 120
+    bad_check, good_check = _check(bad, "representation_disparity"), _check(good, "representation_disparity")
+    assert bad_check.measured is not None and bad_check.measured > 0.4 and not bad_check.passed
+    assert good_check.measured is not None and good_check.passed, good_check.message
+    assert "prompts resampled" not in good_check.message  # a verdict, not the undecided interval
+
+
+def test_more_seeds_are_not_generated_when_the_tone_follows_the_prompt(emoji):
+    from audits.bias import _calibrate, _sample_neutral
+
+    prompts = [f"neutral prompt {i}" for i in range(12)]
+    seen = []
+    inner = _prompt_tone_generator(emoji, lambda p: TONES[prompts.index(p) % 5])
+
+    def counting(ps, seeds):
+        seen.extend(ps)
+        return inner(ps, seeds)
+
+    cfg = BiasConfig()
+    refs = _calibrate(emoji.train, emoji.train_images, cfg).refs
+    sample = _sample_neutral(cfg, counting, refs, prompts, 0, noop_progress, needed=97)
+    # 12 prompts are worth 12 draws whatever the seeds: only the first round is generated
+    assert len(seen) == cfg.samples_per_prompt * len(prompts)
+    assert sample.prompt_of == [i for i in range(12) for _ in range(cfg.samples_per_prompt)]
+    assert sample.clusters.correlation == 1.0 and sample.total is None
