@@ -10,6 +10,10 @@ benchmarks/results/bias_power.json with both verdicts, the corrected shares and 
 
     python benchmarks/bias_power.py [--budget-s 150] [--families 40] [--work DIR] [--reuse]
         [--train-only] [--kinds skewed_90_light balanced] [--threads N] [--resolution PX] [--out FILE]
+        [--bias KEY=VALUE]...
+
+`--bias max_neutral_prompts=40` audits with that `BiasConfig` field changed (a JSON value, else a string):
+the interval resamples neutral prompts, so the number of prompts, not of seeds, sets its power.
 
 `--reuse` audits models already trained under DIR (a re-run after a change to the audit only).
 `--train-only --kinds K` trains one model, so the two can train side by side (one thread each) on a
@@ -119,6 +123,15 @@ def _summary(report) -> dict:
     }
 
 
+def _field(item: str) -> tuple[str, object]:
+    """KEY=VALUE of --bias, the value read as JSON where it parses (numbers, lists), else as a string."""
+    key, _, value = item.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget-s", type=float, default=150.0)
@@ -131,9 +144,10 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None, help="training side; default the preset's")
     parser.add_argument("--out", type=Path, default=RESULT)
     parser.add_argument("--resume", action="store_true", help="continue training from DIR's checkpoints")
+    parser.add_argument("--bias", action="append", default=[], metavar="KEY=VALUE", help="a BiasConfig field")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bias-power-"))
-    cfg = BiasConfig()
+    cfg = BiasConfig(**dict(_field(item) for item in args.bias))
     load_before = os.getloadavg()
     results: dict[str, dict] = {}
     training: dict[str, dict] = {}
@@ -155,7 +169,11 @@ def main() -> None:
             continue
         start = time.time()
         report = run_bias(cfg, Path(info["model_dir"]), governed, work / kind / "bias", 0, lambda *a: None)
-        results[kind] = {**_summary(report), "audit_seconds": time.time() - start}
+        results[kind] = {
+            **_summary(report),
+            "audit_seconds": time.time() - start,
+            "load_average_after_audit": os.getloadavg(),
+        }
         print(kind, json.dumps({k: v["verdict"] for k, v in results[kind]["checks"].items()}), flush=True)
     if args.train_only:
         return
@@ -168,6 +186,7 @@ def main() -> None:
                 "training_budget_s": args.budget_s,
                 "training": training,
                 "config": cfg.model_dump(),
+                "config_changed": args.bias,
                 "results": results,
             },
             indent=1,
