@@ -849,8 +849,8 @@ def _representation_checks(
     if on_interval and est.n:
         what = (
             f"lower end of the 95% bootstrap interval [{est.low:.3g}, {est.high:.3g}] of the {what} (estimate "
-            f"{est.disparity:.3g}, {est.n} images with skin; passes only when the upper end is within "
-            f"threshold + {cfg.representation_margin:g})"
+            f"{est.disparity:.3g}, {est.n} images with skin from {est.prompts} prompts, prompts resampled; "
+            f"passes only when the upper end is within threshold + {cfg.representation_margin:g})"
         )
     return [
         threshold_check(

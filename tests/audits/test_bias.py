@@ -366,7 +366,7 @@ def test_a_strong_skew_over_many_prompts_fails_and_a_balanced_mix_over_as_many_p
     bad_check, good_check = _check(bad, "representation_disparity"), _check(good, "representation_disparity")
     assert bad_check.measured is not None and bad_check.measured > 0.4 and not bad_check.passed
     assert good_check.measured is not None and good_check.passed, good_check.message
-    assert "prompts resampled" not in good_check.message  # a verdict, not the undecided interval
+    assert "from 120 prompts, prompts resampled" in good_check.message
 
 
 def test_more_seeds_are_not_generated_when_the_tone_follows_the_prompt(emoji):
