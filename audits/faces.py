@@ -38,7 +38,6 @@ def opencv_component() -> Component:
     """Licence disclosure of OpenCV and its Haar cascade."""
     return library(
         "opencv-python-headless",
-        "Apache-2.0",
         name="OpenCV Haar cascade (frontal face)",
         note="cascade file under OpenCV's Intel licence (BSD-style), shipped in the wheel",
     )

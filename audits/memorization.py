@@ -123,4 +123,4 @@ def nearest_training(
 
 def imagehash_component() -> Component:
     """Licence disclosure of the perceptual-hash library used for the candidate index."""
-    return library("imagehash", "BSD-2-Clause", name="ImageHash (pHash)")
+    return library("imagehash", name="ImageHash (pHash)")

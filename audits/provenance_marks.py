@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
-from governance.components import Component
+from governance.components import Component, library
 from training.output_marks import (
     DECODER_MIN_PIXELS,
     DIGITAL_SOURCE_TYPE,
@@ -126,10 +126,4 @@ def _search_cropped(img: Image.Image, run_id: str, mark: ProvenanceMark) -> None
 
 def watermark_component() -> Component:
     """Licence disclosure of the watermarking library."""
-    return Component(
-        name="invisible-watermark (dwtDctSvd)",
-        kind="library",
-        version="0.2.0",
-        license="MIT",
-        source="pypi:invisible-watermark",
-    )
+    return library("invisible-watermark", name="invisible-watermark (dwtDctSvd)")

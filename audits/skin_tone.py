@@ -11,10 +11,9 @@
 """
 
 import numpy as np
-import skimage
 from skimage.color import rgb2lab
 
-from governance.components import Component
+from governance.components import Component, library
 from governance.skin import skin_mask
 
 NO_SKIN = "no_skin"
@@ -101,10 +100,4 @@ def group_references(labs: np.ndarray, groups: list[str | None]) -> dict[str, np
 
 def scikit_image_component() -> Component:
     """Licence disclosure of scikit-image (CIELAB conversion)."""
-    return Component(
-        name="scikit-image (CIELAB)",
-        kind="library",
-        version=skimage.__version__,
-        license="BSD-3-Clause",
-        source="pypi:scikit-image",
-    )
+    return library("scikit-image", name="scikit-image (CIELAB)")

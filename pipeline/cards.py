@@ -3,12 +3,11 @@
 import json
 import shutil
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from rich.console import Console
 
-from governance.components import Component
+from governance.components import Component, library
 from model_cards.api import render_card
 from model_cards.inputs import CardInputs
 from model_cards.layout import CARD_JSON
@@ -24,24 +23,9 @@ from training.report import TrainingReport
 _DESCRIPTION_LIMIT = 4900  # the registry's description column holds 5000 characters
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
 def pipeline_components() -> list[Component]:
-    """Tools the spine itself runs, for the card's licence table."""
-    return [
-        Component(
-            name="MLflow", kind="library", version=_version("mlflow"), license="Apache-2.0", source="PyPI"
-        ),
-        Component(
-            name="pydantic", kind="library", version=_version("pydantic"), license="MIT", source="PyPI"
-        ),
-        Component(name="Typer", kind="library", version=_version("typer"), license="MIT", source="PyPI"),
-    ]
+    """Tools the spine itself runs, for the card's licence table (licences as their wheels state them)."""
+    return [library("mlflow", name="MLflow"), library("pydantic"), library("typer", name="Typer")]
 
 
 def verdict_of(state: RunState) -> tuple[str, list[str]]:

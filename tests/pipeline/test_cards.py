@@ -1,9 +1,12 @@
 """The card stage's decisions on fabricated run states: the verdict, the audit order, the card settings."""
 
+import json
+from importlib import metadata
 from pathlib import Path
 
 from model_cards.api import render_card
 from model_cards.inputs import GateRow
+from model_cards.layout import CARD_JSON
 from pipeline.cards import card_inputs, verdict_of
 from pipeline.config import build_config, config_to_dict
 from pipeline.digests import Chain
@@ -63,3 +66,22 @@ def test_default_card_settings_are_the_ones_the_card_shows(tmp_path):
     uses = text.split("Out of scope:", 1)[1].split("## ", 1)[0]
     for use in state.config["card"]["out_of_scope_uses"]:
         assert f"- {use}" in uses
+
+
+def test_the_cards_library_licences_are_what_the_installed_wheels_declare(tmp_path):
+    inputs = card_inputs(
+        _state(tmp_path), {}, Chain(links=[]), "incomplete", [], "2026-01-01T00:00:00+00:00", "abc"
+    )
+    render_card(inputs, tmp_path / "card")
+    card = json.loads((tmp_path / "card" / CARD_JSON).read_text(encoding="utf-8"))
+    shown = {c["source"]: c for c in card["derived"]["components"] if c["used_in"] == "pipeline"}
+    for dist in ("pydantic", "typer"):
+        meta = metadata.metadata(dist)
+        assert shown[f"PyPI {dist}"]["license"] == meta["License-Expression"], dist
+        assert shown[f"PyPI {dist}"]["version"] == metadata.version(dist)
+    # mlflow's wheel states no License-Expression; its classifier is what the card reads, and says so
+    mlflow = metadata.metadata("mlflow")
+    assert mlflow.get("License-Expression") is None
+    assert "License :: OSI Approved :: Apache Software License" in mlflow.get_all("Classifier")
+    assert shown["PyPI mlflow"]["license"] == "Apache-2.0"
+    assert "classifier 'Apache Software License'" in shown["PyPI mlflow"]["note"]
