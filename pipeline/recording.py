@@ -90,26 +90,39 @@ class Recorder:
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         self.cfg = cfg
         self.run_id: str | None = None
-        self.experiment_id = self._experiment(cfg)
+        # Created when a run starts, not here: read-only commands (`runs`, `show`, `verify`) build a
+        # Recorder too, and must not write an experiment into the store they only read.
+        self._experiment_id: str | None = None
 
-    def _experiment(self, cfg: RunConfig) -> str:
-        exp = self.client.get_experiment_by_name(cfg.experiment)
-        if exp is not None:
-            return exp.experiment_id
-        location = cfg.artifact_location
+    @property
+    def experiment_id(self) -> str | None:
+        """The id of the configured experiment (or of the reopened run's), None while it does not exist."""
+        if self._experiment_id is None:
+            exp = self.client.get_experiment_by_name(self.cfg.experiment)
+            self._experiment_id = exp.experiment_id if exp is not None else None
+        return self._experiment_id
+
+    def _create_experiment(self) -> str:
+        """The experiment's id, creating it (with its artifact location) where it does not exist yet."""
+        if self.experiment_id is not None:
+            return self.experiment_id
+        location = self.cfg.artifact_location
         if location is None and not self.uri.startswith(("http://", "https://", "databricks")):
             location = Path(DEFAULT_ARTIFACTS).resolve().as_uri()
-        return self.client.create_experiment(cfg.experiment, artifact_location=location)
+        self._experiment_id = self.client.create_experiment(self.cfg.experiment, artifact_location=location)
+        return self._experiment_id
 
     # -- runs -------------------------------------------------------------------------------------
     def start(self, run_name: str, tags: dict[str, str]) -> str:
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        """Start the parent run (the first write: it creates the experiment where it does not exist)."""
+        run = self.client.create_run(self._create_experiment(), run_name=run_name, tags=tags)
         self.run_id = run.info.run_id
         return self.run_id
 
     def reopen(self, run_id: str) -> None:
         run = self.client.get_run(run_id)  # raises if unknown
         self.run_id = run.info.run_id
+        self._experiment_id = run.info.experiment_id  # its stage runs nest under it in its experiment
         self.client.update_run(run_id, status="RUNNING")
 
     def finish(self, status: str = "FINISHED") -> None:
@@ -119,8 +132,10 @@ class Recorder:
     @contextmanager
     def stage(self, name: str) -> Iterator[str]:
         """A nested run for one stage; marked FAILED if the stage raises."""
+        if self.run_id is None:
+            raise RuntimeError("Recorder.stage needs a parent run: call start() or reopen() first")
         run = self.client.create_run(
-            self.experiment_id, run_name=name, tags={PARENT_TAG: self.run_id, "pipeline.stage": name}
+            self._create_experiment(), run_name=name, tags={PARENT_TAG: self.run_id, "pipeline.stage": name}
         )
         stage_id = run.info.run_id
         try:

@@ -1,10 +1,13 @@
 """The MLflow recorder against a real MLflow with a real SQLite database."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from pipeline.config import RunConfig
 from pipeline.recording import PARENT_TAG, Recorder, redact
+from pipeline.review import list_runs
 
 
 @pytest.fixture
@@ -74,3 +77,36 @@ def test_redact_keeps_non_secrets():
         "api_key": "",
         "password": "***",
     }
+
+
+def _store_bytes(recorder) -> bytes:
+    return Path(recorder.uri.removeprefix("sqlite:///")).read_bytes()
+
+
+def test_read_only_use_never_writes_to_the_store_and_the_first_run_creates_the_experiment(recorder, tmp_path):
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"run:\n  tracking_uri: {recorder.uri}\n  experiment: test\n", encoding="utf-8")
+    before = _store_bytes(recorder)  # the fixture's Recorder opened the store: nothing more may change it
+    assert recorder.experiment_id is None
+    assert list_runs(config) == []  # `pipeline runs` on a project whose experiment has no run yet
+    assert recorder.client.get_experiment_by_name("test") is None
+    assert _store_bytes(recorder) == before
+
+    parent = recorder.start("demo", tags={"pipeline.kind": "run"})
+    created = recorder.client.get_experiment_by_name("test")
+    assert created is not None and recorder.experiment_id == created.experiment_id
+    recorder.finish()
+    after_run = _store_bytes(recorder)
+    assert [r["run_id"] for r in list_runs(config)] == [parent]
+    assert Recorder(recorder.cfg).experiment_id == created.experiment_id
+    assert _store_bytes(recorder) == after_run
+
+    # resumed under a config naming another experiment, the stages still nest under the parent's
+    again = Recorder(recorder.cfg.model_copy(update={"experiment": "renamed"}))
+    again.reopen(parent)
+    with again.stage("train") as child:
+        pass
+    assert again.client.get_run(child).info.experiment_id == created.experiment_id
+    assert again.client.get_experiment_by_name("renamed") is None
+    with pytest.raises(RuntimeError, match="needs a parent run"), Recorder(recorder.cfg).stage("x"):
+        pass
