@@ -4,6 +4,7 @@ Pure over a `Generator` and the governed training records, so tests use generato
 """
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,17 @@ from audits.config import DeepfakeConfig
 from audits.faces import DETECTION, face_counts, opencv_component
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import GovernedRecords
-from audits.memorization import DISTANCES, PIXEL_DISTANCE, imagehash_component, nearest_training
+from audits.memorization import (
+    DISTANCES,
+    PIXEL_DISTANCE,
+    NearestTraining,
+    imagehash_component,
+    nearest_training,
+)
 from audits.pii import scan_captions
 from audits.provenance_marks import watermark_component
 from audits.provenance_robustness import ATTACKS, attack, audit_output_provenance  # noqa: F401 - re-exported
-from audits.report import AuditReport, Metric
+from audits.report import AuditCheck, AuditReport, Metric
 
 
 def replication_threshold(
@@ -69,6 +76,35 @@ def replication_threshold(
     ) + " distances"
 
 
+@dataclass
+class _Findings:
+    """What the audit's parts add to the report, in the order the report lists them."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    examples: list[Path] = field(default_factory=list)
+    charts: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checks: list[AuditCheck] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Training captions x seeds: what the memorization probe generates, and each output's own record."""
+
+    picked: np.ndarray  # indices into the training records
+    prompts: list[str]
+    seeds: list[int]
+    own: list[list[int]]  # per output: the record its caption came from (always a candidate)
+
+
+@dataclass(frozen=True)
+class _Replication:
+    generated: np.ndarray
+    rate: float | None  # None: no threshold could be calibrated
+    how: str  # where the threshold came from, or why there is none
+
+
 def audit_deepfake(
     cfg: DeepfakeConfig,
     generate: Generator,
@@ -91,47 +127,130 @@ def audit_deepfake(
     """
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    notes: list[str] = []
-    metrics: list[Metric] = []
-    tables: dict[str, list[dict]] = {}
-    examples: list[Path] = []
+    found = _Findings()
+    samples = _sample_captions(cfg, train, seed)
+    generated = generate_batched(
+        generate, samples.prompts, samples.seeds, progress, "deepfake: memorization", cfg.batch_size
+    )
+    replication = _replication(
+        cfg, generated, samples, train, train_images, held_out_images, out_dir, progress, found
+    )
+    face_share = _face_share(generated, found)
+    flagged = _pii(cfg, generate, train, train_images, seed, out_dir, progress, found)
+    found.checks += _people_checks(cfg, replication, face_share, len(flagged))
+    if cfg.watermark:
+        _output_provenance(
+            cfg, generated, run_id, model_name, creds, training_mining, out_dir, progress, found
+        )
+    else:
+        found.notes.append(
+            "watermark disabled (audits.deepfake.watermark=false): outputs carry metadata only"
+        )
+    found.tables["risk_summary"] = _risk_summary(found.checks)
+    return AuditReport(
+        audit="deepfake",
+        checks=found.checks,
+        metrics=found.metrics,
+        tables=found.tables,
+        examples=found.examples,
+        charts=found.charts,
+        components=[opencv_component(), watermark_component(), imagehash_component()],
+        notes=found.notes,
+        seconds=time.perf_counter() - start,
+    )
 
-    # memorization: training captions x seeds, nearest training image
-    pick = np.sort(rng.choice(len(train), min(cfg.memorization_prompts, len(train)), replace=False))
-    prompts = [train.texts[i] for i in pick for _ in range(cfg.seeds_per_prompt)]
-    seeds = [seed + k for _ in pick for k in range(cfg.seeds_per_prompt)]
-    own = [[int(i)] for i in pick for _ in range(cfg.seeds_per_prompt)]
-    generated = generate_batched(generate, prompts, seeds, progress, "deepfake: memorization", cfg.batch_size)
+
+def _sample_captions(cfg: DeepfakeConfig, train: GovernedRecords, seed: int) -> _Samples:
+    """`cfg.memorization_prompts` training captions (drawn with `seed`), each with `seeds_per_prompt` seeds."""
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(len(train), min(cfg.memorization_prompts, len(train)), replace=False))
+    per = range(cfg.seeds_per_prompt)
+    return _Samples(
+        picked=picked,
+        prompts=[train.texts[i] for i in picked for _ in per],
+        seeds=[seed + k for _ in picked for k in per],
+        own=[[int(i)] for i in picked for _ in per],
+    )
+
+
+def _replication(
+    cfg: DeepfakeConfig,
+    generated: np.ndarray,
+    samples: _Samples,
+    train: GovernedRecords,
+    train_images: np.ndarray,
+    held_out_images: np.ndarray | None,
+    out_dir: Path,
+    progress: ProgressFn,
+    found: _Findings,
+) -> _Replication:
+    """Each output's nearest training image, the share that are copies, and the closest pairs shown."""
     progress("deepfake: nearest training images", 0, 1)
     nearest = nearest_training(
-        generated, train_images, cfg.phash_candidates, extra=own, metric=cfg.replication_metric
+        generated, train_images, cfg.phash_candidates, extra=samples.own, metric=cfg.replication_metric
     )
     progress("deepfake: nearest training images", 1, 1)
     threshold, how = replication_threshold(cfg, train_images, held_out_images)
     replicated = nearest.distance <= (threshold if threshold is not None else -1.0)
     rate = float(replicated.mean()) if threshold is not None else None
-    notes.append(f"replication threshold {threshold:.4f} ({how})" if threshold is not None else how)
+    found.notes.append(f"replication threshold {threshold:.4f} ({how})" if threshold is not None else how)
     if rate is not None:
-        metrics.append(
-            Metric(
-                name="replication_rate",
-                value=rate,
-                implementation=f"share of outputs with a training image at distance <= {threshold:.4f}, "
-                f"distance: {DISTANCES[cfg.replication_metric]}",
-                details={
-                    "outputs": len(generated),
-                    "prompts": len(pick),
-                    "seeds_per_prompt": cfg.seeds_per_prompt,
-                    "candidates": "pHash + 8x8 thumbnail top-k, plus the caption's own record",
-                    "k": cfg.phash_candidates,
-                    "metric": cfg.replication_metric,
-                    "threshold": threshold,
-                    "threshold_source": how,
-                },
-            )
+        found.metrics.append(
+            _replication_rate(cfg, rate, threshold, how, len(generated), len(samples.picked))
         )
-    metrics += [
+    found.metrics += _nearest_metrics(cfg, nearest, samples)
+    order = np.argsort(nearest.distance)[:6]
+    found.examples.append(
+        side_by_side(
+            out_dir / "replication_examples.png",
+            [
+                (
+                    generated[i],
+                    train_images[nearest.index[i]],
+                    f"{nearest.distance[i]:.3f} {samples.prompts[i]}",
+                )
+                for i in order
+            ],
+            ("generated", "nearest training image"),
+        )
+    )
+    found.tables["replication_examples"] = [
+        {
+            "prompt": samples.prompts[i],
+            "seed": samples.seeds[i],
+            "nearest_record": train.record_ids[nearest.index[i]],
+            "distance": float(nearest.distance[i]),
+            "pixel_distance": float(nearest.pixel_distance[i]),
+            "replicated": bool(replicated[i]),
+        }
+        for i in order
+    ]
+    return _Replication(generated=generated, rate=rate, how=how)
+
+
+def _replication_rate(
+    cfg: DeepfakeConfig, rate: float, threshold: float, how: str, outputs: int, prompts: int
+) -> Metric:
+    return Metric(
+        name="replication_rate",
+        value=rate,
+        implementation=f"share of outputs with a training image at distance <= {threshold:.4f}, "
+        f"distance: {DISTANCES[cfg.replication_metric]}",
+        details={
+            "outputs": outputs,
+            "prompts": prompts,
+            "seeds_per_prompt": cfg.seeds_per_prompt,
+            "candidates": "pHash + 8x8 thumbnail top-k, plus the caption's own record",
+            "k": cfg.phash_candidates,
+            "metric": cfg.replication_metric,
+            "threshold": threshold,
+            "threshold_source": how,
+        },
+    )
+
+
+def _nearest_metrics(cfg: DeepfakeConfig, nearest: NearestTraining, samples: _Samples) -> list[Metric]:
+    return [
         Metric(
             name="nearest_training_distance_median",
             value=float(np.median(nearest.distance)),
@@ -144,43 +263,34 @@ def audit_deepfake(
         ),
         Metric(
             name="own_caption_image_is_nearest",
-            value=float(np.mean(nearest.index == np.array([o[0] for o in own]))),
+            value=float(np.mean(nearest.index == np.array([o[0] for o in samples.own]))),
             implementation="share of outputs whose nearest image is the caption's own",
         ),
     ]
-    order = np.argsort(nearest.distance)[:6]
-    examples.append(
-        side_by_side(
-            out_dir / "replication_examples.png",
-            [
-                (generated[i], train_images[nearest.index[i]], f"{nearest.distance[i]:.3f} {prompts[i]}")
-                for i in order
-            ],
-            ("generated", "nearest training image"),
-        )
-    )
-    tables["replication_examples"] = [
-        {
-            "prompt": prompts[i],
-            "seed": seeds[i],
-            "nearest_record": train.record_ids[nearest.index[i]],
-            "distance": float(nearest.distance[i]),
-            "pixel_distance": float(nearest.pixel_distance[i]),
-            "replicated": bool(replicated[i]),
-        }
-        for i in order
-    ]
 
-    # people: faces in outputs; PII in training captions and what the model draws for them
-    faces = face_counts(generated)
-    face_share = float((faces > 0).mean())
-    metrics.append(
-        Metric(
-            name="face_share", value=face_share, implementation=DETECTION, details={"images": len(generated)}
-        )
+
+def _face_share(generated: np.ndarray, found: _Findings) -> float:
+    """Share of the outputs with a detected face."""
+    share = float((face_counts(generated) > 0).mean())
+    found.metrics.append(
+        Metric(name="face_share", value=share, implementation=DETECTION, details={"images": len(generated)})
     )
+    return share
+
+
+def _pii(
+    cfg: DeepfakeConfig,
+    generate: Generator,
+    train: GovernedRecords,
+    train_images: np.ndarray,
+    seed: int,
+    out_dir: Path,
+    progress: ProgressFn,
+    found: _Findings,
+) -> list[tuple[int, dict[str, list[str]]]]:
+    """Training captions with personal data, and what the model draws for the first few of them."""
     flagged = scan_captions(train.texts)
-    tables["pii_captions"] = [
+    found.tables["pii_captions"] = [
         {
             "record_id": train.record_ids[i],
             "caption": train.texts[i],
@@ -188,7 +298,7 @@ def audit_deepfake(
         }
         for i, hits in flagged
     ]
-    metrics.append(
+    found.metrics.append(
         Metric(
             name="pii_captions",
             value=float(len(flagged)),
@@ -197,48 +307,59 @@ def audit_deepfake(
         )
     )
     if flagged and cfg.pii_prompts:
-        pii_prompts = [train.texts[i] for i, _ in flagged[: cfg.pii_prompts]]
-        pii_images = generate_batched(
-            generate,
-            pii_prompts,
-            [seed] * len(pii_prompts),
-            progress,
-            "deepfake: PII prompts",
-            cfg.batch_size,
-        )
-        pii_faces = face_counts(pii_images)
-        metrics.append(
-            Metric(
-                name="pii_prompt_face_share",
-                value=float((pii_faces > 0).mean()),
-                implementation=DETECTION,
-                details={"images": len(pii_images)},
-            )
-        )
-        pii_near = nearest_training(pii_images, train_images, cfg.phash_candidates)
-        examples.append(
-            side_by_side(
-                out_dir / "pii_prompt_examples.png",
-                [
-                    (pii_images[j], train_images[pii_near.index[j]], pii_prompts[j])
-                    for j in range(min(6, len(pii_images)))
-                ],
-                ("generated from a PII caption", "nearest training image"),
-            )
-        )
+        prompts = [train.texts[i] for i, _ in flagged[: cfg.pii_prompts]]
+        _pii_prompt_outputs(cfg, generate, prompts, train_images, seed, out_dir, progress, found)
     elif not flagged:
-        notes.append("no training caption matched the PII patterns")
+        found.notes.append("no training caption matched the PII patterns")
+    return flagged
 
-    checks = [
+
+def _pii_prompt_outputs(
+    cfg: DeepfakeConfig,
+    generate: Generator,
+    prompts: list[str],
+    train_images: np.ndarray,
+    seed: int,
+    out_dir: Path,
+    progress: ProgressFn,
+    found: _Findings,
+) -> None:
+    """Generate from PII captions: the share with faces, and the outputs beside their nearest training image."""
+    images = generate_batched(
+        generate, prompts, [seed] * len(prompts), progress, "deepfake: PII prompts", cfg.batch_size
+    )
+    found.metrics.append(
+        Metric(
+            name="pii_prompt_face_share",
+            value=float((face_counts(images) > 0).mean()),
+            implementation=DETECTION,
+            details={"images": len(images)},
+        )
+    )
+    near = nearest_training(images, train_images, cfg.phash_candidates)
+    found.examples.append(
+        side_by_side(
+            out_dir / "pii_prompt_examples.png",
+            [(images[j], train_images[near.index[j]], prompts[j]) for j in range(min(6, len(images)))],
+            ("generated from a PII caption", "nearest training image"),
+        )
+    )
+
+
+def _people_checks(
+    cfg: DeepfakeConfig, replication: _Replication, face_share: float, pii_captions: int
+) -> list[AuditCheck]:
+    """The verdicts on copies of training images, faces in outputs and personal data in captions."""
+    return [
         threshold_check(
             "replication_rate",
-            rate,
+            replication.rate,
             cfg.max_replication_rate,
             "max",
-            f"share of {len(generated)} outputs from training captions that replicate a training image",
+            f"share of {len(replication.generated)} outputs from training captions that replicate a training image",
             "the model memorises: train on more data, deduplicate harder, or stop earlier",
             audit="deepfake",
-            why_unmeasured=how,
+            why_unmeasured=replication.how,
             allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
@@ -253,7 +374,7 @@ def audit_deepfake(
         ),
         threshold_check(
             "pii_captions",
-            float(len(flagged)),
+            float(pii_captions),
             cfg.max_pii_captions,
             "max",
             "training captions with personal data patterns",
@@ -263,23 +384,33 @@ def audit_deepfake(
         ),
     ]
 
-    # provenance of outputs: signed and marked samples, and what survives which everyday edit
-    charts: list[Path] = []
-    if cfg.watermark:
-        found = audit_output_provenance(
-            cfg, generated, run_id or "audit-run", model_name, creds, training_mining, out_dir, progress
-        )
-        tables["mark_survival"] = found.rows
-        tables["output_signing"] = found.signing
-        metrics += found.metrics
-        checks += found.checks
-        charts.append(found.chart)
-        examples += found.samples
-        notes += found.notes
-    else:
-        notes.append("watermark disabled (audits.deepfake.watermark=false): outputs carry metadata only")
 
-    tables["risk_summary"] = [
+def _output_provenance(
+    cfg: DeepfakeConfig,
+    generated: np.ndarray,
+    run_id: str,
+    model_name: str,
+    creds,
+    training_mining: str,
+    out_dir: Path,
+    progress: ProgressFn,
+    found: _Findings,
+) -> None:
+    """Signed and marked samples, and which mark survives which everyday edit."""
+    result = audit_output_provenance(
+        cfg, generated, run_id or "audit-run", model_name, creds, training_mining, out_dir, progress
+    )
+    found.tables["mark_survival"] = result.rows
+    found.tables["output_signing"] = result.signing
+    found.metrics += result.metrics
+    found.checks += result.checks
+    found.charts.append(result.chart)
+    found.examples += result.samples
+    found.notes += result.notes
+
+
+def _risk_summary(checks: list[AuditCheck]) -> list[dict]:
+    return [
         {
             "check": c.name,
             "verdict": str(c.verdict),
@@ -289,14 +420,3 @@ def audit_deepfake(
         }
         for c in checks
     ]
-    return AuditReport(
-        audit="deepfake",
-        checks=checks,
-        metrics=metrics,
-        tables=tables,
-        examples=examples,
-        charts=charts,
-        components=[opencv_component(), watermark_component(), imagehash_component()],
-        notes=notes,
-        seconds=time.perf_counter() - start,
-    )
