@@ -5,8 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from training.t2i_pipeline import encode_text
 
@@ -80,6 +80,30 @@ def default_cache_dir() -> Path:
     return base / "t2i-pipeline"
 
 
+class MappedRows:
+    """Rows of a memory-mapped .npy array as float or int64 tensors: indexing reads only those rows.
+
+    The caption embeddings of a large dataset do not fit in memory (10 M captions of 32 tokens x 384
+    dims are 246 GB in bf16), so they stay on disk and the page cache keeps what is used.
+    """
+
+    def __init__(self, file: Path, bf16: bool):
+        self._rows = np.load(file, mmap_mode="r")  # never allow_pickle: a plain array of numbers
+        self._bf16 = bf16
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._rows.shape)
+
+    def __len__(self) -> int:
+        return self._rows.shape[0]
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        picked = torch.from_numpy(np.ascontiguousarray(self._rows[np.asarray(idx)]))
+        # bf16 has no numpy dtype: its bits are stored as int16 and reinterpreted here
+        return picked.view(torch.bfloat16).float() if self._bf16 else picked.to(torch.int64)
+
+
 def cached_text_embeddings(
     texts: list[str],
     dataset_digest: str,
@@ -90,34 +114,59 @@ def cached_text_embeddings(
     cache_dir: Path,
     progress,
     batch_size: int = 256,
-) -> tuple[torch.Tensor, torch.Tensor, bool]:
+) -> tuple[MappedRows, MappedRows, bool]:
     """Embeddings [N, L, D] (bf16 on disk) and masks [N, L] for `texts`, computed once per dataset + encoder.
 
-    Returns (embeddings, mask, from_cache). The cache file is keyed by the dataset digest, the
+    Returns (embeddings, mask, from_cache), memory-mapped from the cache: a batch reads its own rows,
+    so memory does not grow with the dataset. The cache folder is keyed by the dataset digest, the
     encoder digest and the token length, so a changed dataset or encoder never reuses stale vectors.
     """
-    key = f"text-{dataset_digest[:16]}-{info.digest[:16]}-{max_tokens}.safetensors"
-    file = cache_dir / key
-    if file.exists():
-        cached = load_file(file)
-        if cached["embeddings"].shape[0] == len(texts):
-            return cached["embeddings"].float(), cached["mask"], True
-    embs, masks = [], []
-    for start in range(0, len(texts), batch_size):
+    folder = cache_dir / f"text-{dataset_digest[:16]}-{info.digest[:16]}-{max_tokens}"
+    from_cache = (folder / "embeddings.npy").is_file() and (folder / "mask.npy").is_file()
+    if from_cache and len(MappedRows(folder / "mask.npy", bf16=False)) != len(texts):
+        from_cache = False
+    if not from_cache:
+        _write_embeddings(texts, tokenizer, model, max_tokens, folder, progress, batch_size)
+    return (
+        MappedRows(folder / "embeddings.npy", bf16=True),
+        MappedRows(folder / "mask.npy", bf16=False),
+        from_cache,
+    )
+
+
+def _write_embeddings(texts, tokenizer, model, max_tokens, folder: Path, progress, batch_size: int) -> None:
+    """Encode `texts` batch by batch straight into .npy files, then move the folder into place at once."""
+    import shutil
+
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    n = len(texts)
+    emb_out = mask_out = None
+    for start in range(0, n, batch_size):
         emb, mask = encode_text(tokenizer, model, texts[start : start + batch_size], max_tokens)
-        embs.append(emb)
-        masks.append(mask)
-        progress("text embeddings", min(start + batch_size, len(texts)), len(texts))
-    embeddings, mask = torch.cat(embs), torch.cat(masks).to(torch.int64)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    # bf16 halves the cache; the encoder's outputs are far coarser than bf16's precision matters for
-    save_file({"embeddings": embeddings.to(torch.bfloat16).contiguous(), "mask": mask.contiguous()}, tmp)
-    os.replace(tmp, file)
-    return embeddings.to(torch.bfloat16).float(), mask, False
+        if emb_out is None:
+            emb_out = np.lib.format.open_memmap(tmp / "embeddings.npy", "w+", np.int16, (n, *emb.shape[1:]))
+            mask_out = np.lib.format.open_memmap(tmp / "mask.npy", "w+", np.uint8, (n, emb.shape[1]))
+        stop = start + len(emb)
+        # bf16 halves the cache; the encoder's outputs are far coarser than bf16's precision matters for
+        emb_out[start:stop] = emb.to(torch.bfloat16).contiguous().view(torch.int16).numpy()
+        mask_out[start:stop] = mask.to(torch.uint8).numpy()
+        progress("text embeddings", stop, n)
+    if emb_out is None:
+        raise ValueError("no captions to embed: the training split is empty")
+    emb_out.flush()
+    mask_out.flush()
+    del emb_out, mask_out
+    shutil.rmtree(folder, ignore_errors=True)  # a stale entry of another length
+    os.replace(tmp, folder)
 
 
 def token_length(tokenizer, texts: list[str], cap: int) -> int:
     """Tokens needed by the longest caption (with special tokens), capped at `cap`."""
-    longest = max((len(ids) for ids in tokenizer([*texts, ""])["input_ids"]), default=2)
+    longest = 2
+    for start in range(0, len(texts), 4096):  # in chunks: a whole dataset's token ids would not fit
+        longest = max(
+            longest, *(len(ids) for ids in tokenizer([*texts[start : start + 4096], ""])["input_ids"])
+        )
     return max(2, min(cap, longest))

@@ -26,12 +26,34 @@ def test_embeddings_are_computed_once_per_dataset_and_encoder(tmp_path):
     again, mask2, cached = cached_text_embeddings(
         texts, "d1" * 32, tokenizer, _Refuse(), info, length, tmp_path, lambda *a: None
     )
-    assert cached and torch.equal(again, emb) and torch.equal(mask, mask2)
+    rows = [2, 0, 1, 2]  # any order, repeats: a training batch
+    assert cached and torch.equal(again[rows], emb[rows]) and torch.equal(mask[rows], mask2[rows])
     # another dataset digest is another cache entry: computed again, never a stale reuse
     _, _, cached = cached_text_embeddings(
         texts, "d2" * 32, tokenizer, model, info, length, tmp_path, lambda *a: None
     )
     assert not cached
-    assert len(list(tmp_path.glob("text-*.safetensors"))) == 2
+    assert len([p for p in tmp_path.glob("text-*") if ".tmp" not in p.name]) == 2
     # the mask marks real tokens: the longest caption uses more of them than the shortest
     assert mask[2].sum() > mask[0].sum()
+
+
+def test_cached_embeddings_are_the_encoder_output_in_bf16_and_stay_on_disk(tmp_path):
+    import numpy as np
+
+    from training.t2i_pipeline import encode_text
+
+    tokenizer, model, info = load_text_encoder("builtin:minilm")
+    texts = [f"emoji number {i}" for i in range(7)]
+    length = token_length(tokenizer, texts, cap=32)
+    emb, mask, _ = cached_text_embeddings(
+        texts, "d3" * 32, tokenizer, model, info, length, tmp_path, lambda *a: None, batch_size=3
+    )
+    direct, direct_mask = encode_text(tokenizer, model, texts, length)
+    # written in batches of 3 (the last one short), read back row by row in another order
+    order = [6, 3, 0, 5]
+    assert emb.shape == (7, length, 384) and len(mask) == 7
+    # bf16 rounding of the same vectors (a batch of 3 and one of 7 round their sums slightly apart)
+    torch.testing.assert_close(emb[order], direct[order], atol=0.02, rtol=0.01)
+    assert torch.equal(mask[order], direct_mask[order].to(torch.int64))
+    assert isinstance(emb._rows, np.memmap)  # not loaded: a batch reads only its rows
