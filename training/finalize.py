@@ -1,5 +1,7 @@
 """After the loop: save the EMA model directory, the last samples and chart, and fill the training report."""
 
+from pathlib import Path
+
 import torch
 
 from governance.components import Component, installed_version, library
@@ -31,10 +33,10 @@ def components(s: Session) -> list[Component]:
     return [
         text,
         *vae,
-        library("diffusers", "Apache-2.0"),
-        library("torch", "BSD-3-Clause", name="PyTorch"),
-        library("transformers", "Apache-2.0"),
-        library("accelerate", "Apache-2.0"),
+        library("diffusers"),
+        library("torch", name="PyTorch"),
+        library("transformers"),
+        library("accelerate"),
     ]
 
 
@@ -90,6 +92,48 @@ def finalize(
 ) -> TrainingReport:
     """Main process: write out_dir/model (EMA weights, with the run id and model name its outputs are
     marked with), the final grid and chart; return the report."""
+    model_dir = _save_model(s, run_id, model_name)
+    s.write_grid()
+    charts = [loss_chart(s.history, s.out_dir / "charts" / "loss.png")] if s.history else []
+    wall = s.time_spent()  # once: the report's rates and the compute record use the same wall-clock
+    compute = _compute_record(s, wall, energy, flops)
+    ips = s.inference_images_per_s
+    hourly = compute.price_per_device_hour
+    return TrainingReport(
+        model_dir=model_dir,
+        checkpoint_dir=s.checkpoints,
+        stopped_reason=stopped_reason,
+        budget_s=s.budget.total_s,
+        steps=s.step,
+        images_seen=s.images_seen,
+        throughput_images_per_s=s.images_seen / max(wall, 1e-9),
+        step_images_per_s=_step_rate(s),
+        final_loss=s.history[-1][1] if s.history else None,
+        resumed_from_step=s.resumed_from_step,
+        architecture=_architecture(s),
+        parameters={
+            "denoiser": sum(p.numel() for p in s.ema.model.parameters()),
+            "text_encoder": sum(p.numel() for p in s.text_encoder.parameters()),
+        },
+        text_encoder=text_encoder_component(s),
+        compute=compute,
+        inference_images_per_s=ips,
+        cost_per_million_images=(1e6 / ips / 3600 * hourly) if ips and hourly is not None else None,
+        sampler={
+            "scheduler": "FlowMatchEulerDiscreteScheduler",
+            "steps": s.cfg.sample_steps,
+            "guidance_scale": s.cfg.guidance_scale,
+            "seeds": ",".join(str(x) for x in s.cfg.sample_seeds),
+        },
+        sample_grids=list(s.sample_grids),
+        charts=charts,
+        components=components(s),
+        model_digest=directory_sha256(model_dir),
+    )
+
+
+def _save_model(s: Session, run_id: str, model_name: str) -> Path:
+    """The EMA weights as a diffusers pipeline directory under out_dir/model."""
     cfg = s.cfg
     pipe = make_pipeline(
         s.ema.model,
@@ -102,26 +146,26 @@ def finalize(
         run_id=run_id,
         model_name=model_name,
     )
-    model_dir = save_model_dir(pipe, s.out_dir / "model")
-    s.write_grid()
-    charts = [loss_chart(s.history, s.out_dir / "charts" / "loss.png")] if s.history else []
-    wall = s.time_spent()
+    return save_model_dir(pipe, s.out_dir / "model")
+
+
+def _step_rate(s: Session) -> float | None:
+    """Images per second of the training steps alone (no checkpoints, grids or set-up)."""
+    return s.step_images / s.steps_s if s.steps_s > 0 else None
+
+
+def _compute_record(s: Session, wall: float, energy: EnergyResult, flops: float | None) -> ComputeRecord:
+    """Hardware, wall-clock, device-hours, MFU, energy and the estimated cost of `wall` seconds of training."""
+    cfg = s.cfg
     device_type, device_name = device_description(s.device)
     device_count = s.accelerator.num_processes if device_type == "cuda" else 1
     device_hours = wall / 3600 * device_count
-    throughput = s.images_seen / max(wall, 1e-9)
-    step_rate = s.step_images / s.steps_s if s.steps_s > 0 else None
+    step_rate = _step_rate(s)
     peak = peak_flops(device_name, s.precision) if device_type == "cuda" else None
     mfu = flops * step_rate / (peak * device_count) if (flops and peak and step_rate) else None
     price = applied_price(device_type, device_name, cfg.prices, cfg.currency, cfg.price_per_device_hour)
     cost = estimate_cost(price, device_hours, device_count, cfg.currency)
-    ips = s.inference_images_per_s
-    per_million = (
-        (1e6 / ips / 3600 * price.per_device_hour) if ips and price.per_device_hour is not None else None
-    )
-    denoiser_params = sum(p.numel() for p in s.ema.model.parameters())
-    text_params = sum(p.numel() for p in s.text_encoder.parameters())
-    compute = ComputeRecord(
+    return ComputeRecord(
         device_type=device_type,
         device_name=device_name,
         device_count=device_count,
@@ -139,44 +183,21 @@ def finalize(
         currency=cfg.currency,
         **cost.model_dump(),
     )
-    arch = type(s.ema.model).__name__
-    return TrainingReport(
-        model_dir=model_dir,
-        checkpoint_dir=s.checkpoints,
-        stopped_reason=stopped_reason,
-        budget_s=s.budget.total_s,
-        steps=s.step,
-        images_seen=s.images_seen,
-        throughput_images_per_s=throughput,
-        step_images_per_s=step_rate,
-        final_loss=s.history[-1][1] if s.history else None,
-        resumed_from_step=s.resumed_from_step,
-        architecture={
-            "class": arch,
-            "preset": cfg.preset,
-            "architecture": cfg.architecture,
-            "space": "latent" if s.vae is not None else "pixel",
-            "resolution": resolve_resolution(cfg),
-            "objective": "rectified flow (flow matching), logit-normal sigma",
-            "batch_size_per_process": cfg.batch_size,
-            "learning_rate": cfg.learning_rate,
-            "ema_decay": cfg.ema_decay,
-            "caption_dropout": cfg.caption_dropout,
-            "text_tokens": s.max_tokens,
-        },
-        parameters={"denoiser": denoiser_params, "text_encoder": text_params},
-        text_encoder=text_encoder_component(s),
-        compute=compute,
-        inference_images_per_s=ips,
-        cost_per_million_images=per_million,
-        sampler={
-            "scheduler": "FlowMatchEulerDiscreteScheduler",
-            "steps": cfg.sample_steps,
-            "guidance_scale": cfg.guidance_scale,
-            "seeds": ",".join(str(x) for x in cfg.sample_seeds),
-        },
-        sample_grids=list(s.sample_grids),
-        charts=charts,
-        components=components(s),
-        model_digest=directory_sha256(model_dir),
-    )
+
+
+def _architecture(s: Session) -> dict:
+    """What the card's architecture table shows: the denoiser, its space and the training recipe."""
+    cfg = s.cfg
+    return {
+        "class": type(s.ema.model).__name__,
+        "preset": cfg.preset,
+        "architecture": cfg.architecture,
+        "space": "latent" if s.vae is not None else "pixel",
+        "resolution": resolve_resolution(cfg),
+        "objective": "rectified flow (flow matching), logit-normal sigma",
+        "batch_size_per_process": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "ema_decay": cfg.ema_decay,
+        "caption_dropout": cfg.caption_dropout,
+        "text_tokens": s.max_tokens,
+    }
