@@ -35,12 +35,26 @@ BIAS_CHECKS = (
     "representation_amplification",
     "quality_of_service_difference",
 )
+# The edits the output-provenance table applies (audits/provenance_robustness.py holds what each does);
+# any of them can be gated through deepfake.watermark_gated_attacks.
+WATERMARK_ATTACKS = (
+    "none",
+    "png_reencode",
+    "jpeg_q90",
+    "jpeg_q75",
+    "jpeg_q50",
+    "webp_q80",
+    "resize_0.5",
+    "resize_0.75",
+    "crop_0.9",
+    "crop_0.75",
+    "crop_0.9_jpeg_q75",
+)
 DEEPFAKE_CHECKS = (
     "replication_rate",
     "face_share",
     "pii_captions",
-    "watermark_survival_jpeg_q75",
-    "watermark_survival_crop_0.9",
+    *(f"watermark_survival_{name}" for name in WATERMARK_ATTACKS),
     "watermark_false_positive_rate",
 )
 _UNMEASURED_HELP = (
@@ -236,8 +250,14 @@ class DeepfakeConfig(_Frozen):
         0.5,
         ge=0,
         le=1,
-        description="fail when fewer signed outputs keep their watermark through JPEG q75, and through a "
-        "centre crop to 90% of each side",
+        description="fail when fewer signed outputs keep their watermark through each edit of "
+        "watermark_gated_attacks",
+    )
+    watermark_gated_attacks: list[str] = Field(
+        default_factory=lambda: ["jpeg_q75", "crop_0.9"],
+        min_length=1,
+        description="the edits the watermark must survive (each a gated check): "
+        + ", ".join(WATERMARK_ATTACKS),
     )
     max_watermark_false_positive_rate: float | None = Field(
         0.0, ge=0, le=1, description="fail when the run's watermark is found in more unmarked outputs"
@@ -256,6 +276,14 @@ class DeepfakeConfig(_Frozen):
     @classmethod
     def _checks_exist(cls, names: list[str]) -> list[str]:
         return _known_checks(names, DEEPFAKE_CHECKS, "deepfake")
+
+    @field_validator("watermark_gated_attacks")
+    @classmethod
+    def _attacks_exist(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in WATERMARK_ATTACKS]
+        if unknown:
+            raise ValueError(f"unknown edit(s) {unknown}: choose from {', '.join(WATERMARK_ATTACKS)}")
+        return list(dict.fromkeys(names))
 
 
 class SigningConfig(_Frozen):

@@ -42,8 +42,6 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "crop_0.75": ("centre crop keeping 75% of each side, saved as PNG", "PNG"),
     "crop_0.9_jpeg_q75": ("centre crop keeping 90% of each side, saved as JPEG quality 75", "JPEG"),
 }
-# The edits the watermark must survive for the audit to pass (each a gated check).
-GATED_ATTACKS = ("jpeg_q75", "crop_0.9")
 SIGNALS = ("c2pa", "watermark", "metadata")
 _QUALITY = {"jpeg_q90": 90, "jpeg_q75": 75, "jpeg_q50": 50, "webp_q80": 80, "crop_0.9_jpeg_q75": 75}
 
@@ -142,15 +140,16 @@ def survival_chart(rows: list[dict], path: Path) -> Path:
 
 def survival_checks(
     rows: list[dict],
+    gated: list[str],
     min_survival: float | None,
     max_false_positive: float | None,
     allow_unmeasured: list[str],
     method: str,
 ) -> list[AuditCheck]:
-    """The gate: watermark survival after each of `GATED_ATTACKS`, and its false-positive rate."""
+    """The gate: watermark survival after each `gated` edit, and its false-positive rate."""
     by_attack = {r["attack"]: r for r in rows}
     checks = []
-    for name in GATED_ATTACKS:
+    for name in gated:
         row = by_attack.get(name, {})
         checks.append(
             threshold_check(
@@ -256,6 +255,7 @@ def audit_output_provenance(
         notes.append("some signed outputs did not read Valid even unedited: see the mark_survival table")
     checks = survival_checks(
         rows,
+        cfg.watermark_gated_attacks,
         cfg.min_watermark_survival,
         cfg.max_watermark_false_positive_rate,
         cfg.allow_unmeasured,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from audits.config import WATERMARK_ATTACKS, DeepfakeConfig
 from audits.provenance_robustness import (
     ATTACKS,
     attacked_file,
@@ -21,6 +22,7 @@ from training.output_marks import WATERMARK_SCALES, watermark_tag
 
 RUN = "run-robust"
 FEW = ("none", "png_reencode", "jpeg_q75", "crop_0.9", "resize_0.5")
+GATED = DeepfakeConfig().watermark_gated_attacks
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_signed_outputs_keep_c2pa_only_unedited_and_the_watermark_through_edits(
     assert table["jpeg_q75"]["watermark"] == table["crop_0.9"]["watermark"] == 1.0
     assert table["resize_0.5"]["watermark"] == 1.0  # read after scaling back to the output size
     assert table["unmarked"]["watermark"] == 0.0 and table["unmarked"]["images"] == 1
-    checks = survival_checks(rows, 0.9, 0.0, [], "dwtDctSvd")
+    checks = survival_checks(rows, GATED, 0.9, 0.0, [], "dwtDctSvd")
     assert set(_verdicts(checks).values()) == {Verdict.PASS}
     with Image.open(survival_chart(rows, tmp_path / "survival.png")) as chart:
         assert chart.size[0] > 100
@@ -78,14 +80,31 @@ def test_a_weak_mark_fails_the_survival_gate(outputs):
     rows = mark_survival([_weak_marker(img) for img in outputs], [], RUN, ("none", "jpeg_q75"))
     table = _by_attack(rows)
     assert table["jpeg_q75"]["watermark"] < 0.5, table
-    verdicts = _verdicts(survival_checks(rows, 0.5, 0.0, [], "dwtDctSvd"))
+    verdicts = _verdicts(survival_checks(rows, GATED, 0.5, 0.0, [], "dwtDctSvd"))
     assert verdicts["watermark_survival_jpeg_q75"] == Verdict.FAIL
     # nothing unmarked was read: the false-positive check cannot pass on nothing
     assert verdicts["watermark_false_positive_rate"] != Verdict.PASS
 
 
+def test_the_gated_edits_are_configurable_and_each_is_its_own_check(outputs):
+    assert tuple(ATTACKS) == WATERMARK_ATTACKS  # the config offers exactly the edits the table applies
+    assert GATED == ["jpeg_q75", "crop_0.9"]
+    rows = mark_survival([_weak_marker(img) for img in outputs], [], RUN, ("none", "webp_q80", "crop_0.9"))
+    verdicts = _verdicts(survival_checks(rows, ["webp_q80", "crop_0.9"], 0.5, 0.0, [], "dwtDctSvd"))
+    assert (
+        verdicts["watermark_survival_webp_q80"] == Verdict.FAIL
+        and "watermark_survival_jpeg_q75" not in verdicts
+    )
+    cfg = DeepfakeConfig(
+        watermark_gated_attacks=["webp_q80", "webp_q80"], allow_unmeasured=["watermark_survival_webp_q80"]
+    )
+    assert cfg.watermark_gated_attacks == ["webp_q80"]
+    with pytest.raises(ValueError, match=r"unknown edit.*blur"):
+        DeepfakeConfig(watermark_gated_attacks=["blur"])
+
+
 def test_no_outputs_means_no_survival_check_passes():
-    checks = survival_checks(mark_survival([], [], RUN, ("jpeg_q75", "crop_0.9")), 0.5, 0.0, [], "dwtDctSvd")
+    checks = survival_checks(mark_survival([], [], RUN, GATED), GATED, 0.5, 0.0, [], "dwtDctSvd")
     assert all(c.verdict != Verdict.PASS and not c.passed for c in checks)
 
 
