@@ -28,6 +28,13 @@ SMALL = [
     # The plumbing needs a trained model, not a good one: a step cap keeps the module's one run short
     # (training would otherwise fill the budget).
     "training.max_steps=30",
+    # and a 16 px model of two small blocks: 30 steps take seconds, so no stage waits on the budget
+    "training.resolution=16",
+    "training.block_out_channels=[16, 32]",
+    "training.layers_per_block=1",
+    "training.batch_size=4",
+    "training.sample_steps=2",
+    *[f"audits.{a}.sample_steps=2" for a in ("quality", "bias", "deepfake")],
     "audits.quality.num_images=8",
     "audits.bias.samples_per_prompt=2",
     # The first 40 emoji carry no skin-tone variants, so the data cannot supply the neutral prompts.
@@ -341,14 +348,16 @@ def test_a_failed_audit_exits_4_and_a_rerun_with_new_thresholds_does_not_retrain
     # attempt, not the code that happens to render it.
     state_file = project / "runs" / run_id / "state.json"
     state = json.loads(state_file.read_text(encoding="utf-8"))
-    now = state["code_versions"][-1]
     state_file.write_text(json.dumps(state | {"code_versions": ["feedbee"]}), encoding="utf-8")
 
     strict = _rerun_audits(project, run_id, "audits.quality.max_heldout_loss=1e-6")
     assert strict.returncode == 4, strict.stdout[-3000:] + strict.stderr[-3000:]
     card_json = json.loads((project / "runs" / run_id / "card" / "card.json").read_text(encoding="utf-8"))
-    assert card_json["inputs"]["code_version"] == f"feedbee, {now}"
-    assert client.get_run(run_id).data.tags["pipeline.code_version"] == f"feedbee, {now}"
+    # the rerun's own version (read back, not `now`: a tree edited while the suite runs is another version)
+    attempts = json.loads(state_file.read_text(encoding="utf-8"))["code_versions"]
+    assert attempts[0] == "feedbee" and len(attempts) == 2 and len(attempts[1].split("-")[0]) == 40
+    assert card_json["inputs"]["code_version"] == f"feedbee, {attempts[1]}"
+    assert client.get_run(run_id).data.tags["pipeline.code_version"] == f"feedbee, {attempts[1]}"
     assert "NOT APPROVED" in strict.stdout and "heldout_loss" in strict.stdout
     assert "training until" not in strict.stdout, "an audit rerun must not train again"
     card = (project / "runs" / run_id / "card" / "README.md").read_text(encoding="utf-8")
