@@ -25,7 +25,7 @@ from audits.memorization import (
 from audits.pii import scan_captions
 from audits.provenance_marks import watermark_component
 from audits.provenance_robustness import ATTACKS, attack, audit_output_provenance  # noqa: F401 - re-exported
-from audits.report import AuditCheck, AuditReport, Metric
+from audits.report import Audit, AuditCheck, AuditReport, Metric
 
 
 def replication_threshold(
@@ -148,7 +148,7 @@ def audit_deepfake(
         )
     found.tables["risk_summary"] = _risk_summary(found.checks)
     return AuditReport(
-        audit="deepfake",
+        audit=Audit.DEEPFAKE,
         checks=found.checks,
         metrics=found.metrics,
         tables=found.tables,
@@ -358,7 +358,7 @@ def _people_checks(
             "max",
             f"share of {len(replication.generated)} outputs from training captions that replicate a training image",
             "the model memorises: train on more data, deduplicate harder, or stop earlier",
-            audit="deepfake",
+            audit=Audit.DEEPFAKE,
             why_unmeasured=replication.how,
             allow_unmeasured=cfg.allow_unmeasured,
         ),
@@ -369,7 +369,7 @@ def _people_checks(
             "max",
             "share of generated images with a detected face",
             "the model draws faces: review the data for identifiable people",
-            audit="deepfake",
+            audit=Audit.DEEPFAKE,
             allow_unmeasured=cfg.allow_unmeasured,
         ),
         threshold_check(
@@ -379,7 +379,7 @@ def _people_checks(
             "max",
             "training captions with personal data patterns",
             "remove or redact the captions listed in the pii_captions table",
-            audit="deepfake",
+            audit=Audit.DEEPFAKE,
             allow_unmeasured=cfg.allow_unmeasured,
         ),
     ]

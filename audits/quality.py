@@ -22,7 +22,7 @@ from audits.frechet import frechet_distance, kernel_distance
 from audits.generation import Generator, ProgressFn, generate_batched
 from audits.governed_data import RESIZE_METHOD, GovernedRecords
 from audits.optional_metrics import clip_score, inception_fid
-from audits.report import AuditCheck, AuditReport, Metric
+from audits.report import Audit, AuditCheck, AuditReport, Metric
 from audits.text_embeddings import TEXT_ENCODER, embed_texts, minilm_component
 
 # Train subsets drawn for the real-vs-real FD: their mean is the baseline, so one lucky draw cannot move it.
@@ -42,7 +42,9 @@ def _sample(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _check(cfg: QualityConfig, *args, why: str = "") -> AuditCheck:
-    return threshold_check(*args, audit="quality", why_unmeasured=why, allow_unmeasured=cfg.allow_unmeasured)
+    return threshold_check(
+        *args, audit=Audit.QUALITY, why_unmeasured=why, allow_unmeasured=cfg.allow_unmeasured
+    )
 
 
 def _loss_part(cfg: QualityConfig, losses: dict[str, float] | None, n_held_out: int, small: str) -> _Part:
@@ -432,7 +434,7 @@ def audit_quality(
         )
     versions = {"torch": torch.__version__, "numpy": np.__version__}
     return AuditReport(
-        audit="quality",
+        audit=Audit.QUALITY,
         checks=[c for p in parts for c in p.checks],
         metrics=metrics,
         components=[mobilenet_component(), minilm_component()],

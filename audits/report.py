@@ -4,9 +4,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from governance.components import Component
+
+
+class Audit(StrEnum):
+    """The audits, by the names their reports, checks and config sections carry."""
+
+    QUALITY = "quality"
+    BIAS = "bias"
+    DEEPFAKE = "deepfake"
+
+
+# The order they run in and the card shows them. `pipeline/stages.py` owns the order of the whole run;
+# its audit stages carry these names (pipeline may import audits, never the other way round).
+AUDITS: tuple[Audit, ...] = tuple(Audit)
 
 
 class Verdict(StrEnum):
@@ -54,7 +67,10 @@ class Metric(BaseModel):
 
 
 class AuditReport(BaseModel):
-    audit: Literal["quality", "bias", "deepfake"]
+    # the audit's name as a plain str once validated: reports are dumped to YAML and JSON as before
+    model_config = ConfigDict(use_enum_values=True)
+
+    audit: Audit
     checks: list[AuditCheck] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
     tables: dict[str, list[dict]] = Field(default_factory=dict)  # e.g. {"by_group": [...]}

@@ -22,6 +22,7 @@ from governance.nsfw import policy_hits, policy_score
 from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
+from governance.stage_names import GovernanceStage, decided_before
 from governance.tables import read_ingest
 
 
@@ -72,11 +73,11 @@ def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn 
     """Drop records with a skin-confirmed hit, quarantine those with unconfirmed hits (see `assess`)."""
     started = time.perf_counter()
     table = read_ingest(work_dir, ["record_id", "nsfw_detections"])
-    log = FindingsLog("nsfw")
+    log = FindingsLog(GovernanceStage.NSFW)
     scored = 0
-    bar = WorkProgress(progress, "nsfw", len(table))
+    bar = WorkProgress(progress, GovernanceStage.NSFW, len(table))
     if cfg.nsfw.enabled:
-        dropped = dropped_ids(work_dir, ["ingest", "provenance", "dedup"])
+        dropped = dropped_ids(work_dir, decided_before(GovernanceStage.NSFW))
         for done, (rid, raw) in enumerate(zip(table["record_id"], table["nsfw_detections"], strict=True)):
             bar.at(done)
             if raw is None or rid in dropped:
@@ -86,7 +87,7 @@ def run_nsfw_policy(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn 
             if verdict is not None:
                 log.add(rid, "nsfw", verdict.decision, verdict.reason, verdict.evidence)
     bar.finish()
-    counts = log.counts("nsfw", len(table), time.perf_counter() - started)
+    counts = log.counts(GovernanceStage.NSFW, len(table), time.perf_counter() - started)
     counts.artifacts = [log.write(work_dir)]  # the stage's findings, for review in MLflow
     counts.metrics["images_scored"] = float(scored)
     return counts

@@ -1,10 +1,10 @@
 """Everything a model card is rendered from. Numbers come from reports, never from the template."""
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from audits.report import AuditReport
+from audits.report import AUDITS, AuditReport
 from governance.components import Component
 from governance.report import GovernanceReport
 from training.report import TrainingReport
@@ -54,6 +54,4 @@ class CardInputs(BaseModel):
     limitations: list[str] = Field(default_factory=list)  # stated by the run's owner, besides the derived
     # The audits the run was meant to run, in its order (one card section each; a missing report
     # shows as not run). The pipeline passes its own list; the default is every audit kind there is.
-    audit_order: list[str] = Field(
-        default_factory=lambda: list(get_args(AuditReport.model_fields["audit"].annotation))
-    )
+    audit_order: list[str] = Field(default_factory=lambda: [str(a) for a in AUDITS])
