@@ -23,14 +23,21 @@ def read_governed(governed_path: Path, split: str | None = Split.TRAIN) -> pd.Da
         raise FileNotFoundError(
             f"governed table {governed_path} does not exist: run the governance stages first"
         )
-    table = pd.read_parquet(governed_path)
-    missing = [str(c) for c in REQUIRED_COLUMNS if str(c) not in table.columns]
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(governed_path).names)
+    missing = [str(c) for c in REQUIRED_COLUMNS if str(c) not in present]
     if missing:
         raise ValueError(
             f"governed table {governed_path} lacks columns {missing}; see governance/manifest.py"
         )
-    if split is not None:
-        table = table[table[Col.SPLIT] == str(split)]
+    # only the columns training reads, and only the split's rows: the governed table also carries
+    # evidence (hashes, licences, attributes) that would double what each training process holds
+    table = pd.read_parquet(
+        governed_path,
+        columns=[str(c) for c in REQUIRED_COLUMNS],
+        filters=None if split is None else [(str(Col.SPLIT), "==", str(split))],
+    )
     if table.empty:
         raise ValueError(
             f"governed table {governed_path} has no records in split {split!r}: nothing to train on"

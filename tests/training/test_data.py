@@ -42,6 +42,24 @@ def test_missing_column_names_the_column(tmp_path):
         read_governed(tmp_path / "g.parquet")
 
 
+def test_only_the_split_and_the_columns_training_reads_are_loaded(tmp_path):
+    pd.DataFrame(
+        {
+            "record_id": ["c", "a", "b"],
+            "path": ["x", "y", "z"],
+            "text": ["t1", "t2", "t3"],
+            "split": ["train", "train", "eval"],
+            "content_sha256": ["1", "2", "3"],
+            "evidence": ["big"] * 3,  # what governance adds: not needed to train
+        }
+    ).to_parquet(tmp_path / "g.parquet")
+    train = read_governed(tmp_path / "g.parquet")
+    assert list(train["record_id"]) == ["a", "c"] and "evidence" not in train.columns
+    assert list(read_governed(tmp_path / "g.parquet", None)["record_id"]) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="no records in split 'test'"):
+        read_governed(tmp_path / "g.parquet", "test")
+
+
 def test_epoch_sampler_visits_each_record_once_per_epoch_and_ranks_are_disjoint():
     # 12 records, 2 processes x batch 2: one epoch is 3 steps
     ranks = [EpochSampler(12, batch_size=2, seed=3, rank=r, world=2) for r in range(2)]
