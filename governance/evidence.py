@@ -45,12 +45,7 @@ def _read_and_decode(task: ImageTask, limits: ImageLimits, trust_anchors: str | 
     be held in memory).
     """
     out = ImageEvidence(task.index)
-    if task.data is not None:
-        data: bytes | ImageFailure = task.data
-    elif task.member is not None:
-        data = _read_member(task.member)
-    else:
-        data = read_bytes(task.path or "", limits)
+    data = read_task_bytes(task, limits)
     if isinstance(data, ImageFailure):
         out.failure = (str(data.reason), data.detail)
         return out
@@ -64,6 +59,18 @@ def _read_and_decode(task: ImageTask, limits: ImageLimits, trust_anchors: str | 
     out.signals = scan(data, decoded.info_text, decoded.format, trust_anchors).as_dict()
     out.small = decoded.small
     return out
+
+
+def read_task_bytes(task: ImageTask, limits: ImageLimits) -> bytes | ImageFailure:
+    """The task's image bytes (given, a tar member or a file under the size limit), or why not.
+
+    The one place both engines read images: the local kernel here, the Ray driver before its tasks.
+    """
+    if task.data is not None:
+        return task.data
+    if task.member is not None:
+        return _read_member(task.member)
+    return read_bytes(task.path or "", limits)
 
 
 def _read_member(member: MemberRef) -> bytes | ImageFailure:

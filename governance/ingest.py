@@ -6,7 +6,7 @@ dataset. Work is split into shards of `batch_size` records. NudeNet's runs (thre
 batches spread over the cores) work on a shard while the next shard is decoded and hashed: by worker
 processes (as many as the cores NudeNet leaves free) or, on 2 cores, by the parent's main thread,
 which also writes the shard before. Each shard is written as Parquet with its findings, then a
-completion marker; a rerun skips shards with markers (their records are read again, their images
+completion marker (`governance.ingest_shards`, which the Ray engine writes with too); a rerun skips shards with markers (their records are read again, their images
 not), so a killed ingest resumes without losing or
 repeating records. When the last shard is done, the shards are also written as one table and one
 findings log, which the later passes read (one file each instead of one per shard).
@@ -21,8 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-
-import pandas as pd
+from typing import Any
 
 from governance.config import GovernanceConfig
 from governance.content_credentials import read_trust_anchors
@@ -33,22 +32,20 @@ from governance.decisions import (
     findings_files,
     findings_path,
     load_findings,
-    sorted_json,
 )
-from governance.evidence import ImageEvidence, ImageTask, evidence_batch
-from governance.faces import count_faces
+from governance.evidence import ImageEvidence, evidence_batch
 from governance.images import ImageLimits
+from governance.ingest_shards import Shard, ShardTally, image_tasks, numbered, write_shard
 from governance.nsfw import Detection, NsfwDetector
 from governance.progress import ProgressFn
-from governance.reasons import Decision, Reason
-from governance.records import MemberRef, SourceRecord
+from governance.reasons import Decision
+from governance.records import SourceRecord
 from governance.report import StageCounts
 from governance.sources import LoadedSource, load_source
 from governance.tables import (
     INGEST_DIR,
     RECORDS_FILE,
     SOURCE_FILE,
-    atomic_parquet,
     atomic_text,
     concat_parquet,
     consolidate_ingest,
@@ -126,18 +123,6 @@ def _consolidated(work_dir: Path) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
-def _tasks(records: list[SourceRecord]) -> list[ImageTask]:
-    # Records whose metadata already failed (no path, bytes or member) are not read.
-    return [
-        ImageTask(r.index, r.path, r.data, r.member)
-        for r in records
-        if r.path is not None or r.data is not None or r.member is not None
-    ]
-
-
-Shard = tuple[int, list[SourceRecord]]
-
-
 def _evidence_stream(
     shards: Iterable[Shard],
     limits: ImageLimits,
@@ -157,7 +142,7 @@ def _evidence_stream(
     second = next(queue, None) if first is not None else None
     if second is None:  # one process, or a single shard: no pool to start
         for k, records in _chain(first, second, queue):
-            yield k, records, work(_tasks(records))
+            yield k, records, work(image_tasks(records))
         return
     queue = _chain(first, second, queue)
     # spawn, not fork: the parent may hold onnxruntime / torch thread pools that fork would corrupt.
@@ -166,13 +151,13 @@ def _evidence_stream(
         pending: deque = deque()
 
         def submit(shard: Shard) -> None:
-            pending.append((shard[0], shard[1], pool.apply_async(work, (_tasks(shard[1]),))))
+            pending.append((shard[0], shard[1], pool.apply_async(work, (image_tasks(shard[1]),))))
 
         for k, records in queue:
             if booted.ready() or not help_while_booting:
                 submit((k, records))
                 break
-            yield k, records, work(_tasks(records))
+            yield k, records, work(image_tasks(records))
         while pending and len(pending) < 2 * workers:
             nxt = next(queue, None)
             if nxt is None:
@@ -261,96 +246,16 @@ def _with_detections(
         yield k, records, batch_evidence, nsfw.gather(submitted)
 
 
-def _shard_frame(
-    records: list[SourceRecord],
-    evidence: dict[int, ImageEvidence],
-    detections: dict[int, list[dict]],
-    log: FindingsLog,
-) -> pd.DataFrame:
-    rows = []
-    for r in records:
-        log.extend(r.findings)
-        e = evidence.get(r.index)
-        if e is not None and e.failure is not None:
-            log.add(r.record_id, "image", Decision.DROP, Reason(e.failure[0]), {"problem": e.failure[1]})
-        dets = detections.get(r.index)
-        rows.append(
-            {
-                "record_id": r.record_id,
-                "index": r.index,
-                "source": r.source,
-                "file_name": r.file_name,
-                "path": r.path,
-                "text": r.text,
-                "license_raw": r.license_raw,
-                "license_source": r.license_source,
-                "source_url": r.source_url,
-                "author": r.author,
-                "declared_sha256": r.declared_sha256,
-                "attributes": sorted_json(r.attributes),
-                "extra": sorted_json(r.extra),
-                "content_sha256": None if e is None else e.content_sha256,
-                "width": None if e is None else e.width,
-                "height": None if e is None else e.height,
-                "format": None if e is None else e.format,
-                "phash": None if e is None else e.phash,
-                "color_hash": None if e is None else e.color_hash,
-                "signals": sorted_json(e.signals if e is not None else {}),
-                "nsfw_detections": None if dets is None else json.dumps(dets),
-                "face_count": None if dets is None else count_faces(dets),
-            }
-        )
-    frame = pd.DataFrame(rows)
-    for col in ("width", "height", "phash", "face_count"):
-        frame[col] = frame[col].astype("Int64")
-    return frame
+def _shard_writer(cfg: GovernanceConfig) -> Callable[..., Any]:
+    """What computes and writes the shards: this machine's `_ingest_shards`, or Ray's for engine=ray.
 
+    Both hand their evidence to `ingest_shards.write_shard`. Ray is imported only for engine=ray.
+    """
+    if cfg.engine == "ray":
+        from governance.engines.ray_engine import ingest_shards
 
-def _materialize(records: list[SourceRecord], evidence: dict[int, ImageEvidence], folder: Path) -> None:
-    """Embedded image bytes are written once to the work folder so that later stages have a path."""
-    for r in records:
-        if r.path is not None or (r.data is None and r.member is None):
-            continue
-        e = evidence.get(r.index)
-        sha = e.content_sha256 if e is not None else None
-        if sha is None and r.data is None:
-            continue  # a tar member that could not be read: its failure is its decision
-        data = r.data if r.data is not None else (r.member or MemberRef("", 0, 0)).read()
-        target = folder / "blobs" / f"{sha or hashlib.sha256(data).hexdigest()}.bin"
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        r.path = str(target.resolve())
-        r.data = None  # written: the shard's records no longer hold their images
-
-
-def _numbered(records: Iterable[SourceRecord], size: int) -> Iterator[Shard]:
-    """Ingest's shards: `size` records each, numbered, taken from the source as they are asked for."""
-    batch: list[SourceRecord] = []
-    k = 0
-    for r in records:
-        batch.append(r)
-        if len(batch) == size:
-            yield k, batch
-            k, batch = k + 1, []
-    if batch:
-        yield k, batch
-
-
-class _Tally:
-    """Shards and records seen so far, and which shards a rerun of the same data already finished."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.shards = self.records = self.reused = 0
-
-    def todo(self, shards: Iterable[Shard]) -> Iterator[Shard]:
-        for k, records in shards:
-            self.shards, self.records = k + 1, self.records + len(records)
-            if (self.folder / f"shard-{k:05d}.done").exists():
-                self.reused += len(records)
-                continue
-            yield k, records
+        return ingest_shards
+    return _ingest_shards
 
 
 def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> StageCounts:
@@ -363,12 +268,10 @@ def run_ingest(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn) -> S
     anchors = read_trust_anchors(cfg.provenance.c2pa_trust_anchors)  # read once: fingerprint and workers
     fingerprint = _fingerprint(cfg, loaded, anchors)
     finished = _prepare(folder, work_dir, fingerprint)
-    tally = _Tally(folder)
+    tally = ShardTally(folder)
     nsfw = _NsfwOncePerContent(None)
     if not finished:
-        from governance.engines import shard_writer  # this machine, or Ray with governance.engine=ray
-
-        nsfw = shard_writer(cfg)(cfg, loaded, work_dir, anchors, tally, progress)
+        nsfw = _shard_writer(cfg)(cfg, loaded, work_dir, anchors, tally, progress)
         meta = {
             "source": loaded.name,
             "root": str(loaded.root),
@@ -416,11 +319,10 @@ def _ingest_shards(
     loaded: LoadedSource,
     work_dir: Path,
     anchors: str | None,
-    tally: _Tally,
+    tally: ShardTally,
     progress: ProgressFn,
 ) -> _NsfwOncePerContent:
     """Compute and write every shard without a completion marker, reading the source as it goes."""
-    folder = work_dir / INGEST_DIR
     limits = ImageLimits(cfg.data.max_file_bytes, cfg.data.max_image_pixels, cfg.data.min_image_side)
     detector = (
         NsfwDetector(cfg.nsfw.providers, upscale_small=cfg.nsfw.upscale_small, batch_size=cfg.nsfw.batch_size)
@@ -429,18 +331,12 @@ def _ingest_shards(
     )
     done = 0
     progress("ingest", 0, loaded.size)
-    todo = tally.todo(_numbered(loaded.iter_records(), cfg.batch_size))
+    todo = tally.todo(numbered(loaded.iter_records(), cfg.batch_size))
     stream = _evidence_stream(todo, limits, worker_count(cfg, detector), anchors)
     nsfw = _NsfwOncePerContent(detector)
     try:
         for k, records, batch_evidence, detections in _with_detections(stream, nsfw):
-            evidence = {e.index: e for e in batch_evidence}
-            _materialize(records, evidence, work_dir)
-            log = FindingsLog(f"ingest-{k:05d}")
-            frame = _shard_frame(records, evidence, detections, log)
-            atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
-            log.write(work_dir)
-            atomic_text(json.dumps({"records": len(records)}), folder / f"shard-{k:05d}.done")
+            write_shard(work_dir, k, records, {e.index: e for e in batch_evidence}, detections)
             done += len(records)
             progress("ingest", done + tally.reused, loaded.size)
     finally:

@@ -1,26 +1,16 @@
 """Where ingest's per-record work runs, chosen by `governance.engine`.
 
-`local` is this machine (the parent process and its worker pool); `ray` is Ray Data on a cluster.
-Both compute the same per-record evidence with the same functions and write the same ingest shards,
-so the passes after ingest, and the manifest, do not depend on the engine. Nothing here imports Ray
-unless the engine is `ray`.
+`local` is this machine (the parent process and its worker pool, in `governance.ingest`); `ray` is
+Ray Data on a cluster (`governance.engines.ray_engine`). Both compute the same per-record evidence
+with the same functions and write the same ingest shards (`governance.ingest_shards`), so the passes
+after ingest, and the manifest, do not depend on the engine. Nothing here imports Ray unless the
+engine is `ray`.
 """
 
-from collections.abc import Callable
-from typing import Any
-
 from governance.config import GovernanceConfig
-from governance.errors import DatasetError
+from governance.engines.errors import EngineUnavailable
 
-# ingest's shard writer: (cfg, loaded source, work_dir, trust anchors, tally, progress) -> its NSFW tally
-ShardWriter = Callable[..., Any]
-
-
-class EngineUnavailable(DatasetError):
-    """The configured engine cannot run here (Ray missing, a cluster that does not answer).
-
-    A DatasetError so that the command line exits 2 with the message, which names the fix.
-    """
+__all__ = ["EngineUnavailable", "check_engine"]
 
 
 def check_engine(cfg: GovernanceConfig) -> None:
@@ -29,12 +19,3 @@ def check_engine(cfg: GovernanceConfig) -> None:
         from governance.engines.ray_engine import check_ray
 
         check_ray()
-
-
-def shard_writer(cfg: GovernanceConfig) -> ShardWriter:
-    """The function that computes and writes ingest's shards for `cfg.engine`."""
-    if cfg.engine == "local":
-        from governance.engines.local import ingest_shards
-    else:
-        from governance.engines.ray_engine import ingest_shards
-    return ingest_shards

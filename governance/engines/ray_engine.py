@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from governance.config import GovernanceConfig
-from governance.engines import EngineUnavailable
-from governance.evidence import ImageEvidence, ImageTask, evidence_batch
-from governance.images import ImageFailure, ImageLimits, read_bytes
+from governance.engines.errors import EngineUnavailable
+from governance.evidence import ImageEvidence, ImageTask, evidence_batch, read_task_bytes
+from governance.images import ImageFailure, ImageLimits
+from governance.ingest_shards import image_tasks, numbered, write_shard
 from governance.progress import ProgressFn
 from governance.reasons import Reason
 
@@ -132,14 +133,7 @@ def _raw_row(task: ImageTask, shard: int, record_id: str, limits: ImageLimits) -
     """One Ray input row: the record's image bytes as the local kernel would read them, or why not."""
     row: dict[str, Any] = {"record_id": record_id, "shard": shard, "index": task.index}
     try:
-        if task.data is not None:
-            data: bytes | ImageFailure = task.data
-        elif task.member is not None:
-            from governance.evidence import _read_member
-
-            data = _read_member(task.member)
-        else:
-            data = read_bytes(task.path or "", limits)
+        data = read_task_bytes(task, limits)
     except Exception as exc:  # a record never stops the stage
         data = ImageFailure(Reason.UNREADABLE_IMAGE, f"unexpected {exc.__class__.__name__}: {exc}"[:300])
     if isinstance(data, ImageFailure):
@@ -230,13 +224,11 @@ def _windows(
     shards: Iterable[tuple[int, list]], limits: ImageLimits
 ) -> Iterator[list[tuple[int, list, list[dict]]]]:
     """Shards with their Ray input rows, grouped so that a window's raw bytes stay bounded."""
-    from governance.ingest import _tasks
-
     window: list[tuple[int, list, list[dict]]] = []
     size = 0
     for k, records in shards:
         ids = {r.index: r.record_id for r in records}
-        rows = [_raw_row(t, k, ids[t.index], limits) for t in _tasks(records)]
+        rows = [_raw_row(t, k, ids[t.index], limits) for t in image_tasks(records)]
         window.append((k, records, rows))
         size += sum(len(r["data"] or b"") for r in rows)
         if len(window) >= WINDOW_SHARDS or size >= WINDOW_BYTES:
@@ -343,9 +335,7 @@ def ingest_shards(
     cfg: GovernanceConfig, loaded: Any, work_dir: Path, anchors: str | None, tally: Any, progress: ProgressFn
 ) -> RayNsfwTally:
     """Compute and write every shard without a completion marker, the per-record work on Ray."""
-    from governance.decisions import FindingsLog
-    from governance.ingest import _materialize, _numbered, _shard_frame
-    from governance.tables import INGEST_DIR, atomic_parquet, atomic_text
+    from governance.tables import INGEST_DIR
 
     check_ray()
     started_here = _connect()
@@ -355,19 +345,13 @@ def ingest_shards(
     done = 0
     progress("ingest", 0, loaded.size)
     try:
-        todo = tally.todo(_numbered(loaded.iter_records(), cfg.batch_size))
+        todo = tally.todo(numbered(loaded.iter_records(), cfg.batch_size))
         for window in _windows(todo, limits):
             out = folder / RAY_DIR / f"window-{window[0][0]:05d}"
             _run_window(cfg, window, limits, anchors, out)
             results = _collect(window, out)
             for k, records, _ in window:
-                evidence, detections = results[k]
-                _materialize(records, evidence, work_dir)
-                log = FindingsLog(f"ingest-{k:05d}")
-                frame = _shard_frame(records, evidence, detections, log)
-                atomic_parquet(frame, folder / f"shard-{k:05d}.parquet")
-                log.write(work_dir)
-                atomic_text(json.dumps({"records": len(records)}), folder / f"shard-{k:05d}.done")
+                write_shard(work_dir, k, records, *results[k])
                 done += len(records)
                 progress("ingest", done + tally.reused, loaded.size)
             shutil.rmtree(out)

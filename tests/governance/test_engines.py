@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -108,3 +109,43 @@ def test_a_record_lost_by_the_cluster_fails_loudly(tmp_path):
     window = _window(tmp_path / "w", [[_row("s/a", 0, "aa")]])
     with pytest.raises(RuntimeError, match=r"lost records \['s/b'\]"):
         _collect(window, tmp_path / "w")
+
+
+def test_a_shard_with_a_record_without_a_phash_keeps_every_bit_of_the_others():
+    # Both engines write shards with ingest._shard_frame. pHashes are signed 64-bit: above 2**53 a
+    # float64 cannot hold them, so a column that passes through float (as a None among ints makes
+    # pandas do) would change their low bits and so the near-duplicate distances.
+    from governance.decisions import FindingsLog
+    from governance.evidence import ImageEvidence
+    from governance.ingest_shards import shard_frame
+    from governance.records import SourceRecord
+
+    hashes = {0: 2**62 + 1, 1: None, 2: -(2**63) + 3, 3: 2**53 + 1}
+    records = [SourceRecord(index=i, record_id=f"s/{i}", source="s") for i in hashes]
+    evidence = {i: ImageEvidence(i, phash=h, width=8, height=8) for i, h in hashes.items() if h is not None}
+    evidence[1] = ImageEvidence(1, failure=("unreadable_image", "broken"))
+    frame = shard_frame(records, evidence, {0: []}, FindingsLog("ingest-00000"))
+    assert str(frame["phash"].dtype) == "Int64"
+    assert [None if pd.isna(v) else int(v) for v in frame["phash"]] == list(hashes.values())
+    assert [None if pd.isna(v) else int(v) for v in frame["face_count"]] == [0, None, None, None]
+
+
+def test_the_engines_and_ingest_do_not_import_each_other_back():
+    # Function-level imports included (grimp): ingest chooses the engine, the engines write with
+    # governance.ingest_shards, and neither engine imports ingest.
+    import grimp
+
+    graph = grimp.build_graph("governance")
+    modules = [
+        "governance.ingest",
+        "governance.ingest_shards",
+        "governance.engines",
+        "governance.engines.ray_engine",
+    ]
+    cycles = [
+        (a, b)
+        for a in modules
+        for b in graph.find_modules_directly_imported_by(a)
+        if graph.chain_exists(importer=b, imported=a)
+    ]
+    assert cycles == []
