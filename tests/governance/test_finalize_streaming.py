@@ -12,7 +12,7 @@ import governance.finalize as finalize_module
 import governance.tables as tables
 from governance import stages
 from governance.config import DataConfig, GovernanceConfig, NsfwConfig, ProvenanceConfig
-from governance.decisions import FindingsLog
+from governance.decisions import FindingsLog, dropped_ids, findings_path
 from governance.digests import table_digest
 from governance.finalize import DATASET_DIGEST_COLUMNS, _DigestInRecordOrder, run_finalize
 from governance.manifest import Col
@@ -139,3 +139,70 @@ def test_consolidation_copies_shards_one_by_one_with_one_schema(tmp_path, monkey
     second.assign(index=[-2, -1]).to_parquet(folder / "shard-00001.parquet", index=False)
     tables.consolidate_ingest(tmp_path)
     assert list(read_ingest(tmp_path)["record_id"]) == list("deabc")
+
+
+def test_provenance_streams_batches_and_writes_the_same_findings_whatever_their_size(governed, monkeypatch):
+    fixture_cfg, work = governed
+    # The shards name no author: requiring one quarantines records, so the counts have something to add up.
+    cfg = fixture_cfg.model_copy(
+        update={"provenance": ProvenanceConfig(required_fields=["license", "author"])}
+    )
+    monkeypatch.setattr(tables, "ROW_GROUP", 3)  # the records are read 3 at a time
+    small = stages.provenance(cfg, work, lambda *_: None)
+    small_findings = pd.read_parquet(findings_path(work, "provenance"))
+    monkeypatch.setattr(tables, "ROW_GROUP", 4096)
+    big = stages.provenance(cfg, work, lambda *_: None)
+    big_findings = pd.read_parquet(findings_path(work, "provenance"))
+    stages.provenance(fixture_cfg, work, lambda *_: None)  # the other tests' findings back
+    pd.testing.assert_frame_equal(big_findings, small_findings)
+    assert (small.decided, small.reasons, small.records_in) == (big.decided, big.reasons, big.records_in)
+    assert small.decided and small.records_in == read_source_meta(work)["records"]
+    # one licence finding per record that ingest did not drop, each once
+    assessed = set(read_ingest(work, ["record_id"])["record_id"]) - dropped_ids(work, ["ingest"])
+    licences = small_findings.loc[small_findings["check"] == "license", "record_id"]
+    assert licences.is_unique and set(licences) == assessed and len(assessed) < small.records_in
+
+
+def test_the_ai_generated_cap_counts_the_whole_dataset_across_batches(tmp_path, monkeypatch):
+    # 4 AI-generated records among 10 (test_sources_and_policies' dataset), read 3 at a time: the
+    # cap must see all 6 ordinary records, not one batch's, so 2 AI-generated records are kept.
+    from PIL import PngImagePlugin
+
+    from tests.governance.test_sources_and_policies import _image, _xmp
+
+    monkeypatch.setattr(tables, "ROW_GROUP", 3)
+    data = tmp_path / "data"
+    data.mkdir()
+    ai = _xmp(
+        "<Iptc4xmpExt:DigitalSourceType>http://cv.iptc.org/newscodes/digitalsourcetype/"
+        "trainedAlgorithmicMedia</Iptc4xmpExt:DigitalSourceType>"
+    )
+    lines = []
+    for i in range(10):
+        info = None
+        if i in (1, 4, 7, 8):  # spread over the batches
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", ai)
+        (data / f"{i}.png").write_bytes(_image(100 + i, info))
+        meta = {
+            "file_name": f"{i}.png",
+            "text": "t",
+            "license": "CC0",
+            "source_url": "https://x.org",
+            "author": "A",
+        }
+        lines.append(json.dumps(meta))
+    (data / "metadata.jsonl").write_text("\n".join(lines))
+    cfg = GovernanceConfig(
+        data=DataConfig(source="imagefolder", path=data),
+        nsfw=NsfwConfig(enabled=False),
+        num_proc=1,
+        provenance=ProvenanceConfig(ai_generated="cap", ai_generated_max_share=0.25),
+    )
+    stages.ingest(cfg, tmp_path / "w", lambda *_: None)
+    counts = stages.provenance(cfg, tmp_path / "w", lambda *_: None)
+    assert counts.metrics["ai_generated_found"] == 4
+    assert counts.decided == {"drop": 2} and counts.reasons == {"ai_generated": 2}
+    capped = pd.read_parquet(findings_path(tmp_path / "w", "provenance"))
+    capped = capped[capped["check"] == "ai_generated_cap"]
+    assert len(capped) == 4 and sorted(capped["decision"]) == ["drop", "drop", "keep", "keep"]
