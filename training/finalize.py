@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from governance.components import Component, installed_version, library
+from governance.components import Component, installed_version
 from training.compute import EnergyResult, device_description, flops_per_image, peak_flops
 from training.export import directory_sha256, make_pipeline, save_model_dir
 from training.presets import resolve_resolution
@@ -30,14 +30,7 @@ def components(s: Session) -> list[Component]:
                 + ("" if s.cfg.vae_license else "; licence not given: set training.vae_license"),
             )
         ]
-    return [
-        text,
-        *vae,
-        library("diffusers"),
-        library("torch", name="PyTorch"),
-        library("transformers"),
-        library("accelerate"),
-    ]
+    return [text, *vae, *s.tools]
 
 
 def text_encoder_component(s: Session) -> Component:

@@ -13,6 +13,7 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast
 from safetensors.torch import save_file
 
+from governance.components import Component, library
 from training import checkpoint as ckpt
 from training import sharding
 from training.budget import Budget
@@ -97,6 +98,7 @@ class Session:
     embeddings_from_cache: bool
     threads: ThreadTuner
     vae: torch.nn.Module | None = None
+    tools: list[Component] = field(default_factory=list)  # the libraries training runs, for the card
     sharded: bool = False  # FSDP: weights, gradients and optimiser state split over the processes
     step: int = 0
     images_seen: int = 0
@@ -478,9 +480,24 @@ def build_session(
         threads=make_tuner(cfg.threads, device.type, world),
         vae=data.vae.to(device) if data.vae is not None else None,
         embeddings_from_cache=data.from_cache,
+        tools=training_tools(),
         attempt_start=start,
         sharded=net.sharded,
     )
+
+
+def training_tools() -> list[Component]:
+    """The libraries training runs, with their installed versions and the licences their wheels state.
+
+    Read at set-up, not in finalize: the first licence read loads the licence database (0.3 s cold),
+    which is not part of the time held back for the end of the run.
+    """
+    return [
+        library("diffusers"),
+        library("torch", name="PyTorch"),
+        library("transformers"),
+        library("accelerate"),
+    ]
 
 
 def _load_inputs(cfg: TrainingConfig, accelerator: Accelerator, table, digest: str, progress) -> _Inputs:
