@@ -4,6 +4,8 @@ Every stage report lists the components it ran, so the model card can report eac
 Lives in governance only because governance is the leftmost package: every later stage may import it.
 """
 
+from functools import cache
+
 from pydantic import BaseModel
 
 
@@ -20,9 +22,9 @@ class Component(BaseModel):
 
 UNKNOWN_LICENSE = "unknown"  # what a card shows for a tool whose wheel names no licence we can read
 
-# A `License` field longer than a name is the licence text itself (mlflow's starts "Copyright 2018
-# Databricks, Inc. All rights reserved."), which reads as a statement rather than a name: for those the
-# classifiers speak.
+# A `License` field longer than a name is licence text (mlflow's starts "Copyright 2018 Databricks,
+# Inc. All rights reserved."), which normalize_license would read as that statement, not as the
+# licence that follows: for those the classifiers speak.
 _NAME_CHARS = 80
 
 
@@ -74,10 +76,16 @@ def wheel_license(distribution: str) -> tuple[str, str]:
 
 def _spdx_expression(text: str) -> str | None:
     """`text` normalised if it is a valid SPDX expression ("MIT OR Apache-2.0"), else None."""
+    info = _spdx_licensing().validate(text)
+    return None if info.errors or info.invalid_symbols else info.normalized_expression
+
+
+@cache
+def _spdx_licensing():
+    # each get_spdx_licensing() call reads the bundled licence index again (70 ms)
     from license_expression import get_spdx_licensing
 
-    info = get_spdx_licensing().validate(text)
-    return None if info.errors or info.invalid_symbols else info.normalized_expression
+    return get_spdx_licensing()
 
 
 def _how(where: str, evidence: dict[str, str]) -> str:
