@@ -1,6 +1,7 @@
 """governance.engine=ray on a real local Ray cluster (2 CPUs, shared by every test of this module):
-the same dataset governed by both engines gives the identical manifest, the per-record work runs in
-Ray's worker processes, and a resumed run reuses the shards either engine finished."""
+the same dataset governed by both engines gives the identical manifest, exactly once even when a Ray
+worker is killed mid-run, the per-record work runs in Ray's worker processes, and a resumed run
+reuses the shards either engine finished. Two Ray runs in all (each costs seconds)."""
 
 import json
 import threading
@@ -84,42 +85,6 @@ def _refuse(*args, **kwargs):
     raise AssertionError("the Ray engine ran per-record work in the driver")
 
 
-def test_ray_and_local_give_the_identical_manifest(cluster, shards, local_run, base, monkeypatch):
-    root, expected = shards
-    work = _work_dir(base)
-    # The driver must not compute evidence nor write shards the local way: Ray's workers import
-    # their own, unpatched, modules, so only work done in Ray's processes can succeed.
-    monkeypatch.setattr(governance.evidence, "evidence_batch", _refuse)
-    monkeypatch.setattr(governance.ingest, "_ingest_shards", _refuse)
-    report = _govern(_cfg(root, "ray"), work)
-    assert report.manifest_digest == local_run.manifest_digest
-    manifest = pd.read_parquet(next(work.rglob("manifest.parquet")))
-    assert sorted(manifest["record_id"]) == sorted(expected)  # every record exactly once
-    shards_written = sorted(p.name for p in (work / "ingest").glob("shard-*.done"))
-    assert len(shards_written) == 5 and not (work / "ingest" / "ray").exists()
-    _keep(base, "ray")
-
-
-def test_a_resumed_ray_ingest_reuses_finished_shards_and_redoes_the_rest(cluster, shards, local_run, base):
-    root, _ = shards
-    cfg = _cfg(root, "ray")
-    if not (base / "ray").exists():
-        pytest.skip("needs the Ray run of the parity test")
-    work = (base / "ray").rename(_work_dir(base))  # the parity test's finished Ray run, back in place
-    folder = work / "ingest"
-    # As after a kill: two shards' markers and the one-file copies gone.
-    for k in (1, 3):
-        (folder / f"shard-{k:05d}.done").unlink()
-    (folder / "source.json").unlink()
-    counts = stages.ingest(cfg, work, lambda *a: None)
-    assert counts.metrics["records_ingested_now"] == 6  # two shards of 3 records
-    for stage in (stages.provenance, stages.dedup, stages.nsfw):
-        stage(cfg, work, lambda *a: None)
-    assert stages.finalize(cfg, work, 0, lambda *a: None).manifest_digest == local_run.manifest_digest
-    assert json.loads((folder / "source.json").read_text())["records"] == 14
-    _keep(base, "resumed")
-
-
 def _workers() -> set[int]:
     """Process ids of the Ray Data workers (their titles read `ray::MapWorker(...)`)."""
     found = set()
@@ -143,22 +108,50 @@ def _kill_first_worker(stop: threading.Event, killed: list[int]) -> None:
         time.sleep(0.02)
 
 
-def test_a_worker_killed_mid_run_is_retried_and_the_manifest_is_still_exactly_once(
-    cluster, shards, local_run, base
+def test_ray_gives_the_local_manifest_exactly_once_even_with_a_worker_killed_mid_run(
+    cluster, shards, local_run, base, monkeypatch
 ):
+    # One Ray run proves both (a Ray run costs seconds): the manifest of a run that lost a worker
+    # and had Ray retry its work is still every record once, and the local engine's manifest.
     root, expected = shards
-    cfg = _cfg(root, "ray")
+    work = _work_dir(base)
+    # The driver must not compute evidence nor write shards the local way: Ray's workers import
+    # their own, unpatched, modules, so only work done in Ray's processes can succeed.
+    monkeypatch.setattr(governance.evidence, "evidence_batch", _refuse)
+    monkeypatch.setattr(governance.ingest, "_ingest_shards", _refuse)
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_first_worker, args=(stop, killed), daemon=True)
     killer.start()
     try:
-        report = _govern(cfg, _work_dir(base))
+        report = _govern(_cfg(root, "ray"), work)
     finally:
         stop.set()
         killer.join()
     assert killed, "no Ray worker was seen to kill: the test proved nothing"
     assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
-    manifest = pd.read_parquet(next((base / "work").rglob("manifest.parquet")))
-    assert sorted(manifest["record_id"]) == sorted(expected)
     assert report.manifest_digest == local_run.manifest_digest
-    _keep(base, "killed")
+    manifest = pd.read_parquet(next(work.rglob("manifest.parquet")))
+    assert sorted(manifest["record_id"]) == sorted(expected)  # every record exactly once
+    shards_written = sorted(p.name for p in (work / "ingest").glob("shard-*.done"))
+    assert len(shards_written) == 5 and not (work / "ingest" / "ray").exists()
+    _keep(base, "ray")
+
+
+def test_a_resumed_ray_ingest_reuses_finished_shards_and_redoes_the_rest(cluster, shards, local_run, base):
+    root, _ = shards
+    cfg = _cfg(root, "ray")
+    if not (base / "ray").exists():
+        pytest.skip("needs the Ray run of the test above")
+    work = (base / "ray").rename(_work_dir(base))  # the run above, back in place
+    folder = work / "ingest"
+    # As after a kill: two shards' markers and the one-file copies gone.
+    for k in (1, 3):
+        (folder / f"shard-{k:05d}.done").unlink()
+    (folder / "source.json").unlink()
+    counts = stages.ingest(cfg, work, lambda *a: None)
+    assert counts.metrics["records_ingested_now"] == 6  # two shards of 3 records
+    for stage in (stages.provenance, stages.dedup, stages.nsfw):
+        stage(cfg, work, lambda *a: None)
+    assert stages.finalize(cfg, work, 0, lambda *a: None).manifest_digest == local_run.manifest_digest
+    assert json.loads((folder / "source.json").read_text())["records"] == 14
+    _keep(base, "resumed")
