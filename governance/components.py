@@ -61,6 +61,11 @@ def wheel_license(distribution: str) -> tuple[str, str]:
     is_name = bool(field) and "\n" not in field and len(field) <= _NAME_CHARS
     if is_name and (spdx := _spdx_expression(field) or normalize_license(field).spdx):
         return spdx, _how(f"License field {field!r}", normalize_license(field).evidence)
+    if not is_name and (dep5 := _dep5_expression(field)):
+        return dep5, (
+            "licence from the `License:` lines of the Debian-format copyright text in the wheel's License "
+            "field (the whole wheel, bundled code included)"
+        )
     classifiers = [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
     read = {c.split(" :: ")[-1]: normalize_license(c) for c in classifiers}
     named = {info.spdx for info in read.values()}
@@ -72,6 +77,23 @@ def wheel_license(distribution: str) -> tuple[str, str]:
     return UNKNOWN_LICENSE, "the wheel names no single licence: " + (
         ", ".join(filter(None, said)) or "no licence fields"
     )
+
+
+def _dep5_expression(text: str) -> str | None:
+    """The AND of the `License:` lines of a Debian-format (DEP-5) copyright text, or None.
+
+    scipy and scikit-image paste such a text, one `Files:` paragraph per bundled part, into the
+    License field. Every line must be a valid SPDX expression: one that is not (a name only this text
+    defines) makes the whole reading None rather than a licence that leaves a part out.
+    """
+    import re
+
+    lines = re.findall(r"^\s*License:[ \t]*(\S[^\n]*?)\s*$", text, re.M)
+    read = [_spdx_expression(line) for line in dict.fromkeys(lines)]
+    if not read or any(r is None for r in read):
+        return None
+    parts = list(dict.fromkeys(f"({r})" if " OR " in r else r for r in read))
+    return _spdx_expression(" AND ".join(parts))
 
 
 def _spdx_expression(text: str) -> str | None:

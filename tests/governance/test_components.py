@@ -96,3 +96,21 @@ def test_every_governance_component_licence_is_a_valid_spdx_expression_or_unknow
             continue
         info = licensing.validate(component.license)
         assert not info.errors and not info.invalid_symbols, (component.name, component.license, info.errors)
+
+
+def test_a_debian_format_copyright_text_in_the_license_field_is_read_line_by_line(tmp_path, monkeypatch):
+    # scipy and scikit-image paste a DEP-5 copyright file, a paragraph per bundled part, into License
+    for dist, parts in (("scipy", {"BSD-3-Clause"}), ("scikit-image", {"BSD-3-Clause"})):
+        field = metadata.metadata(dist).get("License") or ""
+        if "Files:" not in field:
+            pytest.skip(f"this {dist} wheel's License field is not a Debian-format text")
+        license, how = wheel_license(dist)
+        assert parts <= set(license.split(" AND ")) and "Debian-format" in how
+        assert get_spdx_licensing().validate(license).errors == []
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lines = ["License: Files: *", "        License: MIT", "        .", "        Files: vendor/*"]
+    both = _distribution(tmp_path, "dep5-xyz", *lines, "        License: Apache-2.0 OR MIT")
+    assert wheel_license(both)[0] == "MIT AND (Apache-2.0 OR MIT)"
+    # a part under a name only the text defines: the wheel's licence is unknown, not the other parts'
+    odd = _distribution(tmp_path, "dep5-odd-xyz", *lines, "        License: our-own-terms")
+    assert wheel_license(odd)[0] == UNKNOWN_LICENSE
