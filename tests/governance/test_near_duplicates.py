@@ -132,15 +132,12 @@ def test_real_transformed_copies_are_near_duplicates(copy):
     assert by == ("pixels" if copy.name in GRID_MISSES else "colour_grid")
 
 
-# A measured miss of the pixel check (a few mouth pixels on a small face, 0.0325 after the blur):
-# kept strict so that a fix shows here.
+# A few mouth pixels on a small face: merged at 0.0325 when compared at 32 px, apart (0.066) when two
+# images of one size are compared whole at up to 48 px.
 FROWNING_POUTING = ("twemoji-1f64d-1f3fe-200d-2642-fe0f.png", "twemoji-1f64e-1f3fe-200d-2642-fe0f.png")
 
 
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [*DISTINCT, pytest.param(*FROWNING_POUTING, marks=pytest.mark.xfail(strict=True, reason="known merge"))],
-)
+@pytest.mark.parametrize(("a", "b"), [*DISTINCT, FROWNING_POUTING])
 def test_real_similar_pictures_stay_distinct(a, b):
     same, by, evidence = _decide(DATA / a, DATA / b)
     assert not same, f"{a} / {b}: {by} {evidence}"
@@ -153,16 +150,13 @@ def test_one_shape_on_different_margins_stays_distinct_on_pixels():
     # Trimmed, two of the black squares are one picture: only the margins they had tell them apart.
     cfg = DedupConfig()
     smalls = {name: decode((DATA / name).read_bytes(), LIMITS).small for name in SQUARES}
-    alike = 0
     for a, b in itertools.combinations(SQUARES, 2):
         match = same_framing(smalls[a], smalls[b])
-        alike += match.difference <= cfg.pixel_max_difference
         assert match.share_ratio > cfg.pixel_max_share_ratio
         same, _ = verify_on_pixels(
             str(DATA / a), str(DATA / b), LIMITS, cfg.pixel_max_difference, cfg.pixel_max_share_ratio
         )
         assert not same, (a, b)
-    assert alike >= 1  # 25fe and 25fc: the content alone would merge them
 
 
 def test_a_crop_is_aligned_at_the_same_scale():
