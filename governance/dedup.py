@@ -31,6 +31,7 @@ from governance.pixel_match import verify_on_pixels
 from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
+from governance.stage_names import GovernanceStage, decided_before
 from governance.tables import atomic_parquet, read_ingest
 
 DEDUP_FILE = "dedup_groups.parquet"
@@ -63,7 +64,9 @@ def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None
     table = read_ingest(
         work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height", "path"]
     )
-    decided = load_findings(work_dir, ["ingest", "provenance"], ["record_id", "check", "decision"])
+    decided = load_findings(
+        work_dir, decided_before(GovernanceStage.DEDUP), ["record_id", "check", "decision"]
+    )
     so_far = decisions_so_far(list(table["record_id"]), decided)
     table["severity"] = [d.severity for d in so_far]
     alive = table[(table["severity"] < Decision.DROP.severity) & table["phash"].notna()].copy()

@@ -36,6 +36,7 @@ from governance.provenance import choose_license
 from governance.reasons import Decision
 from governance.report import GovernanceReport, StageCounts
 from governance.splits import held_out_clusters
+from governance.stage_names import GOVERNANCE_STAGES
 from governance.tables import (
     AtomicParquetWriter,
     ingest_schema,
@@ -77,11 +78,10 @@ def save_stage_counts(work_dir: Path, counts: StageCounts) -> None:
 
 def _stage_counts(work_dir: Path) -> list[StageCounts]:
     folder = Path(work_dir) / STAGES_DIR
-    order = ["ingest", "provenance", "dedup", "nsfw"]
     found = {
         p.stem: StageCounts.model_validate_json(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")
     }
-    return [found[s] for s in order if s in found]
+    return [found[s] for s in GOVERNANCE_STAGES if s in found]
 
 
 def record_ids(work_dir: Path) -> pa.Array:

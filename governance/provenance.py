@@ -17,6 +17,7 @@ from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
 from governance.source_urls import source_url_problem
+from governance.stage_names import GovernanceStage, decided_before
 from governance.tables import AtomicParquetWriter, iter_ingest, read_source_meta
 
 _FIELD_COLUMNS = {
@@ -186,7 +187,7 @@ def run_provenance(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn |
     total = read_source_meta(work_dir)["records"]
     opt_out = load_opt_out(cfg.provenance.opt_out)
     # A record that ingest dropped (no file, broken metadata) has no provenance worth assessing.
-    dropped = dropped_ids(work_dir, ["ingest"])
+    dropped = dropped_ids(work_dir, decided_before(GovernanceStage.PROVENANCE))
     survivors = _Survivors()
     out = AtomicParquetWriter(findings_path(work_dir, "provenance"), FINDINGS_SCHEMA)
     bar = WorkProgress(progress, "provenance", total)
