@@ -77,6 +77,18 @@ def tracking_uri(cfg: RunConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri or DEFAULT_TRACKING_URI
 
 
+def store_absent(uri: str) -> bool:
+    """True for a SQLite store whose file does not exist yet: nothing to read, and reading would create it.
+
+    Opening a SQLite store creates the database and its tables, so a read-only command on a new
+    project would leave an empty `mlflow.db` behind; other stores (a server, a folder) are asked.
+    """
+    if not uri.startswith("sqlite:///"):
+        return False
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return path != ":memory:" and not Path(path).exists()
+
+
 class Recorder:
     """Writes one pipeline run into MLflow."""
 

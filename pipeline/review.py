@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cards import card_paths
-from pipeline.recording import Recorder
+from pipeline.recording import Recorder, store_absent, tracking_uri
 from pipeline.state import RunState
 from pipeline.store import project_run_config, recorder_for
 from pipeline.summary import fmt, gate_table, verdict_cell
@@ -26,6 +26,8 @@ _KEY_METRICS = {
 def list_runs(config: Path | None) -> list[dict]:
     """One dict per pipeline run in the experiment, newest first."""
     run_cfg = project_run_config(config)
+    if store_absent(tracking_uri(run_cfg)):
+        return []  # a new project: no store yet, and reading one would create it
     client = Recorder(run_cfg).client
     exp = client.get_experiment_by_name(run_cfg.experiment)
     if exp is None:

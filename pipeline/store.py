@@ -13,7 +13,7 @@ from audits.report import AuditReport
 from governance.report import GovernanceReport
 from pipeline.config import RunConfig, load_config
 from pipeline.errors import UsageError
-from pipeline.recording import Recorder
+from pipeline.recording import Recorder, store_absent, tracking_uri
 from pipeline.stages import AUDIT_STAGES
 from pipeline.state import RunState
 from training.report import TrainingReport
@@ -49,6 +49,8 @@ def find_state(run_id: str) -> RunState:
     """The local state of a run: from the MLflow run's run_dir tag, else runs/<run_id>."""
     candidates = []
     try:
+        if store_absent(tracking_uri(project_run_config(None))):
+            raise LookupError("no MLflow store yet")
         run = project_client(None).get_run(run_id)
         if "pipeline.run_dir" in run.data.tags:
             candidates.append(Path(run.data.tags["pipeline.run_dir"]))

@@ -110,3 +110,17 @@ def test_read_only_use_never_writes_to_the_store_and_the_first_run_creates_the_e
     assert again.client.get_experiment_by_name("renamed") is None
     with pytest.raises(RuntimeError, match="needs a parent run"), Recorder(recorder.cfg).stage("x"):
         pass
+
+
+def test_a_new_project_without_a_store_lists_no_runs_and_creates_no_database(tmp_path, monkeypatch):
+    from pipeline.errors import UsageError
+    from pipeline.recording import store_absent
+    from pipeline.store import find_state
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert store_absent("sqlite:///mlflow.db") and not store_absent("http://mlflow.example:5000")
+    assert list_runs(None) == []
+    with pytest.raises(UsageError, match="no run 'abc' found"):
+        find_state("abc")
+    assert not (tmp_path / "mlflow.db").exists()  # opening a SQLite store would have created it
