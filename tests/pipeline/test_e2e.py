@@ -36,6 +36,11 @@ SMALL = [
     "training.sample_steps=2",
     *[f"audits.{a}.sample_steps=2" for a in ("quality", "bias", "deepfake")],
     "audits.quality.num_images=8",
+    # the audits' own sample sizes at the small-datasets test's: every rerun below pays them again
+    "audits.quality.probe_train_images=16",
+    "audits.quality.probe_steps=20",
+    "audits.quality.kid_subsets=3",
+    "audits.deepfake.watermark_images=2",
     "audits.bias.samples_per_prompt=2",
     # The first 40 emoji carry no skin-tone variants, so the data cannot supply the neutral prompts.
     "audits.bias.neutral_prompts=[grinning face, waving hand]",
