@@ -183,9 +183,10 @@ def audit_bias(
     offered = list(cfg.neutral_prompts or neutral_prompts_showing_attribute(train.texts, labels))
     if not offered:
         return _not_auditable(cfg, notes, start)
-    prompts = offered
+    prompts, reserve = offered, []
     if cfg.neutral_prompts is None and len(offered) > cfg.max_neutral_prompts:
-        prompts = sorted(rng.choice(offered, cfg.max_neutral_prompts, replace=False).tolist())
+        order = [offered[i] for i in rng.permutation(len(offered))]
+        prompts, reserve = sorted(order[: cfg.max_neutral_prompts]), order[cfg.max_neutral_prompts :]
     qos = _quality_of_service(
         cfg,
         generate,
@@ -206,7 +207,7 @@ def audit_bias(
         train_images,
         labels,
         cal,
-        _Neutral(prompts, len(offered)),
+        _Neutral(prompts, len(offered), reserve),
         out_dir,
         seed,
         progress,
@@ -273,10 +274,14 @@ def _not_auditable(cfg: BiasConfig, notes: list[str], start: float) -> AuditRepo
 
 @dataclass(frozen=True)
 class _Neutral:
-    """The neutral prompts generated from, and how many the data or the config offered."""
+    """The first pass's neutral prompts, how many the data or the config offered, and the data's others.
+
+    `reserve` (in a seeded random order) is what the power rule draws more prompts from, one image each.
+    """
 
     prompts: list[str]
     offered: int
+    reserve: list[str] = field(default_factory=list)
 
 
 def _representation(
@@ -295,8 +300,9 @@ def _representation(
 
     A first pass of `samples_per_prompt` images per prompt gives the share that shows skin and how far
     the images of one prompt agree; the power rule (`images_needed`, in independent images) then says
-    how many images the gate needs, and more are generated up to `max_representation_images`. Where
-    that cap, the deadline or the number of prompts cannot reach the power the check is not measured.
+    how many images the gate needs, and more are generated up to `max_representation_images`: first
+    from more of the data's neutral prompts, one image each, then more seeds. Where that cap, the
+    deadline or the number of prompts cannot reach the power the check is not measured.
     """
     part = _Part()
     groups = list(cal.refs)
@@ -305,7 +311,9 @@ def _representation(
         cfg.min_measured_images,
         images_needed(conf, cfg.max_representation_disparity, cfg.representation_margin),
     )
-    sample = _sample_neutral(cfg, generate, cal.refs, neutral.prompts, seed, progress, needed, deadline)
+    sample = _sample_neutral(
+        cfg, generate, cal.refs, neutral.prompts, seed, progress, needed, deadline, neutral.reserve
+    )
     with_skin, prompt_of = sample.with_skin()
     data_dist = _training_distribution(cfg, labels, train_images, groups, part.notes)
     raw_dist = distribution(with_skin, groups)
@@ -313,7 +321,7 @@ def _representation(
     estimate = _CorrectedEstimate.of(cfg, cal, groups, with_skin, prompt_of, gen_dist, seed)
     gated, no_power = _gated_disparity(cfg, estimate, sample, neutral)
     part.metrics += _measurement_metrics(cfg, cal, needed)
-    part.metrics += _sample_metrics(sample, len(neutral.prompts))
+    part.metrics += _sample_metrics(sample, len(sample.prompts))
     part.metrics += _data_metrics(cal, data_dist)
     part.metrics += _estimate_metrics(cfg, estimate, data_dist)
     part.tables.update(_representation_tables(groups, conf, gen_dist, raw_dist, data_dist, estimate))
@@ -453,6 +461,7 @@ class _NeutralSample:
     prompt_of: list[int] = field(default_factory=list)  # index of each image's neutral prompt
     budget_images: int | None = None  # set when the run's deadline, not the cap, stopped the sampling
     seconds_per_image: float = 0.0
+    prompts: list[str] = field(default_factory=list)  # every neutral prompt generated from, in order
 
     def extend(self, measured: list[str], prompt_of: list[int]) -> None:
         """Add the measured groups of one round of images."""
@@ -488,6 +497,20 @@ class _NeutralSample:
         c = self.clusters
         return c.effective >= self.needed and c.prompts >= min_prompts
 
+    def more_prompts(self, cfg: BiasConfig, available: int) -> int:
+        """New neutral prompts, one image each, the next round should add; 0 when none help or fit.
+
+        A new prompt that shows skin adds about one independent image, where another seed of a prompt
+        already drawn adds at most 1 / design effect of one (nothing once the tone follows the prompt):
+        so more prompts come before more seeds, as many as the skin share says the shortfall needs.
+        """
+        c = self.clusters
+        room = cfg.max_representation_images - len(self.measured)
+        if self.powered(cfg.min_neutral_prompts) or not available or room <= 0 or not self.share:
+            return 0
+        short = max(self.needed - c.effective, cfg.min_neutral_prompts - c.prompts, 1.0)
+        return int(min(available, room, np.ceil(short / self.share)))
+
     def next_round(self, cfg: BiasConfig, prompts: int, done: int) -> int:
         """Images per prompt the next round should reach; `done` when more seeds cannot help or are capped."""
         total = self.total
@@ -501,6 +524,16 @@ class _NeutralSample:
         per_prompt = max(done + 1, int(np.ceil(total / prompts)))
         return min(per_prompt, cfg.max_representation_images // prompts)
 
+    def fits(self, deadline: float | None, images: int) -> bool:
+        """Whether `images` more fit before `deadline` at the seconds per image so far; records it if not."""
+        if deadline is None:
+            return True
+        room = int((deadline - time.time()) / max(self.seconds_per_image, 1e-9))
+        if room >= images:
+            return True
+        self.budget_images = len(self.measured) + max(0, room)
+        return False
+
 
 def _sample_neutral(
     cfg: BiasConfig,
@@ -511,28 +544,39 @@ def _sample_neutral(
     progress: ProgressFn,
     needed: int,
     deadline: float | None = None,
+    reserve: list[str] | None = None,
 ) -> _NeutralSample:
     """Measured groups of neutral images, generated until `needed` independent ones show skin.
 
-    Stops at the cap, the deadline, or when the images of a prompt agree so far that more seeds could
-    not reach the power (then only more prompts could). The skin share and the correlation are
-    re-estimated after each round; the seconds per image of the rounds so far say how many more images
-    fit before `deadline`, so a round is cut to fit rather than run past it.
+    After a first round of `samples_per_prompt` images of each prompt, rounds add prompts from `reserve`
+    (the data's other neutral prompts), one image each, and once it is spent more seeds of every prompt.
+    Stops at the cap, the deadline, or when neither can reach the power (when the images of a prompt
+    agree so far that more seeds could not and the data has no more prompts). The skin share and the
+    correlation are re-estimated after each round; the seconds per image of the rounds so far say how
+    many more images fit before `deadline`, so a round that would run past it is not started.
     """
-    done = cfg.samples_per_prompt
+    sample = _NeutralSample(needed, prompts=list(prompts))
+    seeds = [cfg.samples_per_prompt] * len(prompts)  # images generated of each prompt so far
+    pending = list(reserve or [])
+    batch = [(i, k) for i in range(len(prompts)) for k in range(seeds[i])]
     started = time.perf_counter()
-    sample = _NeutralSample(needed)
-    sample.extend(*_measure_neutral(cfg, generate, refs, prompts, seed, progress, 0, done))
-    sample.seconds_per_image = (time.perf_counter() - started) / max(1, len(sample.measured))
-    while (target := sample.next_round(cfg, len(prompts), done)) > done:
-        if deadline is not None:
-            fits = done + int((deadline - time.time()) / max(sample.seconds_per_image, 1e-9) / len(prompts))
-            if fits < target:
-                sample.budget_images = max(len(sample.measured), fits * len(prompts))
-                break
-        sample.extend(*_measure_neutral(cfg, generate, refs, prompts, seed, progress, done, target))
+    while batch:
+        sample.extend(*_measure_neutral(cfg, generate, refs, sample.prompts, seed, progress, batch))
         sample.seconds_per_image = (time.perf_counter() - started) / len(sample.measured)
-        done = target
+        if new := sample.more_prompts(cfg, len(pending)):
+            if not sample.fits(deadline, new):
+                break
+            first = len(sample.prompts)
+            sample.prompts += pending[:new]
+            del pending[:new]
+            seeds += [1] * new
+            batch = [(i, 0) for i in range(first, first + new)]
+            continue
+        target = sample.next_round(cfg, len(sample.prompts), max(seeds))
+        batch = [(i, k) for i in range(len(seeds)) for k in range(seeds[i], target)]
+        if target <= max(seeds) or not sample.fits(deadline, len(batch)):
+            break
+        seeds = [max(s, target) for s in seeds]
     return sample
 
 
@@ -543,24 +587,21 @@ def _measure_neutral(
     prompts: list[str],
     seed: int,
     progress: ProgressFn,
-    first: int,
-    last: int,
+    batch: list[tuple[int, int]],
 ) -> tuple[list[str], list[int]]:
-    """Measured group, and prompt index, of the images for sample indices first..last-1 of every prompt."""
-    if last <= first:
+    """Measured group, and prompt index, of the images `batch` names as (prompt index, sample index)."""
+    if not batch:
         return [], []
-    prompt_of = [i for i in range(len(prompts)) for _ in range(first, last)]
-    gen_seeds = [seed + k for _ in prompts for k in range(first, last)]
     images = generate_batched(
         generate,
-        [prompts[i] for i in prompt_of],
-        gen_seeds,
+        [prompts[i] for i, _ in batch],
+        [seed + k for _, k in batch],
         progress,
         "bias: neutral prompts",
         cfg.batch_size,
     )
     labs, _ = skin_lab(images, cfg.min_skin_fraction)
-    return nearest_reference(labs, refs), prompt_of
+    return nearest_reference(labs, refs), [i for i, _ in batch]
 
 
 @dataclass
@@ -636,16 +677,19 @@ def _why_unmeasured(cfg: BiasConfig, sample: _NeutralSample, neutral: _Neutral) 
     if sample.powered(cfg.min_neutral_prompts):
         return ""
     c, generated, total = sample.clusters, len(sample.measured), sample.total
+    used = len(sample.prompts) or len(neutral.prompts)
     more_prompts = (
-        f"raise audits.bias.max_neutral_prompts (the data offers {neutral.offered} neutral prompts)"
-        if neutral.offered > len(neutral.prompts)
-        else "add neutral prompts (audits.bias.neutral_prompts, or data with more records of the attribute)"
+        f"raise audits.bias.max_representation_images (the data offers {neutral.offered} neutral prompts, "
+        f"{used} were generated from)"
+        if neutral.offered > used
+        else f"add neutral prompts (all {used} the data offers were used: audits.bias.neutral_prompts, or "
+        "data with more records of the attribute)"
     )
     if c.images == 0:
         cap = f"none of the {generated} images generated from neutral prompts showed skin"
     elif c.prompts < cfg.min_neutral_prompts:
         cap = (
-            f"they came from {c.prompts} of the {len(neutral.prompts)} neutral prompts, and the interval, "
+            f"they came from {c.prompts} of the {used} neutral prompts, and the interval, "
             f"which resamples prompts, needs images with skin from at least {cfg.min_neutral_prompts} "
             f"(audits.bias.min_neutral_prompts): {more_prompts}"
         )
@@ -707,7 +751,7 @@ def _gated_disparity(
         f"the {est.n} images with skin from {est.prompts} neutral prompts give a 95% interval (prompts "
         f"resampled) of [{est.low:.2f}, {est.high:.2f}] for the corrected disparity: it reaches both the "
         f"threshold {t:g} and threshold + margin {t + margin:g}, so the sample cannot tell a fair model "
-        "from a skewed one; raise audits.bias.max_neutral_prompts or give more audits.bias.neutral_prompts"
+        "from a skewed one; raise audits.bias.max_representation_images or give more audits.bias.neutral_prompts"
     )
 
 

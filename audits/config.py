@@ -170,9 +170,10 @@ class BiasConfig(_Frozen):
     max_neutral_prompts: int = Field(
         12,
         ge=1,
-        description="neutral prompts drawn from the data when not given; the images of one prompt share its "
-        "tone, so power comes from more prompts (about representation_images_needed of them showing skin, "
-        "one seed each, where the tone follows the prompt), not from more seeds",
+        description="neutral prompts of the first pass (samples_per_prompt images each) drawn from the data "
+        "when not given; where the power rule asks for more images, more of the data's neutral prompts are "
+        "drawn, one image each, before any prompt gets more seeds (up to max_representation_images): the "
+        "images of one prompt share its tone, so power comes from more prompts, not from more seeds",
     )
     min_neutral_prompts: int = Field(
         8,

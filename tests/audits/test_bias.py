@@ -331,7 +331,7 @@ def test_images_of_one_prompt_are_one_draw_so_the_interval_resamples_prompts_and
     assert sample.clusters.correlation == 1.0 and sample.clusters.effective == 30 < needed
     assert sample.total is None  # no number of seeds over these 30 prompts reaches the power
     gated, why = _gated_disparity(cfg, clustered, sample, _Neutral(["p"] * 30, 36))
-    assert gated is None and "count as 30 independent ones" in why and "max_neutral_prompts" in why
+    assert gated is None and "count as 30 independent ones" in why and "max_representation_images" in why
     # a handful of prompts cannot give a verdict either way, not even on one tone only
     few, few_prompts = _one_tone_per_prompt(6, 8, lambda i: "dark")
     one_tone = unmix(distribution(few, TONES) * len(few), conf)
@@ -387,3 +387,52 @@ def test_more_seeds_are_not_generated_when_the_tone_follows_the_prompt(emoji):
     assert len(seen) == cfg.samples_per_prompt * len(prompts)
     assert sample.prompt_of == [i for i in range(12) for _ in range(cfg.samples_per_prompt)]
     assert sample.clusters.correlation == 1.0 and sample.total is None
+
+
+def test_power_comes_from_more_of_the_datas_prompts_one_image_each_when_the_tone_follows_the_prompt(emoji):
+    from audits.bias import _calibrate, _sample_neutral
+
+    first = [f"neutral prompt {i}" for i in range(12)]
+    reserve = [f"neutral prompt {i}" for i in range(12, 300)]
+    seen = []
+    inner = _prompt_tone_generator(emoji, lambda p: TONES[int(p.split()[-1]) % 5])
+
+    def counting(ps, seeds):
+        seen.extend(zip(ps, seeds, strict=True))
+        return inner(ps, seeds)
+
+    cfg = BiasConfig()
+    refs = _calibrate(emoji.train, emoji.train_images, cfg).refs
+    sample = _sample_neutral(cfg, counting, refs, first, 0, noop_progress, needed=97, reserve=list(reserve))
+    # the first pass, then prompts from the reserve with one image (seed 0) each until powered
+    drawn = sample.prompts[len(first) :]
+    assert sample.prompts[: len(first)] == first and drawn == reserve[: len(drawn)]
+    assert sample.powered(cfg.min_neutral_prompts) and sample.clusters.effective >= 97
+    assert all(s == 0 for p, s in seen if p in drawn) and len(seen) == len(set(seen))
+    assert len(seen) == cfg.samples_per_prompt * len(first) + len(drawn) <= cfg.max_representation_images
+    # and no more than the shortfall asked for: a handful past the 97 needed, not the whole reserve
+    assert len(drawn) < 120
+
+
+def test_the_audit_draws_every_prompt_the_data_offers_before_saying_it_needs_more(emoji, tmp_path):
+    neutral = []
+    inner = _prompt_tone_generator(emoji, lambda p: TONES[sum(map(ord, p)) % 5])
+
+    def counting(ps, seeds):
+        neutral.extend(p for p in ps if not _requested(p))
+        return inner(ps, seeds)
+
+    cfg = BiasConfig(bootstrap=20, allow_unmeasured=[], prompts_per_group=2)
+    report = audit_bias(cfg, counting, emoji.train, emoji.train_images, tmp_path / "all", 0, noop_progress)
+    offered = {m.name: m for m in report.metrics}["skin_detected_share"].details["prompts"]
+    assert offered > cfg.max_neutral_prompts and len(set(neutral)) == offered
+    check = _check(report, "representation_disparity")
+    assert check.measured is None and not check.passed
+    assert f"all {offered} the data offers were used" in check.message
+    # with a cap the first pass nearly fills, the rest of the cap goes to new prompts and the cap is named
+    neutral.clear()
+    capped = cfg.model_copy(update={"max_representation_images": 30})
+    report = audit_bias(capped, counting, emoji.train, emoji.train_images, tmp_path / "cap", 0, noop_progress)
+    assert len(neutral) == 30 and len(set(neutral)) == cfg.max_neutral_prompts + 6
+    check = _check(report, "representation_disparity")
+    assert check.measured is None and "raise audits.bias.max_representation_images" in check.message
