@@ -2,28 +2,25 @@
 
 from enum import StrEnum
 
+from audits.report import AUDITS
+from governance.stage_names import GOVERNANCE_STAGES as GOVERNANCE_PASSES
 from pipeline.errors import UsageError
 
+# The whole run in order. Governance's passes and the audits are named where their packages list them
+# (each package reads its own list and may not import pipeline/); the stages only the spine runs are
+# named here. Built from those lists rather than spelled again, so a pass or an audit added to its
+# package's list is a stage of the run, in its package's order.
+RUN_ORDER: tuple[str, ...] = (*GOVERNANCE_PASSES, "data_gate", "train", *AUDITS, "card")
 
-class Stage(StrEnum):
-    INGEST = "ingest"
-    PROVENANCE = "provenance"
-    DEDUP = "dedup"
-    NSFW = "nsfw"
-    DATA_GATE = "data_gate"
-    TRAIN = "train"
-    QUALITY = "quality"
-    BIAS = "bias"
-    DEEPFAKE = "deepfake"
-    CARD = "card"
-
+Stage = StrEnum("Stage", [(name.upper(), str(name)) for name in RUN_ORDER], module=__name__)
+Stage.__doc__ = "A stage of the run, by the name its reports, MLflow runs and `--until` carry."
 
 ORDER: tuple[Stage, ...] = tuple(Stage)
 
 # The per-record governance passes, in the order they decide (the data gate then finalizes them).
-GOVERNANCE_STAGES: tuple[Stage, ...] = (Stage.INGEST, Stage.PROVENANCE, Stage.DEDUP, Stage.NSFW)
+GOVERNANCE_STAGES: tuple[Stage, ...] = tuple(Stage(s) for s in GOVERNANCE_PASSES)
 # The model audits, in run order: each writes reports/<stage>.json and its own card section.
-AUDIT_STAGES: tuple[Stage, ...] = (Stage.QUALITY, Stage.BIAS, Stage.DEEPFAKE)
+AUDIT_STAGES: tuple[Stage, ...] = tuple(Stage(a) for a in AUDITS)
 # Stages whose gates decide the verdict: a run missing one of them is incomplete.
 GATED_STAGES: tuple[Stage, ...] = (Stage.DATA_GATE, Stage.TRAIN, *AUDIT_STAGES)
 # What `--resume RUN --from STAGE` may rerun without retraining.
