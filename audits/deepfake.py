@@ -24,7 +24,12 @@ from audits.memorization import (
 )
 from audits.pii import scan_captions
 from audits.provenance_marks import watermark_component
-from audits.provenance_robustness import ATTACKS, attack, audit_output_provenance  # noqa: F401 - re-exported
+from audits.provenance_robustness import (  # noqa: F401 - ATTACKS, attack re-exported
+    ATTACKS,
+    OutputSigner,
+    attack,
+    audit_output_provenance,
+)
 from audits.report import Audit, AuditCheck, AuditReport, Metric
 
 
@@ -139,9 +144,8 @@ def audit_deepfake(
     flagged = _pii(cfg, generate, train, train_images, seed, out_dir, progress, found)
     found.checks += _people_checks(cfg, replication, face_share, len(flagged))
     if cfg.watermark:
-        _output_provenance(
-            cfg, generated, run_id, model_name, creds, training_mining, out_dir, progress, found
-        )
+        signer = OutputSigner.for_run(run_id or "audit-run", model_name, creds, training_mining)
+        _output_provenance(cfg, generated, signer, out_dir, progress, found)
     else:
         found.notes.append(
             "watermark disabled (audits.deepfake.watermark=false): outputs carry metadata only"
@@ -388,18 +392,13 @@ def _people_checks(
 def _output_provenance(
     cfg: DeepfakeConfig,
     generated: np.ndarray,
-    run_id: str,
-    model_name: str,
-    creds,
-    training_mining: str,
+    signer: OutputSigner,
     out_dir: Path,
     progress: ProgressFn,
     found: _Findings,
 ) -> None:
     """Signed and marked samples, and which mark survives which everyday edit."""
-    result = audit_output_provenance(
-        cfg, generated, run_id or "audit-run", model_name, creds, training_mining, out_dir, progress
-    )
+    result = audit_output_provenance(cfg, generated, signer, out_dir, progress)
     found.tables["mark_survival"] = result.rows
     found.tables["output_signing"] = result.signing
     found.metrics += result.metrics

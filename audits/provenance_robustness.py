@@ -218,26 +218,41 @@ class OutputProvenanceAudit:
     signing: list[dict]  # one row: the signer (`signer_row`)
 
 
+@dataclass(frozen=True)
+class OutputSigner:
+    """Who marks and signs the audit's sampled outputs, as the trained pipeline marks every output."""
+
+    run_id: str
+    model_name: str
+    creds: object  # training.output_credentials.SigningCredentials
+    training_mining: str = "notAllowed"
+
+    @classmethod
+    def for_run(
+        cls, run_id: str, model_name: str, creds=None, training_mining: str = "notAllowed"
+    ) -> OutputSigner:
+        """The run's signer; `creds` None makes a throw-away key for `run_id`, once."""
+        if creds is None:
+            from training.output_credentials import throwaway_credentials
+
+            creds = throwaway_credentials(run_id)
+        return cls(run_id, model_name, creds, training_mining)
+
+    def marker(self) -> Marker:
+        """What turns an output into the file a user receives, signed by this signer."""
+        return default_marker(self.run_id, self.model_name, self.creds, self.training_mining)
+
+
 def audit_output_provenance(
-    cfg,
-    generated: np.ndarray,
-    run_id: str,
-    model_name: str,
-    creds,
-    training_mining: str,
-    out_dir: Path,
-    progress,
+    cfg, generated: np.ndarray, signer: OutputSigner, out_dir: Path, progress
 ) -> OutputProvenanceAudit:
     """Sign and mark `cfg.watermark_images` outputs as any output, save them under `signed_samples/`, and
-    measure which marks survive which edit (`cfg`: the deepfake audit's config; `creds`: None makes a
-    throw-away key for `run_id`)."""
-    if creds is None:
-        from training.output_credentials import throwaway_credentials
-
-        creds = throwaway_credentials(run_id)
+    measure which marks survive which edit (`cfg`: the deepfake audit's config)."""
+    creds, run_id = signer.creds, signer.run_id
     progress("deepfake: provenance marks", 0, 1)
     sample = as_array_images(generated[: cfg.watermark_images])
-    outputs = [default_marker(run_id, model_name, creds, training_mining)(img) for img in sample]
+    mark = signer.marker()
+    outputs = [mark(img) for img in sample]
     samples = []
     for k, data in enumerate(outputs):  # the files a user would get: watermark, metadata, manifest
         path = Path(out_dir) / "signed_samples" / f"output_{k:02d}.png"

@@ -3,7 +3,7 @@
 import pytest
 
 from audits.config import DeepfakeConfig
-from audits.provenance_robustness import audit_output_provenance, signer_row
+from audits.provenance_robustness import OutputSigner, audit_output_provenance, signer_row
 from model_cards.api import render_card
 from tests.audits.emoji_governed import ASSETS
 from tests.governance.c2pa_signing import signer_credentials
@@ -20,7 +20,7 @@ def provenance_audit(tmp_path_factory):
     cfg = DeepfakeConfig(watermark_images=1)
     out = tmp_path_factory.mktemp("deepfake")
     return audit_output_provenance(
-        cfg, image, RUN, "emoji-t2i-tiny", None, "notAllowed", out, lambda *a: None
+        cfg, image, OutputSigner.for_run(RUN, "emoji-t2i-tiny"), out, lambda *a: None
     )
 
 
