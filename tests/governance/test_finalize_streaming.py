@@ -19,6 +19,7 @@ from governance.manifest import Col
 from governance.reasons import Decision, Reason
 from governance.tables import INGEST_DIR, RECORDS_FILE, read_ingest, read_source_meta
 from tests.governance import img2dataset_shards
+from tests.governance.imagefolders import ai_generated_folder
 
 
 @pytest.fixture(scope="module")
@@ -164,35 +165,10 @@ def test_provenance_streams_batches_and_writes_the_same_findings_whatever_their_
 
 
 def test_the_ai_generated_cap_counts_the_whole_dataset_across_batches(tmp_path, monkeypatch):
-    # 4 AI-generated records among 10 (test_sources_and_policies' dataset), read 3 at a time: the
+    # 4 AI-generated records among 10 (as in test_sources_and_policies), read 3 at a time: the
     # cap must see all 6 ordinary records, not one batch's, so 2 AI-generated records are kept.
-    from PIL import PngImagePlugin
-
-    from tests.governance.test_sources_and_policies import _image, _xmp
-
     monkeypatch.setattr(tables, "ROW_GROUP", 3)
-    data = tmp_path / "data"
-    data.mkdir()
-    ai = _xmp(
-        "<Iptc4xmpExt:DigitalSourceType>http://cv.iptc.org/newscodes/digitalsourcetype/"
-        "trainedAlgorithmicMedia</Iptc4xmpExt:DigitalSourceType>"
-    )
-    lines = []
-    for i in range(10):
-        info = None
-        if i in (1, 4, 7, 8):  # spread over the batches
-            info = PngImagePlugin.PngInfo()
-            info.add_itxt("XML:com.adobe.xmp", ai)
-        (data / f"{i}.png").write_bytes(_image(100 + i, info))
-        meta = {
-            "file_name": f"{i}.png",
-            "text": "t",
-            "license": "CC0",
-            "source_url": "https://x.org",
-            "author": "A",
-        }
-        lines.append(json.dumps(meta))
-    (data / "metadata.jsonl").write_text("\n".join(lines))
+    data = ai_generated_folder(tmp_path / "data", 10, ai=(1, 4, 7, 8))  # spread over the batches
     cfg = GovernanceConfig(
         data=DataConfig(source="imagefolder", path=data),
         nsfw=NsfwConfig(enabled=False),

@@ -4,22 +4,13 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from governance import stages
 from governance.config import DataConfig, GovernanceConfig, NsfwConfig, OptOutList, ProvenanceConfig
 from governance.opt_out import load_opt_out
-from tests.governance.messy_dataset import _png_bytes, _xmp
-
-
-def _image(seed: int, info=None) -> bytes:
-    rng = np.random.default_rng(seed)
-    im = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize(
-        (48, 48), Image.Resampling.NEAREST
-    )
-    return _png_bytes(im, info)
+from tests.governance.imagefolders import ai_generated_folder, noise_png, write_imagefolder
 
 
 def _run(cfg: GovernanceConfig, work):
@@ -34,7 +25,7 @@ def test_csv_metadata_with_custom_field_names_and_attributes(tmp_path):
     data.mkdir()
     rows = []
     for i in range(3):
-        (data / f"{i}.png").write_bytes(_image(i))
+        (data / f"{i}.png").write_bytes(noise_png(i))
         rows.append(
             {
                 "img": f"{i}.png",
@@ -78,7 +69,7 @@ def test_save_to_disk_dataset_with_embedded_bytes(tmp_path):
     )
     ds = datasets.Dataset.from_dict(
         {
-            "image": [{"bytes": _image(i), "path": None} for i in range(3)],
+            "image": [{"bytes": noise_png(i), "path": None} for i in range(3)],
             "text": ["a", "b", "c"],
             "license": ["CC-BY-4.0"] * 3,
             "source_url": ["https://x.org"] * 3,
@@ -97,30 +88,7 @@ def test_save_to_disk_dataset_with_embedded_bytes(tmp_path):
 
 
 def test_ai_generated_cap_and_keep_policies(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    ai = _xmp(
-        "<Iptc4xmpExt:DigitalSourceType>http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia</Iptc4xmpExt:DigitalSourceType>"
-    )
-    lines = []
-    for i in range(10):
-        info = None
-        if i < 4:
-            info = PngImagePlugin.PngInfo()
-            info.add_itxt("XML:com.adobe.xmp", ai)
-        (data / f"{i}.png").write_bytes(_image(100 + i, info))
-        lines.append(
-            json.dumps(
-                {
-                    "file_name": f"{i}.png",
-                    "text": "t",
-                    "license": "CC0",
-                    "source_url": "https://x.org",
-                    "author": "A",
-                }
-            )
-        )
-    (data / "metadata.jsonl").write_text("\n".join(lines))
+    data = ai_generated_folder(tmp_path / "data", 10, ai=range(4))
     base = {
         "data": DataConfig(source="imagefolder", path=data),
         "nsfw": NsfwConfig(enabled=False),
@@ -199,18 +167,7 @@ def test_jpeg_re_encodes_and_smaller_copies_of_photos_are_near_duplicates(tmp_pa
             buf, "JPEG", quality=75
         )
         files[f"{name}_half.jpg"] = buf.getvalue()
-    lines = []
-    for name, blob in files.items():
-        (data / name).write_bytes(blob)
-        meta = {
-            "file_name": name,
-            "text": "t",
-            "license": "CC0",
-            "source_url": "https://x.org",
-            "author": "A",
-        }
-        lines.append(json.dumps(meta))
-    (data / "metadata.jsonl").write_text("\n".join(lines))
+    write_imagefolder(data, files)
     cfg = GovernanceConfig(
         data=DataConfig(source="imagefolder", path=data), nsfw=NsfwConfig(enabled=False), num_proc=1
     )
