@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tiny_run import LOOSE_THRESHOLDS, TINY_SIZES
+
 REPO = Path(__file__).resolve().parents[1]
 COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 220), "yellow": (240, 210, 40)}
 SHAPES = ("circle", "square", "triangle")
@@ -106,26 +109,14 @@ def write_minilm_stand_in(site: Path) -> Path:
     return site
 
 
-# --smoke: the plumbing on a CPU in a few minutes (tests/pipeline/test_e2e.py's sizes), thresholds loose.
+# --smoke: the plumbing on a CPU in a few minutes, at the end-to-end tests' sizes, thresholds loose.
 SMOKE = [
     "audits.reserve=70s",
     "training.max_steps=30",
-    "training.resolution=16",
-    "training.block_out_channels=[16, 32]",
-    "training.layers_per_block=1",
-    "training.batch_size=4",
-    "training.sample_steps=2",
-    *[f"audits.{a}.sample_steps=2" for a in ("quality", "bias", "deepfake")],
-    "audits.quality.num_images=8",
+    *TINY_SIZES,
     "audits.bias.samples_per_prompt=2",
     "audits.bias.bootstrap=20",
-    "audits.deepfake.memorization_prompts=6",
-    "audits.deepfake.seeds_per_prompt=1",
-    "audits.quality.max_heldout_loss=100",
-    "audits.quality.max_heldout_loss_ratio=100",
-    "audits.deepfake.max_replication_rate=1",
-    "audits.deepfake.max_face_share=1",
-    "audits.deepfake.min_watermark_survival=0",
+    *LOOSE_THRESHOLDS,
     # 2 held-out images and no skin tones at 48 images: unmeasurable here, waived so the run passes
     "audits.quality.allow_unmeasured=[fd_ratio_to_real, alignment_generated_top5_lift]",
     "audits.bias.allow_unmeasured=[representation_disparity, quality_of_service_difference]",
@@ -260,7 +251,6 @@ def main() -> None:
     args = parser.parse_args()
     args.budget = args.budget or ("150s" if args.smoke else "9m")
     images = 48 if args.smoke else args.images
-    sys.path.insert(0, str(REPO / "benchmarks"))
     from gpu_train_loop import write_text_encoder
 
     out = args.out.resolve()

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from benchmarks.tiny_run import LOOSE_THRESHOLDS, TINY_SIZES
 from tests.pipeline import real_cli
 from tests.pipeline.real_cli import PIPELINE, as_sets, run_id_of
 
@@ -28,33 +29,13 @@ SMALL = [
     # The plumbing needs a trained model, not a good one: a step cap keeps the module's one run short
     # (training would otherwise fill the budget).
     "training.max_steps=30",
-    # and a 16 px model of two small blocks: 30 steps take seconds, so no stage waits on the budget
-    "training.resolution=16",
-    "training.block_out_channels=[16, 32]",
-    "training.layers_per_block=1",
-    "training.batch_size=4",
-    "training.sample_steps=2",
-    *[f"audits.{a}.sample_steps=2" for a in ("quality", "bias", "deepfake")],
-    "audits.quality.num_images=8",
-    # the audits' own sample sizes at the small-datasets test's: every rerun below pays them again
-    "audits.quality.probe_train_images=16",
-    "audits.quality.probe_steps=20",
-    "audits.quality.kid_subsets=3",
-    "audits.deepfake.watermark_images=2",
+    # and a 16 px model, the audits at their smallest samples, thresholds loose (benchmarks/tiny_run.py)
+    *TINY_SIZES,
+    *LOOSE_THRESHOLDS,
     "audits.bias.samples_per_prompt=2",
     # The first 40 emoji carry no skin-tone variants, so the data cannot supply the neutral prompts.
     "audits.bias.neutral_prompts=[grinning face, waving hand]",
     "audits.bias.bootstrap=20",
-    "audits.deepfake.memorization_prompts=6",
-    "audits.deepfake.seeds_per_prompt=1",
-    # Thresholds loose on purpose: this test checks the plumbing, the audits' own tests check their power.
-    "audits.quality.max_heldout_loss=100",
-    "audits.bias.max_representation_disparity=1",
-    "audits.bias.max_quality_difference=100",
-    "audits.deepfake.max_replication_rate=1",
-    "audits.quality.max_heldout_loss_ratio=100",
-    "audits.deepfake.max_face_share=1",
-    "audits.deepfake.min_watermark_survival=0",
     # 2 held-out images and no toned emoji: these cannot be measured here (tests/pipeline/test_small_datasets.py
     # checks that they withhold approval when not waived)
     "audits.quality.allow_unmeasured=[fd_ratio_to_real, alignment_generated_top5_lift]",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.tiny_run import TINY_SIZES
 from tests.pipeline.real_cli import as_sets, cli
 
 pytestmark = pytest.mark.slow
@@ -20,20 +21,8 @@ TINY = [
     "run.budget=150s",
     "audits.reserve=100s",
     "training.max_steps=8",
-    "training.resolution=16",
-    "training.block_out_channels=[16, 32]",
-    "training.layers_per_block=1",
-    "training.batch_size=4",
-    "training.sample_steps=2",
-    "audits.quality.num_images=8",
-    "audits.quality.probe_train_images=16",
-    "audits.quality.probe_steps=20",
-    "audits.quality.kid_subsets=3",
     "audits.bias.bootstrap=10",
-    "audits.deepfake.memorization_prompts=6",
-    "audits.deepfake.seeds_per_prompt=1",
-    "audits.deepfake.watermark_images=2",
-    *[f"audits.{a}.sample_steps=2" for a in ("quality", "bias", "deepfake")],
+    *TINY_SIZES,
 ]
 
 
