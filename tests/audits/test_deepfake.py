@@ -19,19 +19,25 @@ def _rate(report):
     return next(c for c in report.checks if c.name == "replication_rate").measured
 
 
-def test_a_generator_returning_training_images_is_flagged_at_100_percent(emoji, tmp_path):
-    memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
-    report = audit_deepfake(
-        CFG,
-        memoriser,
+def _audit(cfg, generate, emoji, out, seed=0, calibrate_on_held_out=True):
+    """The audit of `generate` against the emoji fixture's training split, run id `run-1`."""
+    held_out = emoji.held_out_images if calibrate_on_held_out else None
+    return audit_deepfake(
+        cfg,
+        generate,
         emoji.train,
         emoji.train_images,
-        tmp_path,
-        0,
+        out,
+        seed,
         noop_progress,
         "run-1",
-        held_out_images=emoji.held_out_images,
+        held_out_images=held_out,
     )
+
+
+def test_a_generator_returning_training_images_is_flagged_at_100_percent(emoji, tmp_path):
+    memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
+    report = _audit(CFG, memoriser, emoji, tmp_path)
     assert _rate(report) == pytest.approx(1.0)
     assert not report.passed
     assert report.examples and all(p.exists() for p in report.examples)
@@ -44,17 +50,7 @@ def test_a_generator_returning_unseen_images_is_flagged_at_about_0_percent(emoji
     def unseen(prompts, seeds):
         return np.stack([held[(len(p) * 7 + s) % len(held)] for p, s in zip(prompts, seeds, strict=True)])
 
-    report = audit_deepfake(
-        CFG,
-        unseen,
-        emoji.train,
-        emoji.train_images,
-        tmp_path,
-        0,
-        noop_progress,
-        "run-1",
-        held_out_images=emoji.held_out_images,
-    )
+    report = _audit(CFG, unseen, emoji, tmp_path)
     assert _rate(report) <= 0.05
     assert next(c for c in report.checks if c.name == "replication_rate").passed
 
@@ -75,17 +71,7 @@ def test_hamming_is_a_popcount_of_xor():
 
 def test_watermark_survival_is_measured_per_attack(emoji, tmp_path):
     memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
-    report = audit_deepfake(
-        MARKED,
-        memoriser,
-        emoji.train,
-        emoji.train_images,
-        tmp_path,
-        0,
-        noop_progress,
-        "run-1",
-        held_out_images=emoji.held_out_images,
-    )
+    report = _audit(MARKED, memoriser, emoji, tmp_path)
     survival = {row["attack"]: row for row in report.tables["mark_survival"]}
     assert set(survival) == {*ATTACKS, "unmarked"}
     assert survival["none"]["watermark"] == survival["none"]["metadata"] == survival["none"]["c2pa"] == 1.0
@@ -107,8 +93,8 @@ def test_watermark_survival_is_measured_per_attack(emoji, tmp_path):
 def test_deepfake_metrics_are_deterministic_for_a_seed(emoji, tmp_path):
     memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
     cfg = CFG.model_copy(update={"watermark": False, "memorization_prompts": 6, "replication_distance": 0.01})
-    a = audit_deepfake(cfg, memoriser, emoji.train, emoji.train_images, tmp_path / "a", 5, noop_progress)
-    b = audit_deepfake(cfg, memoriser, emoji.train, emoji.train_images, tmp_path / "b", 5, noop_progress)
+    a = _audit(cfg, memoriser, emoji, tmp_path / "a", seed=5, calibrate_on_held_out=False)
+    b = _audit(cfg, memoriser, emoji, tmp_path / "b", seed=5, calibrate_on_held_out=False)
     assert [m.model_dump() for m in a.metrics] == [m.model_dump() for m in b.metrics]
 
 
@@ -120,7 +106,7 @@ def test_unknown_attack_is_an_error():
 
 def test_without_held_out_images_training_images_calibrate_the_replication_distance(emoji, tmp_path):
     memoriser = lookup_generator(emoji.train.texts, emoji.train_images, emoji.train_images[0])
-    report = audit_deepfake(CFG, memoriser, emoji.train, emoji.train_images, tmp_path, 0, noop_progress)
+    report = _audit(CFG, memoriser, emoji, tmp_path, calibrate_on_held_out=False)
     assert _rate(report) == pytest.approx(1.0) and not report.passed
     assert any("train-to-other-train" in n for n in report.notes)
 
@@ -150,15 +136,7 @@ def test_a_model_that_draws_faces_fails_the_default_face_share_gate(emoji, tmp_p
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()[:300, 100:400]).save(photo)
     face = load_image(photo, 32)
-    faces = audit_deepfake(
-        DeepfakeConfig(memorization_prompts=6, seeds_per_prompt=1, watermark=False),
-        lambda prompts, seeds: np.stack([face] * len(prompts)),
-        emoji.train,
-        emoji.train_images,
-        tmp_path / "faces",
-        0,
-        noop_progress,
-        held_out_images=emoji.held_out_images,
-    )
+    cfg = DeepfakeConfig(memorization_prompts=6, seeds_per_prompt=1, watermark=False)
+    faces = _audit(cfg, lambda prompts, seeds: np.stack([face] * len(prompts)), emoji, tmp_path / "faces")
     check = next(c for c in faces.checks if c.name == "face_share")
     assert check.measured == 1.0 and not check.passed and check.threshold == DeepfakeConfig().max_face_share
