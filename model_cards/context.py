@@ -268,19 +268,7 @@ def _gate_rows(inputs: CardInputs) -> tuple[list[GateRow], bool]:
     """The pipeline's gates table; derived from the audit checks when the pipeline passed none."""
     if inputs.gates:
         return inputs.gates, False
-    derived = [
-        GateRow(
-            stage=a.audit,
-            name=c.name,
-            measured=c.measured,
-            threshold=c.threshold,
-            passed=c.passed,
-            message=c.message,
-        )
-        for a in inputs.audits
-        for c in a.checks
-    ]
-    return derived, True
+    return [row for a in inputs.audits for row in GateRow.of_audit(a)], True
 
 
 def _limitations(inputs: CardInputs, audits: dict[str, AuditReport | None]) -> list[str]:

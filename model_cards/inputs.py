@@ -31,6 +31,22 @@ class GateRow(BaseModel):
     passed: bool
     message: str
 
+    @classmethod
+    def of_audit(cls, report: AuditReport) -> list["GateRow"]:
+        """Every check of an audit report as one gate row: the pipeline's audit gates, and the card's
+        gates table when a run passed it none."""
+        return [
+            cls(
+                stage=report.audit,
+                name=c.name,
+                measured=c.measured,
+                threshold=c.threshold,
+                passed=c.passed,
+                message=c.message,
+            )
+            for c in report.checks
+        ]
+
 
 class CardInputs(BaseModel):
     run_id: str

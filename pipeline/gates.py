@@ -142,14 +142,4 @@ def train_gate(report: TrainingReport, budget_s: float) -> list[GateRow]:
 
 def audit_gate(report: AuditReport) -> list[GateRow]:
     """Every audit check becomes one gate row."""
-    return [
-        GateRow(
-            stage=report.audit,
-            name=c.name,
-            measured=c.measured,
-            threshold=c.threshold,
-            passed=c.passed,
-            message=c.message,
-        )
-        for c in report.checks
-    ]
+    return GateRow.of_audit(report)

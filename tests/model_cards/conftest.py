@@ -202,18 +202,7 @@ def card_inputs(root: Path, **overrides) -> CardInputs:
                 passed=True,
                 message="3511 kept >= 100",
             ),
-            *[
-                GateRow(
-                    stage=a.audit,
-                    name=c.name,
-                    measured=c.measured,
-                    threshold=c.threshold,
-                    passed=c.passed,
-                    message=c.message,
-                )
-                for a in audits
-                for c in a.checks
-            ],
+            *[row for a in audits for row in GateRow.of_audit(a)],
         ],
         "governance": governance_report(root),
         "training": training_report(root),
