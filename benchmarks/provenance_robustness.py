@@ -12,6 +12,14 @@ refuses anything under 256x256).
     python benchmarks/provenance_robustness.py [--images 64] [--riva-images 16]
 
 writes benchmarks/results/provenance_robustness.json (minutes on 2 shared cores).
+
+    python benchmarks/provenance_robustness.py --crop-search 8
+
+times only the audit's provenance reading (`mark_survival`, every edit plus the unmarked copies) on
+N emoji outputs three ways: the crop search as it was (one DWT per pixel alignment, all 2,048
+hypotheses), the shared DWT with all hypotheses, and the shared DWT stopping at a 32-of-32 match (what
+the audit runs); writes benchmarks/results/watermark_crop_search.json with the rows of each, which
+must be equal.
 """
 
 import argparse
@@ -94,11 +102,74 @@ def riva_table(name: str, images: list[Image.Image]) -> dict:
     }
 
 
+def _per_alignment_grids(bgr: np.ndarray, scale: float):
+    """The crop search's grids as computed before the shared DWT: one `block_scores` per alignment."""
+    from audits.watermark_search import PIXELS, block_scores
+
+    for dy in range(PIXELS):
+        for dx in range(PIXELS):
+            yield dy, dx, block_scores(bgr[dy:, dx:], scale)
+
+
+def crop_search_timing(images: list[Image.Image]) -> dict:
+    """Seconds per output of the audit's provenance reading under three versions of the crop search."""
+    from unittest import mock
+
+    from audits import watermark_search
+
+    creds = throwaway_credentials(RUN)
+    outputs = [default_marker(RUN, "benchmark", creds)(img) for img in images]
+    unmarked = [unmarked_copy(img) for img in images]
+    search = watermark_search.search_bits
+    variants = {
+        "per_alignment_dwt_exhaustive": (_per_alignment_grids, False),
+        "shared_dwt_exhaustive": (watermark_search._alignment_grids, False),
+        "shared_dwt_stop_at_full_match": (watermark_search._alignment_grids, True),
+    }
+    timed = {}
+    for name, (grids, stop) in variants.items():
+
+        def patched(bgr, scale, tag, stop=stop):
+            return search(bgr, scale, tag, stop_at_full_match=stop)
+
+        with (
+            mock.patch.object(watermark_search, "_alignment_grids", grids),
+            mock.patch.object(watermark_search, "search_bits", patched),
+        ):
+            start = time.perf_counter()
+            rows = mark_survival(outputs, unmarked, RUN)
+            timed[name] = {"seconds_per_output": (time.perf_counter() - start) / len(images), "rows": rows}
+    first = next(iter(timed.values()))["rows"]
+    return {
+        "images": len(images),
+        "what": "mark_survival: every edit of ATTACKS read as the audit reads, plus one unmarked copy each",
+        "same_rows_in_every_variant": all(v["rows"] == first for v in timed.values()),
+        **{k: v["seconds_per_output"] for k, v in timed.items()},
+        "rows": first,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--riva-images", type=int, default=16)
+    parser.add_argument("--crop-search", type=int, default=0, metavar="N", help="time the crop search only")
     args = parser.parse_args()
+    if args.crop_search:
+        load_before = os.getloadavg()
+        timing = crop_search_timing(emoji(args.crop_search))
+        results = {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "note": "measured on a CPU machine shared with other jobs: times are under load",
+            **timing,
+            "loadavg_after": os.getloadavg(),
+        }
+        out = Path(__file__).parent / "results" / "watermark_crop_search.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in results.items() if k != "rows"}, indent=2))
+        return
     from skimage import data
 
     load_before = os.getloadavg()

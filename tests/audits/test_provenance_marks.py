@@ -66,6 +66,38 @@ def test_a_cropped_image_is_found_by_searching_where_the_crop_was_taken(emoji):
         assert not read_mark(unmarked, run_id=f"run-{i}").watermark_found
 
 
+def test_the_shared_dwt_gives_the_grids_of_each_alignment(emoji):
+    from audits.watermark_search import _alignment_grids, block_scores
+
+    marked = mark_image(_emoji(emoji, 2), "run-2", "tiny-unet").crop((3, 5, 301, 290))  # odd sizes
+    bgr = np.ascontiguousarray(np.asarray(marked)[:, :, ::-1])
+    grids = list(_alignment_grids(bgr, WATERMARK_SCALES[1]))
+    assert len(grids) == 64
+    for dy, dx, grid in grids:
+        assert np.array_equal(grid, block_scores(bgr[dy:, dx:], WATERMARK_SCALES[1])), (dy, dx)
+
+
+def test_the_early_stop_returns_what_the_exhaustive_search_returns(emoji):
+    from audits.watermark_search import MIN_MATCHES_SEARCHED, search_bits
+
+    tag = watermark_tag("run-3")
+    marked = mark_image(_emoji(emoji, 3), "run-3", "tiny-unet")
+    unmarked = _emoji(emoji, 3).resize((512, 512), Image.Resampling.NEAREST)
+    for img, box in (
+        (marked, (25, 25, 487, 487)),
+        (marked, (3, 40, 400, 301)),
+        (unmarked, (3, 40, 400, 301)),
+    ):
+        bgr = np.ascontiguousarray(np.asarray(img.crop(box))[:, :, ::-1])
+        early = search_bits(bgr, WATERMARK_SCALES[1], tag)
+        full = search_bits(bgr, WATERMARK_SCALES[1], tag, stop_at_full_match=False)
+        assert np.array_equal(early[0], full[0]) and early[1] == full[1], box
+        if img is marked:
+            assert early[1] == 32 and list(early[0]) == tag
+        else:
+            assert early[1] < MIN_MATCHES_SEARCHED  # no full match, so no early stop and nothing found
+
+
 def _library_bits(img: Image.Image) -> list[int]:
     """What invisible-watermark's own decoder reads (one Python call per block: slow, the reference)."""
     from imwatermark import WatermarkDecoder
