@@ -10,14 +10,10 @@ accuracy was 0.73 at 64 px and 0.74 at 96 px on the emoji data, at 2.6x less com
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from governance.config import FrozenConfig
 from training.durations import Duration
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # The checks each audit can report, by name: `allow_unmeasured` may only name these.
 QUALITY_CHECKS = (
@@ -72,7 +68,7 @@ def _known_checks(names: list[str], known: tuple[str, ...], audit: str) -> list[
     return names
 
 
-class QualityConfig(_Frozen):
+class QualityConfig(FrozenConfig):
     num_images: int = Field(48, ge=2, description="generated images for the Fréchet distance / KID")
     sample_steps: int = Field(20, ge=1)
     guidance_scale: float = Field(3.0, ge=1)
@@ -127,7 +123,7 @@ class QualityConfig(_Frozen):
         return _known_checks(names, QUALITY_CHECKS, "quality")
 
 
-class BiasConfig(_Frozen):
+class BiasConfig(FrozenConfig):
     attribute: str = Field("skin_tone", description="sensitive attribute audited")
     required: bool = Field(
         True, description="a run whose bias cannot be audited (no prompts, no attribute) is not approved"
@@ -215,7 +211,7 @@ class BiasConfig(_Frozen):
         return _known_checks(names, BIAS_CHECKS, "bias")
 
 
-class DeepfakeConfig(_Frozen):
+class DeepfakeConfig(FrozenConfig):
     memorization_prompts: int = Field(20, ge=1, description="training captions generated from")
     seeds_per_prompt: int = Field(2, ge=1)
     replication_metric: Literal["correlation", "pixel"] = Field(
@@ -287,7 +283,7 @@ class DeepfakeConfig(_Frozen):
         return list(dict.fromkeys(names))
 
 
-class SigningConfig(_Frozen):
+class SigningConfig(FrozenConfig):
     """C2PA signing of the generated images the run publishes (training.output_credentials)."""
 
     certificate_chain: Path | None = Field(
@@ -312,7 +308,7 @@ class SigningConfig(_Frozen):
         return self
 
 
-class AuditsConfig(_Frozen):
+class AuditsConfig(FrozenConfig):
     reserve: Duration = Field(
         "4m", description="wall-clock kept back from training for the audits and the card, e.g. 4m, 1h"
     )

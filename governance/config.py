@@ -8,7 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from governance.sizes import Size
 
 
-class _Frozen(BaseModel):
+class FrozenConfig(BaseModel):
+    """The base of every config model: frozen once read, and an unknown key is an error.
+
+    Here only because governance is the leftmost package: training, audits and pipeline import it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -19,7 +23,7 @@ def _existing_file(path: Path | None) -> Path | None:
     return path
 
 
-class FieldMap(_Frozen):
+class FieldMap(FrozenConfig):
     """Names of the metadata fields in the user's dataset."""
 
     file_name: str = "file_name"
@@ -30,7 +34,7 @@ class FieldMap(_Frozen):
     sha256: str = "sha256"
 
 
-class MetadataJoin(_Frozen):
+class MetadataJoin(FrozenConfig):
     """A metadata Parquet joined to the webdataset / parquet records (dataset-provided columns)."""
 
     path: Path = Field(description="a .parquet file, or a folder of them, with one row per sample")
@@ -53,7 +57,7 @@ class MetadataJoin(_Frozen):
         return path
 
 
-class DataConfig(_Frozen):
+class DataConfig(FrozenConfig):
     """Where the dataset comes from."""
 
     source: Literal["emoji", "imagefolder", "hf_disk", "webdataset", "parquet"] = Field(
@@ -82,7 +86,7 @@ class DataConfig(_Frozen):
     max_caption_chars: int = Field(1000, ge=1, description="longer captions are dropped (caption_invalid)")
 
 
-class LicensePolicy(_Frozen):
+class LicensePolicy(FrozenConfig):
     """Which licences may be trained on, for which use."""
 
     intended_use: Literal["research", "commercial"] = "research"
@@ -114,7 +118,7 @@ class LicensePolicy(_Frozen):
     ] = Field(default_factory=lambda: ["no-derivatives"], description="licence families always dropped")
 
 
-class OptOutList(_Frozen):
+class OptOutList(FrozenConfig):
     domains: list[str] = Field(default_factory=list)
     url_prefixes: list[str] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
@@ -126,7 +130,7 @@ class OptOutList(_Frozen):
     _file_exists = field_validator("file")(_existing_file)
 
 
-class ProvenanceConfig(_Frozen):
+class ProvenanceConfig(FrozenConfig):
     required_fields: list[str] = Field(
         default_factory=lambda: ["license", "source_url", "author"],
         description="metadata fields (config names, see data.fields) every record must have",
@@ -146,7 +150,7 @@ class ProvenanceConfig(_Frozen):
     _anchors_exist = field_validator("c2pa_trust_anchors")(_existing_file)
 
 
-class DedupConfig(_Frozen):
+class DedupConfig(FrozenConfig):
     near_max_distance: int = Field(
         6,
         ge=0,
@@ -186,7 +190,7 @@ class DedupConfig(_Frozen):
     )
 
 
-class NsfwConfig(_Frozen):
+class NsfwConfig(FrozenConfig):
     enabled: bool = True
     thresholds: dict[str, float] = Field(
         default_factory=lambda: {
@@ -217,7 +221,7 @@ class NsfwConfig(_Frozen):
     )
 
 
-class GovernanceConfig(_Frozen):
+class GovernanceConfig(FrozenConfig):
     data: DataConfig = DataConfig()
     licenses: LicensePolicy = LicensePolicy()
     provenance: ProvenanceConfig = ProvenanceConfig()

@@ -8,21 +8,17 @@ from pathlib import Path
 from typing import Any, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from audits.config import AuditsConfig
-from governance.config import GovernanceConfig
+from governance.config import FrozenConfig, GovernanceConfig
 from model_cards.inputs import INTENDED_USES, OUT_OF_SCOPE_USES
 from pipeline.errors import ConfigError
 from training.config import TrainingConfig
 from training.durations import Duration
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RunConfig(_Frozen):
+class RunConfig(FrozenConfig):
     name: str = Field("emoji-t2i", description="model name: registered model, card and publish folder")
     budget: Duration = Field("15m", description="wall-clock for the whole run, e.g. 24h, 90m, 1h30m")
     seed: int = Field(0, description="seeds the split, training and every audit")
@@ -48,7 +44,7 @@ class RunConfig(_Frozen):
         return value
 
 
-class DataGateConfig(_Frozen):
+class DataGateConfig(FrozenConfig):
     min_kept: int = Field(64, ge=1, description="fewer kept records blocks training")
     max_dropped_share: float = Field(0.5, ge=0, le=1, description="a larger dropped share blocks training")
     max_quarantined_share: float = Field(0.25, ge=0, le=1, description="a larger quarantined share blocks")
@@ -57,7 +53,7 @@ class DataGateConfig(_Frozen):
     )
 
 
-class CardConfig(_Frozen):
+class CardConfig(FrozenConfig):
     intended_uses: list[str] = Field(
         default_factory=lambda: list(INTENDED_USES), description="what the card says the model is for"
     )
@@ -70,7 +66,7 @@ class CardConfig(_Frozen):
     )
 
 
-class PipelineConfig(_Frozen):
+class PipelineConfig(FrozenConfig):
     run: RunConfig = RunConfig()
     governance: GovernanceConfig = GovernanceConfig()
     data_gate: DataGateConfig = DataGateConfig()

@@ -2,15 +2,14 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from governance.config import FrozenConfig
 from training.durations import Duration
 from training.prices import PriceTable
 
 
-class TrainingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TrainingConfig(FrozenConfig):
     preset: Literal["tiny", "small", "base"] = Field("tiny", description="tiny: CPU, 32 px; small/base: GPU")
     architecture: Literal["unet", "transformer"] = "unet"
     resolution: int | None = Field(None, ge=8, description="image side in pixels; default: the preset's")

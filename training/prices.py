@@ -12,17 +12,17 @@ import os
 import re
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from governance.config import FrozenConfig
 
 AWS_PRICING_PAGE = "https://aws.amazon.com/ec2/pricing/on-demand/"
 DEFAULTS_AS_OF = "2024-06"  # when the default list prices below were in effect, as stated in docs/cost.md
 USER_SOURCE = "set in the run config"
 
 
-class DevicePrice(BaseModel):
+class DevicePrice(FrozenConfig):
     """One price: per GPU-hour for a GPU entry, per logical core-hour for the CPU entry."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     price: float = Field(ge=0, description="per GPU-hour (GPUs) or per logical core-hour (CPU)")
     source: str = Field(USER_SOURCE, description="where the price comes from")
@@ -64,10 +64,8 @@ DEFAULT_CPU_CORE_HOUR = DevicePrice(
 )
 
 
-class PriceTable(BaseModel):
+class PriceTable(FrozenConfig):
     """Prices per device kind; `gpus` entries given in the config are added to (or replace) the defaults."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     cpu_core_hour: DevicePrice = Field(
         DEFAULT_CPU_CORE_HOUR, description="price of one logical CPU core-hour"
