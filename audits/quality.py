@@ -37,6 +37,18 @@ class _Part:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Features:
+    """MobileNetV2 features of the images the FD and the alignment probe compare, with their captions."""
+
+    generated: np.ndarray  # one per prompt
+    prompts: list[str]  # each generated image's prompt: a held-out caption
+    real: np.ndarray  # the sampled held-out images
+    real_texts: list[str]  # their captions
+    train: np.ndarray  # the probe's training images (and the real-vs-real FD baseline's)
+    train_texts: list[str]  # their captions
+
+
 def _sample(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n_total, min(n, n_total), replace=False))
 
@@ -235,26 +247,16 @@ class _Alignment:
         return self.scores["alignment_generated_top5"] / self.chance
 
 
-def _alignment_scores(
-    cfg: QualityConfig,
-    train: GovernedRecords,
-    train_feats: np.ndarray,
-    probe_idx: np.ndarray,
-    real_feats: np.ndarray,
-    real_texts: list[str],
-    gen_feats: np.ndarray,
-    prompts: list[str],
-    seed: int,
-) -> _Alignment:
+def _alignment_scores(cfg: QualityConfig, feats: _Features, seed: int) -> _Alignment:
     """Train the probe on the train split and score held-out and generated images against held-out captions."""
-    train_text = embed_texts([train.texts[i] for i in probe_idx])
-    probe = train_probe(train_feats, train_text, seed=seed, steps=cfg.probe_steps)
-    captions = sorted(set(real_texts))
+    train_text = embed_texts(feats.train_texts)
+    probe = train_probe(feats.train, train_text, seed=seed, steps=cfg.probe_steps)
+    captions = sorted(set(feats.real_texts))
     caption_emb = embed_texts(captions)
-    own = np.array([captions.index(t) for t in real_texts])
-    sim_real = probe.similarity(real_feats, caption_emb)
-    gen_own = np.array([captions.index(p) for p in prompts])
-    sim_gen = probe.similarity(gen_feats, caption_emb)
+    own = np.array([captions.index(t) for t in feats.real_texts])
+    sim_real = probe.similarity(feats.real, caption_emb)
+    gen_own = np.array([captions.index(p) for p in feats.prompts])
+    sim_gen = probe.similarity(feats.generated, caption_emb)
     scores = {
         "alignment_probe_heldout_top1": float(retrieval_hits(sim_real, own, 1).mean()),
         "alignment_probe_heldout_top5": float(retrieval_hits(sim_real, own, 5).mean()),
@@ -262,7 +264,7 @@ def _alignment_scores(
         "alignment_generated_top5": float(retrieval_hits(sim_gen, gen_own, 5).mean()),
     }
     details = {
-        "train_pairs": len(probe_idx),
+        "train_pairs": len(feats.train_texts),
         "candidate_captions": len(captions),
         "chance_top1": 1 / len(captions),
         "chance_top5": min(1.0, 5 / len(captions)),
@@ -288,23 +290,10 @@ def _alignment_unmeasurable(cfg: QualityConfig, al: _Alignment) -> str:
     return ""
 
 
-def _alignment_part(
-    cfg: QualityConfig,
-    train: GovernedRecords,
-    train_feats: np.ndarray,
-    probe_idx: np.ndarray,
-    real_feats: np.ndarray,
-    real_texts: list[str],
-    gen_feats: np.ndarray,
-    prompts: list[str],
-    common: dict,
-    seed: int,
-) -> _Part:
+def _alignment_part(cfg: QualityConfig, feats: _Features, common: dict, seed: int) -> _Part:
     """The in-domain probe (learned on the train split), on held-out pairs and on generated images."""
     part = _Part()
-    al = _alignment_scores(
-        cfg, train, train_feats, probe_idx, real_feats, real_texts, gen_feats, prompts, seed
-    )
+    al = _alignment_scores(cfg, feats, seed)
     details = {**al.details, **common}
     impl = "in-domain alignment probe (linear heads, symmetric InfoNCE on the train split); not CLIP"
     part.metrics += [
@@ -313,7 +302,7 @@ def _alignment_part(
             value=value,
             implementation=impl,
             feature_network=FEATURE_NETWORK,
-            details={**details, "images": len(gen_feats) if "generated" in name else len(real_feats)},
+            details={**details, "images": len(feats.generated if "generated" in name else feats.real)},
         )
         for name, value in al.scores.items()
     ]
@@ -323,7 +312,7 @@ def _alignment_part(
             value=al.generated_lift,
             implementation="alignment_generated_top5 / chance_top5 (5 / candidate captions)",
             feature_network=FEATURE_NETWORK,
-            details={**details, "probe_heldout_top5_lift": al.probe_lift, "images": len(gen_feats)},
+            details={**details, "probe_heldout_top5_lift": al.probe_lift, "images": len(feats.generated)},
         )
     )
     part.checks += _alignment_checks(cfg, al, _alignment_unmeasurable(cfg, al))
@@ -492,13 +481,14 @@ def _generated_parts(
     probe_idx = _sample(len(train), cfg.probe_train_images, rng)
     train_feats = mobilenet_features(train_images[probe_idx], cfg.feature_resolution)
     progress("quality: features", 3, 3)
+    feats = _Features(
+        gen_feats, prompts, real_feats, real_texts, train_feats, [train.texts[i] for i in probe_idx]
+    )
 
     details = {"generated": len(generated), "held_out": len(real), **common}
     part = _fd_part(cfg, gen_feats, real_feats, train_feats, details, rng, seed)
     progress("quality: alignment probe", 0, 2)
-    align = _alignment_part(
-        cfg, train, train_feats, probe_idx, real_feats, real_texts, gen_feats, prompts, common, seed
-    )
+    align = _alignment_part(cfg, feats, common, seed)
     progress("quality: alignment probe", 2, 2)
     part.metrics += align.metrics
     part.checks += align.checks
