@@ -107,35 +107,14 @@ def test_a_noise_generator_is_not_approved_and_held_out_images_are(reports):
 
 def test_a_tiny_held_out_split_is_not_measured_and_withholds_approval(emoji, tmp_path):
     three = emoji.held_out.subset([0, 1, 2])
-    report = audit_quality(
-        CFG,
-        _noise_generator,
-        emoji.train,
-        emoji.train_images,
-        three,
-        emoji.held_out_images[:3],
-        LOSSES,
-        tmp_path,
-        0,
-        noop_progress,
-    )
+    args = (_noise_generator, emoji.train, emoji.train_images, three, emoji.held_out_images[:3], LOSSES)
+    report = audit_quality(CFG, *args, tmp_path, 0, noop_progress)
     assert _check(report, "heldout_loss_ratio").passed  # a mean over images: three are enough
     gated = [c for c in report.checks if c.threshold is not None and not c.name.startswith("heldout")]
     assert gated and all(c.measured is None and not c.passed for c in gated)
     assert all("min_heldout_images" in c.message and "eval_fraction" in c.message for c in gated)
     waived = QualityConfig(**{**CFG.model_dump(), "allow_unmeasured": [c.name for c in gated]})
-    again = audit_quality(
-        waived,
-        _noise_generator,
-        emoji.train,
-        emoji.train_images,
-        three,
-        emoji.held_out_images[:3],
-        LOSSES,
-        tmp_path,
-        0,
-        noop_progress,
-    )
+    again = audit_quality(waived, *args, tmp_path, 0, noop_progress)
     assert again.passed and all(c.verdict == "not measured" for c in again.checks if c.measured is None)
 
 
