@@ -21,7 +21,7 @@ from governance.records import SourceRecord
 from governance.sources.metadata_join import MetadataTable
 from governance.sources.metadata_join import evidence as join_evidence
 from governance.sources.opened import Opened
-from governance.sources.webdataset import IMG2DATASET_FIELDS, download_finding
+from governance.sources.webdataset import IMG2DATASET_FIELDS, download_finding, repeated_key_finding
 
 IMAGE_COLUMNS = ("jpg", "png", "webp", "image", "img")
 
@@ -134,15 +134,7 @@ def _file_records(
                 rec.extra["metadata_join"] = join_evidence(table, row, joined)
                 rec.findings.extend(table.findings(rec.record_id, joined))
             if repeated:
-                rec.findings.append(
-                    Finding(
-                        rec.record_id,
-                        "metadata",
-                        Decision.DROP,
-                        Reason.INVALID_METADATA,
-                        {"problem": "the file repeats this key"},
-                    )
-                )
+                rec.findings.append(repeated_key_finding(rec.record_id, "the file"))
             failed = download_finding(rec.record_id, row)
             if failed is not None:
                 rec.findings.append(failed)

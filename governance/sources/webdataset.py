@@ -177,6 +177,17 @@ def download_finding(record_id: str, row: dict) -> Finding | None:
     return Finding(record_id, "download", Decision.DROP, Reason.DOWNLOAD_FAILED, evidence)
 
 
+def repeated_key_finding(record_id: str, where: str) -> Finding:
+    """A record whose key `where` (the sidecar, the file) already gave another: dropped, kept as a record."""
+    return Finding(
+        record_id,
+        "metadata",
+        Decision.DROP,
+        Reason.INVALID_METADATA,
+        {"problem": f"{where} repeats this key"},
+    )
+
+
 @dataclass
 class _Shard:
     """What every record of one shard shares."""
@@ -245,15 +256,7 @@ def _shard_records(
         seen.add(key)
         rec = _record(cfg, shard, key, row, samples.get(key), start + len(records))
         if key.partition("#")[2]:
-            rec.findings.append(
-                Finding(
-                    rec.record_id,
-                    "metadata",
-                    Decision.DROP,
-                    Reason.INVALID_METADATA,
-                    {"problem": "sidecar repeats this key"},
-                )
-            )
+            rec.findings.append(repeated_key_finding(rec.record_id, "sidecar"))
         records.append(rec)
     for key, sample in samples.items():
         if key not in seen:
