@@ -313,3 +313,25 @@ def test_a_sidecar_whose_tar_is_gone_still_gives_every_row_a_record(shards, tmp_
     for rec in lost:
         assert [f.reason for f in rec.findings] == [Reason.FILE_MISSING]
         assert "00001.tar is missing beside its sidecar" in rec.findings[0].evidence["problem"]
+
+
+def test_a_repeated_key_is_a_record_of_its_own_dropped_as_invalid_metadata(tmp_path):
+    # in a Parquet file with image bytes, and in a shard's sidecar (whose second row finds no member)
+    rows = [{"key": "a", "jpg": jpeg(EMOJI[i]), "caption": f"c{i}"} for i in range(2)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "00000.parquet")
+    first, again = load_source(DataConfig(source="parquet", path=tmp_path)).records
+    assert (first.record_id, again.record_id) == ("00000/a", "00000/a#row1") and not first.findings
+    assert [(f.reason, f.evidence) for f in again.findings] == [
+        (Reason.INVALID_METADATA, {"problem": "the file repeats this key"})
+    ]
+    shard = tmp_path / "wds"
+    shard.mkdir()
+    with tarfile.open(shard / "00000.tar", "w") as tar:
+        for name, data in (("a.jpg", jpeg(EMOJI[0])), ("a.txt", b"c0")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    pq.write_table(pa.table({"key": ["a", "a"], "status": ["success", "success"]}), shard / "00000.parquet")
+    first, again = load_source(DataConfig(source="webdataset", path=shard)).records
+    assert again.record_id == "00000/a#row1" and not first.findings
+    assert {"problem": "sidecar repeats this key"} in [f.evidence for f in again.findings]
