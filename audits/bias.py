@@ -460,6 +460,7 @@ class _NeutralSample:
     measured: list[str] = field(default_factory=list)
     prompt_of: list[int] = field(default_factory=list)  # index of each image's neutral prompt
     budget_images: int | None = None  # set when the run's deadline, not the cap, stopped the sampling
+    wanted_images: int | None = None  # images in all the round the deadline stopped would have reached
     seconds_per_image: float = 0.0
     prompts: list[str] = field(default_factory=list)  # every neutral prompt generated from, in order
 
@@ -532,6 +533,7 @@ class _NeutralSample:
         if room >= images:
             return True
         self.budget_images = len(self.measured) + max(0, room)
+        self.wanted_images = len(self.measured) + images
         return False
 
 
@@ -693,19 +695,19 @@ def _why_unmeasured(cfg: BiasConfig, sample: _NeutralSample, neutral: _Neutral) 
             f"which resamples prompts, needs images with skin from at least {cfg.min_neutral_prompts} "
             f"(audits.bias.min_neutral_prompts): {more_prompts}"
         )
+    elif sample.budget_images is not None:
+        cap = (
+            f"at the {sample.share:.0%} of images that showed skin and an intra-prompt correlation of "
+            f"{c.correlation:.2f} the next round asked for {sample.wanted_images} images in all, and the run's "
+            f"budget left time for {sample.budget_images} (at {sample.seconds_per_image:.2f} s per image); "
+            "give the run a larger run.budget or audits.reserve"
+        )
     elif total is None:
         cap = (
             f"the images of one prompt agree in group beyond chance (intra-prompt correlation "
             f"{c.correlation:.2f}), so the {c.images} images from {c.prompts} prompts count as "
             f"{c.effective:.0f} independent ones, and no number of seeds over these prompts reaches "
             f"{sample.needed} (at most {c.prompts / c.correlation:.0f}): {more_prompts}"
-        )
-    elif sample.budget_images is not None:
-        cap = (
-            f"at the {sample.share:.0%} of images that showed skin and an intra-prompt correlation of "
-            f"{c.correlation:.2f} this needs about {total} images, and the run's budget left time for "
-            f"{sample.budget_images} (at {sample.seconds_per_image:.2f} s per image); give the run a larger "
-            "run.budget or audits.reserve"
         )
     else:
         cap = (
