@@ -17,19 +17,8 @@ from training.config import TrainingConfig
 from training.report import TrainingReport
 
 
-def launch_command(
-    processes: int,
-    config_json: Path,
-    governed: Path,
-    out_dir: Path,
-    deadline: float,
-    seed: int,
-    resume: bool,
-    report: Path,
-    metrics: Path,
-    gpus: bool,
-) -> list[str]:
-    """The `accelerate launch` command line for one training stage."""
+def accelerate_prefix(processes: int, gpus: bool) -> list[str]:
+    """`accelerate launch` with its settings for `processes` processes on one machine, before the module."""
     cmd = [
         sys.executable,
         "-m",
@@ -45,9 +34,24 @@ def launch_command(
     ]
     # --multi_gpu also serves CPUs: without CUDA accelerate forms a gloo process group.
     cmd += ["--multi_gpu"]
-    if gpus:
-        cmd += ["--gpu_ids", "all"]
-    cmd += [
+    return cmd + (["--gpu_ids", "all"] if gpus else [])
+
+
+def launch_command(
+    processes: int,
+    config_json: Path,
+    governed: Path,
+    out_dir: Path,
+    deadline: float,
+    seed: int,
+    resume: bool,
+    report: Path,
+    metrics: Path,
+    gpus: bool,
+) -> list[str]:
+    """The `accelerate launch` command line for one training stage."""
+    return [
+        *accelerate_prefix(processes, gpus),
         "-m",
         "training.launch",
         "--config",
@@ -64,8 +68,8 @@ def launch_command(
         str(report),
         "--metrics",
         str(metrics),
+        *(["--resume"] if resume else []),
     ]
-    return cmd + (["--resume"] if resume else [])
 
 
 def train_distributed(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pipeline.launcher import accelerate_prefix
 from training.api import load_pipeline, train
 from training.checkpoint import WEIGHTS_FILE, latest_checkpoint, list_checkpoints, read_state
 from training.report import TrainingReport
@@ -102,19 +103,9 @@ def test_resumed_run_continues_exactly_where_it_stopped(governed, tiny_cfg, tmp_
 
 
 def _launch(governed: Path, out: Path) -> list[str]:
+    # the pipeline's own accelerate settings (pipeline.launcher), on two CPU processes
     return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *accelerate_prefix(2, gpus=False),
         "-m",
         "training.launch",
         "--governed",
