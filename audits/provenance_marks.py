@@ -5,6 +5,12 @@ as read when at least 29 of its 32 bits match (chance: about 1 in 800,000). A cr
 library's block grid; `read_mark` then searches the crop's offset (`watermark_search`) and needs 31 of
 32 bits over its 2,048 hypotheses. A downscaled copy (every output is at least `MIN_SIDE` px on its
 short side) is read once more after scaling it back to that side (`watermark_rescaled`).
+
+RivaGAN (`WatermarkMethod.RIVAGAN`) is read from a copy scaled (bicubic) to a 256 px short side, the
+size it was marked at, whatever the size of the file: no crop search and no second read (a learned
+mark, trained to survive crops and rescaling; measured in `benchmarks/provenance_robustness.py`).
+Which method to decode comes from the caller, else the file's `WatermarkMethod` text, else the
+default (`read_mark`); `audits.provenance_check` also tries every method on a file that names none.
 """
 
 from pathlib import Path
@@ -17,11 +23,15 @@ from governance.components import Component, library
 from training.output_marks import (
     DECODER_MIN_PIXELS,
     DIGITAL_SOURCE_TYPE,
+    METHOD_KEY,
     MIN_BIT_ACCURACY,
     MIN_SIDE,
     WATERMARK_BITS,
+    WATERMARK_METHOD,
     WATERMARK_SCALES,
     XMP_KEY,
+    WatermarkMethod,
+    riva_size,
     watermark_tag,
 )
 
@@ -39,6 +49,7 @@ class ProvenanceMark(BaseModel):
     watermark_hex: str | None = None
     watermark_searched: bool = False  # found only by searching for a crop (see `watermark_search`)
     watermark_rescaled: bool = False  # found only after scaling a downscaled copy back up
+    watermark_method: str | None = None  # the method decoded (a `WatermarkMethod`)
 
 
 def _decode_bits(img: Image.Image) -> list[int] | None:
@@ -55,14 +66,29 @@ def _decode_bits(img: Image.Image) -> list[int] | None:
     return [int(v) for v in votes * 255 > 127]
 
 
+def _decode_riva_bits(img: Image.Image) -> list[int]:
+    """The bits RivaGAN's decoder reads from `img` scaled to its 256 px working size (any size reads)."""
+    from imwatermark import WatermarkDecoder
+
+    rgb = img.convert("RGB").resize(riva_size(img.size), Image.Resampling.BICUBIC)
+    WatermarkDecoder.loadModel()
+    bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    return [int(b) for b in WatermarkDecoder("bits", WATERMARK_BITS).decode(bgr, WatermarkMethod.RIVAGAN)]
+
+
 def read_mark(
-    source: Image.Image | Path | str, run_id: str | None = None, search_crop: bool = True
+    source: Image.Image | Path | str,
+    run_id: str | None = None,
+    search_crop: bool = True,
+    method: str | None = None,
 ) -> ProvenanceMark:
     """Read the metadata and the watermark of an image (or image file).
 
     With `run_id`, the watermark is compared with that run's tag; without it, the decoded bits are
     returned as hex and `watermark_found` stays False (there is nothing to compare with). When the
-    plain read misses the tag, `search_crop` looks for it as in a crop (`watermark_searched`).
+    plain dwtDctSvd read misses the tag, `search_crop` looks for it as in a crop (`watermark_searched`).
+    `method` (a `WatermarkMethod`): the mark to decode; None takes the one the file's metadata names,
+    else the default `WATERMARK_METHOD`.
     """
     if isinstance(source, str | Path):
         with Image.open(source) as im:
@@ -81,19 +107,30 @@ def read_mark(
         run_id=text.get("RunID"),
         metadata_found=dst == DIGITAL_SOURCE_TYPE,
     )
+    named = text.get(METHOD_KEY)  # unsigned text: an unknown name falls back to the default, never raises
+    known = named if named in {m.value for m in WatermarkMethod} else None
+    mark.watermark_method = WatermarkMethod(method or known or WATERMARK_METHOD)
+    if mark.watermark_method == WatermarkMethod.RIVAGAN:
+        _compare(_decode_riva_bits(img), run_id, mark)
+        return mark
     bits = _decode_bits(img)
     if bits is not None:
-        mark.watermark_checked = True
-        mark.watermark_hex = np.packbits(np.array(bits, dtype=np.uint8)).tobytes().hex()
-        if run_id:
-            accuracy = float(np.mean(np.array(bits) == np.array(watermark_tag(run_id))))
-            mark.watermark_bit_accuracy = accuracy
-            mark.watermark_found = accuracy >= MIN_BIT_ACCURACY
+        _compare(bits, run_id, mark)
     if run_id and not mark.watermark_found and min(img.size) < MIN_SIDE:
         _read_rescaled(img, run_id, mark)
     if run_id and not mark.watermark_found and search_crop:
         _search_cropped(img, run_id, mark)
     return mark
+
+
+def _compare(bits: list[int], run_id: str | None, mark: ProvenanceMark) -> None:
+    """Record the decoded `bits` on `mark`, and whether they are `run_id`'s tag (29 of 32 bits)."""
+    mark.watermark_checked = True
+    mark.watermark_hex = np.packbits(np.array(bits, dtype=np.uint8)).tobytes().hex()
+    if run_id:
+        accuracy = float(np.mean(np.array(bits) == np.array(watermark_tag(run_id))))
+        mark.watermark_bit_accuracy = accuracy
+        mark.watermark_found = accuracy >= MIN_BIT_ACCURACY
 
 
 def _read_rescaled(img: Image.Image, run_id: str, mark: ProvenanceMark) -> None:

@@ -13,15 +13,32 @@ from model_cards.assets import AssetCopier
 from model_cards.formatting import NOT_MEASURED, md_table
 
 CHECK_COMMAND = "pipeline provenance IMAGE.png --run-id {run_id}"
-MARKS = (
+METADATA_MARK = (
     "IPTC/XMP metadata and PNG text: DigitalSourceType trainedAlgorithmicMedia, model name, run id "
-    "(unsigned; any re-save drops it)",
-    "an invisible watermark (invisible-watermark dwtDctSvd, 32 bits from the run id; "
-    "images under 512 px are upscaled by an integer factor, nearest neighbour, before marking)",
-    "a signed C2PA manifest (c2pa-python): c2pa.created with digitalSourceType trainedAlgorithmicMedia "
-    "and the model and run as software agent, cawg.training-mining, a soft binding to the watermark; "
-    "no thumbnail",
+    "(unsigned; any re-save drops it)"
 )
+# What the watermark is and how images smaller than the mark needs are handled, per method
+# (training.output_marks): both upscale, neither falls back to metadata and C2PA only.
+WATERMARK_MARKS = {
+    "dwtDctSvd": "an invisible watermark (invisible-watermark dwtDctSvd, 32 bits from the run id; "
+    "images under 512 px are upscaled by an integer factor, nearest neighbour, before marking)",
+    "rivaGan": "an invisible watermark (RivaGAN, the learned mark bundled with invisible-watermark, "
+    "run offline by onnxruntime; 32 bits from the run id; images under 512 px are upscaled by an "
+    "integer factor, nearest neighbour, then RivaGAN marks a copy scaled to a 256 px short side and its "
+    "residual is scaled back onto the output; readers scale any copy, however small, to 256 px)",
+}
+C2PA_MARK = (
+    "a signed C2PA manifest (c2pa-python): c2pa.created with digitalSourceType trainedAlgorithmicMedia "
+    "and the model and run as software agent, cawg.training-mining, a soft binding to the watermark "
+    "naming its method; no thumbnail"
+)
+
+
+def marks(method: str = "dwtDctSvd") -> list[str]:
+    """What is on every output when `method` (a `training.output_marks.WatermarkMethod`) marks it."""
+    return [METADATA_MARK, WATERMARK_MARKS[method], C2PA_MARK]
+
+
 ARTICLE_50 = (
     "EU AI Act Article 50(2) asks providers to mark generated images in a machine-readable format, "
     "detectable as artificially generated, by means that are effective, interoperable, robust and "
@@ -62,7 +79,8 @@ def provenance_view(deepfake: AuditReport | None, copier: AssetCopier, run_id: s
             f"{md_text(signing['algorithm'])}: **{md_text(signing['trust'])}**"
         )
     return {
-        "marks": list(MARKS),
+        # the signer row names the method when the audit records it; before that it was always dwtDctSvd
+        "marks": marks((signing or {}).get("watermark_method") or "dwtDctSvd"),
         "signer": signer,
         "throwaway": bool(signing and signing.get("throwaway")),
         "robustness_table": table if rows else "",

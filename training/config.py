@@ -101,3 +101,8 @@ class TrainingConfig(FrozenConfig):
     sample_seeds: list[int] = Field(
         default_factory=lambda: [0, 1], description="fixed seeds of the sample grid"
     )
+    output_watermark: Literal["dwtDctSvd", "rivaGan"] = Field(
+        "dwtDctSvd",
+        description="invisible watermark on every generated image (training.output_marks): dwtDctSvd, or "
+        "rivaGan (learned, offline ONNX; weaker on flat emoji after JPEG q75, docs/provenance.md)",
+    )

@@ -8,7 +8,8 @@ manifest's data hash. The manifest says what the image is and where it came from
 - `cawg.training-mining`: whether the image may be used for AI training and data mining (configured;
   default `notAllowed`);
 - `c2pa.soft-binding`: the 32-bit invisible-watermark payload, so a file whose manifest was stripped
-  (re-saved, screenshotted) can still be matched back to its manifest and run.
+  (re-saved, screenshotted) can still be matched back to its manifest and run; its alg names the
+  watermark method (`SOFT_BINDING_ALGS`), so a checker knows which decoder to run.
 
 No thumbnail: c2pa's default would embed a 1024 px JPEG (about 250 KB) in a 64 px image.
 
@@ -29,8 +30,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from training.output_marks import WATERMARK_METHOD, WatermarkMethod
+
 CLAIM_GENERATOR = "t2i-pipeline"
-SOFT_BINDING_ALG = "io.github.t2i-pipeline.invisible-watermark.dwtDctSvd.32bit"
+SOFT_BINDING_ALGS = {
+    method: f"io.github.t2i-pipeline.invisible-watermark.{method}.32bit" for method in WatermarkMethod
+}
+SOFT_BINDING_ALG = SOFT_BINDING_ALGS[WATERMARK_METHOD]  # the default method's
 TRAINING_MINING_KEYS = (
     "cawg.data_mining",
     "cawg.ai_inference",
@@ -160,17 +166,23 @@ def load_credentials(certificate_chain: Path, private_key: Path) -> SigningCrede
     return creds
 
 
-def throwaway_credentials(run_id: str) -> SigningCredentials:
-    """A per-run CA and ES256 leaf made in memory: manifests validate, but no verifier trusts them."""
+def ca_and_signer(
+    ca_name: str, signer_name: str, organization: str, days: int = 365
+) -> tuple[bytes, bytes, bytes]:
+    """A CA and an ES256 leaf it signs, made in memory: (PEM chain leaf + CA, PEM leaf key, PEM CA).
+
+    C2PA refuses self-signed signing certificates, hence the CA; the leaf's extended key usage is
+    emailProtection, which c2pa accepts by default.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = datetime.datetime.now(datetime.UTC)
-    org = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "t2i-pipeline throw-away (untrusted)")
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"throw-away CA, run {run_id}"), org])
-    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"throw-away signer, run {run_id}"), org])
+    org = x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)
+    ca_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name), org])
+    leaf_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, signer_name), org])
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
 
     def cert(subject, public_key, ca: bool) -> x509.CertificateBuilder:
@@ -180,11 +192,11 @@ def throwaway_credentials(run_id: str) -> SigningCredentials:
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(ca_name)
+            .issuer_name(ca_subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
+            .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -199,9 +211,9 @@ def throwaway_credentials(run_id: str) -> SigningCredentials:
             )
         )
 
-    ca = cert(ca_name, ca_key.public_key(), True).sign(ca_key, hashes.SHA256())
+    ca = cert(ca_subject, ca_key.public_key(), True).sign(ca_key, hashes.SHA256())
     leaf = (
-        cert(leaf_name, key.public_key(), False)
+        cert(leaf_subject, key.public_key(), False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
@@ -211,19 +223,28 @@ def throwaway_credentials(run_id: str) -> SigningCredentials:
     )
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return SigningCredentials(
-        leaf.public_bytes(pem) + ca.public_bytes(pem),
-        key_pem,
-        "es256",
-        f"throw-away signer, run {run_id}",
-        True,
+    return leaf.public_bytes(pem) + ca.public_bytes(pem), key_pem, ca.public_bytes(pem)
+
+
+def throwaway_credentials(run_id: str) -> SigningCredentials:
+    """A per-run CA and ES256 leaf made in memory: manifests validate, but no verifier trusts them."""
+    signer = f"throw-away signer, run {run_id}"
+    chain, key_pem, _ = ca_and_signer(
+        f"throw-away CA, run {run_id}", signer, "t2i-pipeline throw-away (untrusted)"
     )
+    return SigningCredentials(chain, key_pem, "es256", signer, True)
 
 
 def manifest_definition(
-    run_id: str, model_name: str, watermark: bytes | None, training_mining: str, title: str
+    run_id: str,
+    model_name: str,
+    watermark: bytes | None,
+    training_mining: str,
+    title: str,
+    method: str = WATERMARK_METHOD,
 ) -> dict:
-    """The manifest definition c2pa's Builder signs (see the module docstring for its assertions)."""
+    """The manifest definition c2pa's Builder signs (see the module docstring for its assertions);
+    `watermark` is the payload `method` embedded, None when the image carries no watermark."""
     from training.output_marks import DIGITAL_SOURCE_TYPE
 
     action = {
@@ -239,7 +260,7 @@ def manifest_definition(
     if watermark is not None:
         block = {"scope": {}, "value": base64.b64encode(watermark).decode("ascii")}
         assertions.append(
-            {"label": "c2pa.soft-binding", "data": {"alg": SOFT_BINDING_ALG, "blocks": [block]}}
+            {"label": "c2pa.soft-binding", "data": {"alg": SOFT_BINDING_ALGS[method], "blocks": [block]}}
         )
     return {
         "claim_generator_info": [{"name": CLAIM_GENERATOR, "version": "1"}],
@@ -279,13 +300,16 @@ def credentialed_png_bytes(
     training_mining: str = "notAllowed",
     title: str = "generated.png",
     watermark: bool = True,
+    method: str = WATERMARK_METHOD,
 ) -> bytes:
-    """Watermark, metadata, then sign: the PNG bytes of a generated image with its Content Credentials."""
+    """Watermark (`method`, a `WatermarkMethod`), metadata, then sign: the PNG bytes of a generated
+    image with its Content Credentials."""
     from training.output_marks import marked_png_bytes, watermark_payload
 
-    marked = marked_png_bytes(img, run_id, model_name, watermark=watermark)
+    marked = marked_png_bytes(img, run_id, model_name, watermark=watermark, method=method)
     payload = watermark_payload(run_id) if watermark else None
-    return sign_png(marked, creds, manifest_definition(run_id, model_name, payload, training_mining, title))
+    manifest = manifest_definition(run_id, model_name, payload, training_mining, title, method)
+    return sign_png(marked, creds, manifest)
 
 
 def save_credentialed_png(
@@ -296,10 +320,13 @@ def save_credentialed_png(
     creds: SigningCredentials,
     training_mining: str = "notAllowed",
     watermark: bool = True,
+    method: str = WATERMARK_METHOD,
 ) -> Path:
     """Write `credentialed_png_bytes` to `path` (nothing is written after the signature); returns it."""
     path = Path(path)
-    data = credentialed_png_bytes(img, run_id, model_name, creds, training_mining, path.name, watermark)
+    data = credentialed_png_bytes(
+        img, run_id, model_name, creds, training_mining, path.name, watermark, method
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path

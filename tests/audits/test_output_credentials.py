@@ -258,3 +258,28 @@ def test_signing_config_picks_the_configured_chain_or_a_throwaway_and_says_which
     assert not configured.throwaway and "Test signer" in signer_note(configured)
     throwaway = credentials_for(SigningConfig(), RUN)
     assert throwaway.throwaway and "no one a verifier trusts" in signer_note(throwaway)
+
+
+def test_a_rivagan_output_names_its_method_and_is_found_when_stripped(photo, throwaway, tmp_path):
+    from training.output_credentials import SOFT_BINDING_ALGS
+    from training.output_marks import WatermarkMethod
+
+    riva = WatermarkMethod.RIVAGAN
+    path = save_credentialed_png(photo, tmp_path / "riva.png", RUN, MODEL, throwaway, method=riva)
+    with Image.open(path) as im:
+        assert im.info["WatermarkMethod"] == "rivaGan"
+    import c2pa
+
+    with c2pa.Reader("image/png", io.BytesIO(path.read_bytes())) as reader:
+        assert (
+            SOFT_BINDING_ALGS[riva] in reader.json() and SOFT_BINDING_ALGS["dwtDctSvd"] not in reader.json()
+        )
+    report = check_output(path)
+    assert report.recognised and report.watermark_method == "rivaGan" and report.watermark_run == RUN
+    assert report.watermark_matches_soft_binding
+    stripped = tmp_path / "stripped.jpg"  # no manifest, no metadata: the checker tries every method
+    Image.open(path).convert("RGB").save(stripped, "JPEG", quality=90)
+    assert not check_output(stripped).recognised
+    found = check_output(stripped, run_ids=[RUN])
+    assert found.recognised and found.status == "watermark only" and found.watermark_method == "rivaGan"
+    assert not check_output(stripped, run_ids=["another-run"]).recognised

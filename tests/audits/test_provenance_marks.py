@@ -129,6 +129,28 @@ def test_a_downscaled_copy_is_read_at_the_output_size(emoji):
     assert not read_mark(half, run_id="run-5", search_crop=False).watermark_found
 
 
+def test_rivagan_marks_and_reads_small_images_through_its_256_px_working_size(tmp_path):
+    from skimage import data
+
+    from training.output_marks import WatermarkMethod
+
+    photo = Image.fromarray(data.astronaut()).resize((64, 64), Image.Resampling.LANCZOS)
+    path = save_marked_png(photo, tmp_path / "riva.png", "run-7", "tiny-unet", method=WatermarkMethod.RIVAGAN)
+    mark = read_mark(path, run_id="run-7")  # the method comes from the file's metadata
+    assert mark.watermark_method == "rivaGan" and mark.watermark_found, mark.watermark_bit_accuracy
+    assert not read_mark(path, run_id="run-8").watermark_found
+    with Image.open(path) as im:
+        assert min(im.size) >= MIN_SIDE
+        small = im.convert("RGB").resize((128, 128), Image.Resampling.BICUBIC)  # under the decoder's 256
+    assert read_mark(small, run_id="run-7", method="rivaGan").watermark_found
+    # the dwtDctSvd reader does not see a RivaGAN mark, and RivaGAN does not see an unmarked photo
+    assert not read_mark(small, run_id="run-7", method="dwtDctSvd").watermark_found
+    unmarked = mark_image(photo, "run-7", "m", watermark=False)
+    assert not read_mark(unmarked, run_id="run-7", method="rivaGan").watermark_found
+    with pytest.raises(ValueError, match="unknown watermark method"):
+        mark_image(photo, "run-7", "m", method="trustmark")
+
+
 def test_marking_keeps_the_picture_visible(emoji):
     img = _emoji(emoji).resize((MIN_SIDE, MIN_SIDE), Image.Resampling.NEAREST)
     marked = np.asarray(mark_image(img, "run-1", "m"), dtype=float)
