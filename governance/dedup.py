@@ -8,22 +8,29 @@ record is within the Hamming radius of its own representative (no chaining throu
 Candidates are the pairs within the radius on the pHash or on the dHash of the colour grid; each is
 verified on the colour grids (governance.color.color_match_distance), and the evidence says which
 hash found the pair, both distances and the brightness/contrast change the check forgave.
+
+Memory holds a few hundred bytes per record and the candidate pairs, not the evidence: the records'
+columns are read a batch at a time and the colour grids wait on disk (governance/dedup_inputs.py).
 """
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from governance.color import color_array
 from governance.config import GovernanceConfig
-from governance.decisions import FindingsLog, decisions_so_far, load_findings
+from governance.decisions import FindingsLog
+from governance.dedup_inputs import DedupInputs, read_dedup_inputs
 from governance.evidence import ImageTask, evidence_batch
-from governance.exact_duplicates import exact_groups
+from governance.exact_duplicates import exact_copies
 from governance.images import ImageLimits
 from governance.near_duplicates import PairEvidence, candidate_pairs, verify_pairs
 from governance.perceptual_hash import grid_dhash_int64
@@ -31,10 +38,14 @@ from governance.pixel_match import verify_on_pixels
 from governance.progress import ProgressFn, WorkProgress
 from governance.reasons import Decision, Reason
 from governance.report import StageCounts
-from governance.stage_names import GovernanceStage, decided_before
-from governance.tables import atomic_parquet, read_ingest
+from governance.tables import AtomicParquetWriter
 
 DEDUP_FILE = "dedup_groups.parquet"
+# Pairs verified at a time: the colour check holds about 30 KB of float copies per pair.
+VERIFY_CHUNK = 1024
+_GROUPS = pa.schema(
+    [(c, pa.string()) for c in ("record_id", "duplicate_of", "duplicate_group", "similar_cluster")]
+)
 
 
 def _eval_hashes(cfg: GovernanceConfig) -> pd.DataFrame:
@@ -61,116 +72,180 @@ def _eval_hashes(cfg: GovernanceConfig) -> pd.DataFrame:
 def run_dedup(cfg: GovernanceConfig, work_dir: Path, progress: ProgressFn | None = None) -> StageCounts:
     """Record duplicate findings and write `work_dir/dedup_groups.parquet` (groups and similarity clusters)."""
     started = time.perf_counter()
-    table = read_ingest(
-        work_dir, ["record_id", "content_sha256", "phash", "color_hash", "width", "height", "path"]
+    alive = read_dedup_inputs(work_dir)
+    try:
+        log = FindingsLog("dedup")
+        copies, identical = exact_copies(alive.content_sha256)
+        is_copy = np.zeros(len(alive), dtype=bool)
+        is_copy[copies] = True
+        rep_at = np.flatnonzero(~is_copy)  # near duplicates are searched among the exact representatives
+        reps = alive.take(rep_at)
+        near = _near_duplicates(cfg, reps, log, WorkProgress(progress, "dedup", len(reps)))
+        # Per representative, the position in `alive` of the record kept for it if it is a near duplicate.
+        near_of = np.where(near.duplicate_of >= 0, rep_at[np.maximum(near.duplicate_of, 0)], -1)
+        # An exact group's representative may itself be a near duplicate: its copies point at the record kept.
+        near_of_alive = np.full(len(alive), -1, dtype=np.int64)
+        near_of_alive[rep_at] = near_of
+        kept_of_copy = np.where(near_of_alive[identical] >= 0, near_of_alive[identical], identical)
+        _log_exact(alive, copies, identical, kept_of_copy, log)
+        _check_eval_leaks(cfg, reps, log)
+        groups_path, groups = _write_groups(
+            work_dir, alive, rep_at, near_of, (copies, kept_of_copy), near, cfg
+        )
+    finally:
+        alive.grids.close()
+    counts = log.counts("dedup", alive.records_in, time.perf_counter() - started)
+    counts.artifacts = [log.write(work_dir), groups_path]
+    counts.metrics.update(
+        {
+            "duplicate_groups": float(groups),
+            "near_pairs_checked": float(len(near.pairs)),
+            "similar_but_distinct_pairs": float(near.similar_distinct),
+        }
     )
-    decided = load_findings(
-        work_dir, decided_before(GovernanceStage.DEDUP), ["record_id", "check", "decision"]
-    )
-    so_far = decisions_so_far(list(table["record_id"]), decided)
-    table["severity"] = [d.severity for d in so_far]
-    alive = table[(table["severity"] < Decision.DROP.severity) & table["phash"].notna()].copy()
-    alive["pixels"] = alive["width"].astype("int64") * alive["height"].astype("int64")
-    alive = alive.sort_values(["severity", "pixels", "record_id"], ascending=[True, False, True]).reset_index(
-        drop=True
-    )
-    log = FindingsLog("dedup")
-    duplicate_of: dict[str, str] = {}
-    # Exact: identical bytes.
-    exact_dropped = np.zeros(len(alive), dtype=bool)
-    exact: list[tuple[str, str, str]] = []  # (record, its identical representative, sha256), logged below
-    for members in exact_groups(list(alive["content_sha256"])):
-        rep = alive.at[members[0], "record_id"]
-        for m in members[1:]:
-            exact_dropped[m] = True
-            exact.append((alive.at[m, "record_id"], rep, alive.at[m, "content_sha256"]))
-    # Near: pHash within the radius and the same colours, among the exact representatives.
-    reps = alive[~exact_dropped].reset_index(drop=True)
-    bar = WorkProgress(progress, "dedup", len(reps))  # images grouped (the index search comes first)
-    rep_ids = list(reps["record_id"])  # plain list: per-row DataFrame.at costs ~30 us a call
-    phash = reps["phash"].astype("int64").to_numpy()
-    colors = color_array(list(reps["color_hash"]))
-    dhash = grid_dhash_int64(colors)
+    return counts
+
+
+@dataclass(frozen=True)
+class _NearResult:
+    """The near-duplicate search over the representatives (positions index them)."""
+
+    pairs: np.ndarray  # (P, 2) candidate pairs
+    checked: PairEvidence
+    duplicate_of: np.ndarray  # per representative, the one it is a near duplicate of, or -1
+    similar_distinct: int  # candidates that neither check merged
+
+
+def _near_duplicates(
+    cfg: GovernanceConfig, reps: DedupInputs, log: FindingsLog, bar: WorkProgress
+) -> _NearResult:
+    """pHash or colour dHash within the radius and the same colours (else the same pixels), greedily.
+
+    Representatives are in preference order, so each record dropped is within the radius of the
+    record kept for it (no chaining through a third image).
+    """
     radius = cfg.dedup.near_max_distance
-    pairs = candidate_pairs(phash, dhash, max(radius, cfg.dedup.pixel_candidate_distance))
-    checked = verify_pairs(phash, dhash, colors, pairs, radius, cfg.dedup.color_max_distance)
-    on_pixels = _pixel_check(cfg, list(reps["path"]))
-    neighbours: list[list[tuple[int, int]]] = [[] for _ in range(len(reps))]
-    for k, (a, b) in enumerate(pairs):
-        neighbours[a].append((b, k))
-        neighbours[b].append((a, k))
+    pairs = candidate_pairs(reps.phash, reps.dhash, max(radius, cfg.dedup.pixel_candidate_distance))
+    checked = verify_pairs(
+        reps.phash, reps.dhash, reps.grid_view(), pairs, radius, cfg.dedup.color_max_distance, VERIFY_CHUNK
+    )
+    on_pixels = _pixel_check(cfg, reps.path)
+    starts, neighbour, pair_of = _neighbours(pairs, len(reps))
     taken = np.zeros(len(reps), dtype=bool)
+    duplicate_of = np.full(len(reps), -1, dtype=np.int64)
     similar_distinct = 0
     for i in range(len(reps)):  # reps are in preference order
         bar.at(i)
         if taken[i]:
             continue
         taken[i] = True
-        for j, k in sorted(neighbours[i]):
+        for t in range(starts[i], starts[i + 1]):
+            j, k = int(neighbour[t]), int(pair_of[t])
             if taken[j]:
                 continue
             same, pixels = (True, {"verified_on": "colour_grid"}) if checked.matched[k] else on_pixels(i, j)
             if same:
                 taken[j] = True
-                duplicate_of[rep_ids[j]] = rep_ids[i]
-                evidence = {"duplicate_of": rep_ids[i], **_pair_evidence(checked, k, radius), **pixels}
-                log.add(rep_ids[j], "near_duplicate", Decision.DROP, Reason.DUPLICATE_NEAR, evidence)
+                duplicate_of[j] = i
+                kept = reps.record_id[i].as_py()
+                evidence = {"duplicate_of": kept, **_pair_evidence(checked, k, radius), **pixels}
+                log.add(
+                    reps.record_id[j].as_py(),
+                    "near_duplicate",
+                    Decision.DROP,
+                    Reason.DUPLICATE_NEAR,
+                    evidence,
+                )
             else:
                 similar_distinct += 1
     bar.finish()
-    for rid, identical, sha in exact:
-        # An exact group's representative may itself be a near duplicate: point at the record kept.
-        kept = duplicate_of.get(identical, identical)
-        duplicate_of[rid] = kept
-        evidence = {"duplicate_of": kept, "sha256": sha} | (
-            {"identical_to": identical} if kept != identical else {}
+    return _NearResult(pairs, checked, duplicate_of, similar_distinct)
+
+
+def _neighbours(pairs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each record's candidates as CSR arrays: for record i, entries starts[i]:starts[i+1] of
+    (neighbour, pair index), in neighbour order."""
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    pair_of = np.tile(np.arange(len(pairs), dtype=np.int64), 2)
+    order = np.lexsort((pair_of, dst, src))
+    starts = np.searchsorted(src[order], np.arange(n + 1))
+    return starts, dst[order], pair_of[order]
+
+
+def _log_exact(
+    alive: DedupInputs, copies: np.ndarray, identical: np.ndarray, kept: np.ndarray, log: FindingsLog
+) -> None:
+    """The exact-duplicate findings: each copy points at the record kept for its group."""
+    ids, sha = alive.record_id, alive.content_sha256
+    for c, i, k in zip(copies.tolist(), identical.tolist(), kept.tolist(), strict=True):
+        kept_id, identical_id = ids[k].as_py(), ids[i].as_py()
+        evidence = {"duplicate_of": kept_id, "sha256": sha[c].as_py()} | (
+            {"identical_to": identical_id} if k != i else {}
         )
-        log.add(rid, "exact_duplicate", Decision.DROP, Reason.DUPLICATE_EXACT, evidence)
-    _check_eval_leaks(cfg, reps, phash, colors, log)
-    # Clusters of similar images (either hash, ignoring colour) keep train and eval apart later.
-    n = len(reps)
-    # Within the hashes' own radius: the wider pixel-check radius would join unrelated pictures.
-    close = pairs[(checked.phash_distance <= radius) | (checked.dhash_distance <= radius)]
-    graph = coo_matrix((np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n, n)) if n else None
-    labels = connected_components(graph, directed=False)[1] if n else np.zeros(0, dtype=int)
-    cluster_rep = {}
-    for i, label in enumerate(labels):
-        cluster_rep.setdefault(label, rep_ids[i])
-    group_of = {rid: rep for rid, rep in duplicate_of.items()}
-    for rep in set(duplicate_of.values()):
-        group_of[rep] = rep
-    rows = [
-        {
-            "record_id": rid,
-            "duplicate_of": duplicate_of.get(rid),
-            "duplicate_group": group_of.get(rid),
-            "similar_cluster": cluster_rep[labels[i]] if i < n else None,
-        }
-        for i, rid in enumerate(rep_ids)
-    ]
-    kept_ids = set(rep_ids)
-    rows += [
-        {"record_id": rid, "duplicate_of": rep, "duplicate_group": rep, "similar_cluster": None}
-        for rid, rep in duplicate_of.items()
-        if rid not in kept_ids
-    ]
-    groups_path = atomic_parquet(
-        pd.DataFrame(rows, columns=["record_id", "duplicate_of", "duplicate_group", "similar_cluster"]),
-        Path(work_dir) / DEDUP_FILE,
-    )
-    counts = log.counts("dedup", len(table), time.perf_counter() - started)
-    counts.artifacts = [log.write(work_dir), groups_path]
-    counts.metrics.update(
-        {
-            "duplicate_groups": float(len(set(duplicate_of.values()))),
-            "near_pairs_checked": float(len(pairs)),
-            "similar_but_distinct_pairs": float(similar_distinct),
-        }
-    )
-    return counts
+        log.add(ids[c].as_py(), "exact_duplicate", Decision.DROP, Reason.DUPLICATE_EXACT, evidence)
 
 
-def _pixel_check(cfg: GovernanceConfig, paths: list) -> Callable[[int, int], tuple[bool, dict]]:
+def _similar_clusters(near: _NearResult, n: int, radius: int) -> np.ndarray:
+    """Per representative, the first (most preferred) member of its cluster of similar images.
+
+    Clusters join pairs within the hashes' own radius on either hash, ignoring colour (the wider
+    pixel-check radius would join unrelated pictures); they keep train and eval apart later.
+    """
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    checked = near.checked
+    close = near.pairs[(checked.phash_distance <= radius) | (checked.dhash_distance <= radius)]
+    graph = coo_matrix((np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n, n))
+    labels = connected_components(graph, directed=False)[1]
+    _, first = np.unique(labels, return_index=True)
+    return first[labels]
+
+
+def _write_groups(
+    work_dir: Path,
+    alive: DedupInputs,
+    rep_at: np.ndarray,
+    near_of: np.ndarray,
+    exact: tuple[np.ndarray, np.ndarray],
+    near: _NearResult,
+    cfg: GovernanceConfig,
+) -> tuple[Path, int]:
+    """Write the group table; return its path and the number of groups (records kept for others).
+
+    Positions index `alive`: `rep_at` the representatives, `near_of` per representative the record
+    kept for it (-1: none), `exact` the copies and the record kept for each. One row per
+    representative (the record kept for it, its group, its similarity cluster), then one per exact
+    copy (no cluster: copies are not in the search).
+    """
+    copies, kept_of_copy = exact
+    n = len(rep_at)
+    heads = np.unique(np.concatenate([near_of[near_of >= 0], kept_of_copy]))
+    is_head = np.zeros(len(alive), dtype=bool)
+    is_head[heads] = True
+    group = np.where(near_of >= 0, near_of, np.where(is_head[rep_at], rep_at, -1))
+    cluster = rep_at[_similar_clusters(near, n, cfg.dedup.near_max_distance)]
+
+    def ids(at: np.ndarray) -> pa.Array:  # record ids at positions of `alive`, null at -1
+        return alive.record_id.take(pa.array(at, pa.int64(), mask=at < 0))
+
+    table = pa.table(
+        {
+            "record_id": pa.concat_arrays([ids(rep_at), ids(copies)]),
+            "duplicate_of": pa.concat_arrays([ids(near_of), ids(kept_of_copy)]),
+            "duplicate_group": pa.concat_arrays([ids(group), ids(kept_of_copy)]),
+            "similar_cluster": pa.concat_arrays(
+                [ids(cluster), ids(np.full(len(copies), -1, dtype=np.int64))]
+            ),
+        },
+        schema=_GROUPS,
+    )
+    out = AtomicParquetWriter(Path(work_dir) / DEDUP_FILE, _GROUPS)
+    out.write(table)
+    return out.close(), len(heads)
+
+
+def _pixel_check(cfg: GovernanceConfig, paths: pa.Array) -> Callable[[int, int], tuple[bool, dict]]:
     """The pixel verification of a candidate the colour grid rejected (i, j index `paths`).
 
     Reads only the two files of the pair (a small bounded cache of decoded copies): memory does not
@@ -180,13 +255,12 @@ def _pixel_check(cfg: GovernanceConfig, paths: list) -> Callable[[int, int], tup
     d = cfg.dedup
 
     def check(i: int, j: int) -> tuple[bool, dict]:
+        a, b = paths[i].as_py(), paths[j].as_py()
         if d.pixel_candidate_distance < d.near_max_distance or not (
-            isinstance(paths[i], str) and isinstance(paths[j], str)
+            isinstance(a, str) and isinstance(b, str)
         ):
             return False, {}
-        same, evidence = verify_on_pixels(
-            str(paths[i]), str(paths[j]), limits, d.pixel_max_difference, d.pixel_max_share_ratio
-        )
+        same, evidence = verify_on_pixels(a, b, limits, d.pixel_max_difference, d.pixel_max_share_ratio)
         return same, {"verified_on": "pixels", **evidence}
 
     return check
@@ -204,37 +278,32 @@ def _pair_evidence(checked: PairEvidence, k: int, radius: int) -> dict:
     }
 
 
-def _check_eval_leaks(
-    cfg: GovernanceConfig, reps: pd.DataFrame, phash: np.ndarray, colors: np.ndarray, log: FindingsLog
-) -> None:
+def _check_eval_leaks(cfg: GovernanceConfig, reps: DedupInputs, log: FindingsLog) -> None:
     """Drop training candidates that are (near) copies of an image in the user's evaluation set."""
     if cfg.dedup.eval_dir is None:
         return
     held_out = _eval_hashes(cfg)
-    if held_out.empty or reps.empty:
+    if held_out.empty or not len(reps):
         return
-    both = np.concatenate([phash, held_out["phash"].astype("int64").to_numpy()])
     eval_colors = color_array(list(held_out["color_hash"]))
     n = len(reps)
+    both = np.concatenate([reps.phash, held_out["phash"].astype("int64").to_numpy()])
+    both_dhash = np.concatenate([reps.dhash, grid_dhash_int64(eval_colors)])
     leaks: dict[int, dict] = {}
     sha_to_eval = dict(zip(held_out["content_sha256"], held_out["record_id"], strict=True))
-    for i, sha in enumerate(reps["content_sha256"]):
-        if sha in sha_to_eval:
-            leaks[i] = {"eval_record": sha_to_eval[sha], "match": "identical bytes"}
-    both_colors = np.concatenate([colors, eval_colors])
-    both_dhash = grid_dhash_int64(both_colors)
+    same_bytes = pc.is_in(reps.content_sha256, value_set=pa.array(list(sha_to_eval), pa.string()))
+    for i in np.flatnonzero(same_bytes.fill_null(False).to_numpy(zero_copy_only=False)).tolist():
+        leaks[i] = {"eval_record": sha_to_eval[reps.content_sha256[i].as_py()], "match": "identical bytes"}
     radius = cfg.dedup.near_max_distance
     pairs = candidate_pairs(both, both_dhash, radius)
     pairs = pairs[(pairs[:, 0] < n) & (pairs[:, 1] >= n)]  # training candidate against an eval image
-    checked = verify_pairs(both, both_dhash, both_colors, pairs, radius, cfg.dedup.color_max_distance)
-    for k, (a, b) in enumerate(pairs):
+    grids = reps.grid_view(extra=eval_colors)
+    checked = verify_pairs(both, both_dhash, grids, pairs, radius, cfg.dedup.color_max_distance, VERIFY_CHUNK)
+    for k, (a, b) in enumerate(pairs.tolist()):
         if a not in leaks and checked.matched[k]:
-            leaks[int(a)] = {
-                "eval_record": held_out.at[b - n, "record_id"],
-                **_pair_evidence(checked, k, radius),
-            }
+            leaks[a] = {"eval_record": held_out.at[b - n, "record_id"], **_pair_evidence(checked, k, radius)}
     for i, evidence in sorted(leaks.items()):
-        log.add(reps.at[i, "record_id"], "eval_leak", Decision.DROP, Reason.EVAL_LEAK, evidence)
+        log.add(reps.record_id[i].as_py(), "eval_leak", Decision.DROP, Reason.EVAL_LEAK, evidence)
 
 
 def read_groups(work_dir: Path) -> pd.DataFrame:

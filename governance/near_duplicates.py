@@ -60,7 +60,8 @@ def _pairs_of_distinct(values: np.ndarray, radius: int) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     m = choose_chunks(n, radius)
     masks = chunk_masks(m)
-    found = []
+    found: list[np.ndarray] = []
+    held = 0
     for combo in combinations(range(m), m - radius):
         mask = np.uint64(0)
         for c in combo:
@@ -79,6 +80,12 @@ def _pairs_of_distinct(values: np.ndarray, radius: int) -> np.ndarray:
             if close.any():
                 lo, hi = np.minimum(a[close], b[close]), np.maximum(a[close], b[close])
                 found.append(lo.astype(np.int64) * n + hi)
+                held += len(found[-1])
+        # A close pair agrees on many chunk choices and is found by each: merge the finds as they
+        # come, so memory holds the distinct pairs (about twice), not one copy per choice.
+        if len(found) > 1 and held > 2 * len(found[0]) + (1 << 16):
+            found = [np.unique(np.concatenate(found))]
+            held = len(found[0])
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     codes = np.unique(np.concatenate(found))
@@ -91,18 +98,24 @@ def near_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
     if len(hashes) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     values, inverse = np.unique(hashes.view(np.uint64), return_inverse=True)
+    inverse = inverse.reshape(-1)
     distinct = _pairs_of_distinct(values, radius)
-    # Members of each distinct value, to expand pairs of values into pairs of items.
+    # Members of each distinct value (order[starts[v]:starts[v + 1]]), to expand pairs of values
+    # into pairs of items; a value held by one item (most of them) is expanded without a loop.
     order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(len(values) + 1))
-    members = [order[starts[v] : starts[v + 1]] for v in range(len(values))]
+    counts = np.bincount(inverse, minlength=len(values))
+    starts = np.concatenate([[0], np.cumsum(counts)])
     out = []
-    for group in members:
-        if len(group) > 1:
-            i, j = np.triu_indices(len(group), k=1)
-            out.append(np.stack([group[i], group[j]], axis=1))
-    for u, v in distinct:
-        a, b = members[u], members[v]
+    for v in np.flatnonzero(counts > 1):
+        group = order[starts[v] : starts[v + 1]]
+        i, j = np.triu_indices(len(group), k=1)
+        out.append(np.stack([group[i], group[j]], axis=1))
+    single = (counts[distinct[:, 0]] == 1) & (counts[distinct[:, 1]] == 1)
+    if single.any():
+        ends = order[starts[distinct[single]]]  # the one member of each value
+        out.append(np.sort(ends, axis=1))
+    for u, v in distinct[~single]:
+        a, b = order[starts[u] : starts[u + 1]], order[starts[v] : starts[v + 1]]
         grid = np.stack(np.meshgrid(a, b, indexing="ij"), axis=-1).reshape(-1, 2)
         out.append(np.sort(grid, axis=1))
     if not out:

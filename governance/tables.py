@@ -208,15 +208,21 @@ def iter_tables(path: Path, columns: list[str] | None = None) -> Iterator[pa.Tab
             yield table.slice(start, ROW_GROUP)
 
 
-def iter_ingest(work_dir: Path, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """The ingested records in input order, ROW_GROUP rows at a time, as `read_ingest` types them."""
+def iter_ingest_tables(work_dir: Path, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """The ingested records in input order, ROW_GROUP rows at a time, as Arrow tables of one schema."""
     files = _ingest_files(work_dir)
     schema = unified_schema(files)
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
     for path in files:
         for table in iter_tables(path, columns):
-            yield _clean_text_columns(table.cast(schema).to_pandas())
+            yield table.cast(schema)
+
+
+def iter_ingest(work_dir: Path, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """The ingested records in input order, ROW_GROUP rows at a time, as `read_ingest` types them."""
+    for table in iter_ingest_tables(work_dir, columns):
+        yield _clean_text_columns(table.to_pandas())
 
 
 def positions(values: pa.ChunkedArray | pa.Array, record_ids: pa.Array, what: str) -> np.ndarray:
