@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from governance.attribution import write_attribution
+from governance.attribution import write_governed_attribution
 from governance.config import GovernanceConfig
 from governance.datasheet import summarize, write_charts, write_datasheet
 from governance.decisions import findings_files, resolve
@@ -394,12 +394,8 @@ def run_finalize(
     policy = cfg.model_dump(mode="json", include={"licenses", "provenance", "dedup", "nsfw"})
     datasheet_md, datasheet_json = write_datasheet(summary, meta["source"], policy, work_dir)
     steps.at(3)
-    # The attribution list names every kept record; it reads the governed table's five columns.
-    attributed = pd.read_parquet(
-        written.governed_path, columns=["record_id", "author", "text", "source_url", "license_spdx"]
-    )
-    attribution_md, _ = write_attribution(attributed, work_dir)
-    del attributed
+    # The attribution list names every kept record; it streams the governed table's five columns.
+    attribution_md, _ = write_governed_attribution(written.governed_path, work_dir)
     steps.at(4)
     charts = write_charts(summary, work_dir / "charts")
     steps.at(5)
