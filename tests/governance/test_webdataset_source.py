@@ -83,14 +83,18 @@ def test_img2dataset_fields_map_to_the_projects_fields(shards):
     assert renamed.text == "000000001"
 
 
-def test_a_caption_only_in_the_txt_member_is_read(tmp_path):
-    root = tmp_path / "out"
-    root.mkdir()
-    with tarfile.open(root / "00000.tar", "w") as tar:
-        for name, data in (("a.jpg", jpeg(EMOJI[0])), ("a.txt", b"a grinning face")):
+def _tar(path: Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+def test_a_caption_only_in_the_txt_member_is_read(tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    _tar(root / "00000.tar", {"a.jpg": jpeg(EMOJI[0]), "a.txt": b"a grinning face"})
     (rec,) = load_source(DataConfig(source="webdataset", path=root)).records
     assert rec.record_id == "00000/a" and rec.text == "a grinning face" and not rec.findings
 
@@ -326,11 +330,7 @@ def test_a_repeated_key_is_a_record_of_its_own_dropped_as_invalid_metadata(tmp_p
     ]
     shard = tmp_path / "wds"
     shard.mkdir()
-    with tarfile.open(shard / "00000.tar", "w") as tar:
-        for name, data in (("a.jpg", jpeg(EMOJI[0])), ("a.txt", b"c0")):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    _tar(shard / "00000.tar", {"a.jpg": jpeg(EMOJI[0]), "a.txt": b"c0"})
     pq.write_table(pa.table({"key": ["a", "a"], "status": ["success", "success"]}), shard / "00000.parquet")
     first, again = load_source(DataConfig(source="webdataset", path=shard)).records
     assert again.record_id == "00000/a#row1" and not first.findings
