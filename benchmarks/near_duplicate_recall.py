@@ -229,10 +229,10 @@ def transformed_pairs(per_source: int, copies: Copies) -> list[tuple[str, str, t
     """(transform, source, original signature, copy signature, original) for every original and transform."""
     out = []
     for image in real_images(per_source=per_source):
-        original = _opened(image.path)
         base = signature(image.path)
-        if base is None:
+        if base is None:  # refused by ingest (too large, unreadable): never opened here either
             continue
+        original = _opened(image.path)
         for name, transform in TRANSFORMS.items():
             copy = signature(copies.write(transform(original)))
             if copy is not None:
