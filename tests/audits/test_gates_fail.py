@@ -13,28 +13,15 @@ import pytest
 from audits.api import run_quality
 from audits.config import QualityConfig
 from tests.audits.conftest import noop_progress
+from tests.training.conftest import tiny_config
 from training.api import train
-from training.config import TrainingConfig
 
 # default thresholds; fewer samples than the default run
 CFG = QualityConfig(num_images=24, probe_steps=80, probe_train_images=300, kid_subsets=5, sample_steps=10)
 
 
 def _train(governed, out_dir, steps):
-    cfg = TrainingConfig(
-        resolution=16,
-        block_out_channels=[16, 32],
-        layers_per_block=1,
-        batch_size=8,
-        max_steps=steps,
-        sample_prompts=["rocket"],
-        sample_seeds=[0],
-        sample_steps=2,
-        threads=1,
-        measure_energy=False,
-        checkpoint_every="1h",
-        cache_dir=str(out_dir / "cache"),
-    )
+    cfg = tiny_config(out_dir / "cache", max_steps=steps, sample_prompts=["rocket"])
     return train(cfg, governed, out_dir, time.time() + 300, 0, lambda m, s: None, noop_progress).model_dir
 
 

@@ -11,17 +11,17 @@ from audits.generation import pipeline_generator
 from audits.governed_data import load_images, read_governed, train_and_eval
 from tests.audits.conftest import noop_progress
 from tests.audits.emoji_governed import write_governed
+from tests.training.conftest import tiny_config
 from training.api import load_pipeline, train
-from training.config import TrainingConfig
 
 RESOLUTION = 16
 
 
 def _train(governed, out_dir, steps):
-    cfg = TrainingConfig(
+    # the tiny model at RESOLUTION, made to memorise: a small batch, a high constant rate, a fast EMA
+    cfg = tiny_config(
+        out_dir / "cache",
         resolution=RESOLUTION,
-        block_out_channels=[16, 32],
-        layers_per_block=1,
         batch_size=4,
         learning_rate=3e-3,
         warmup_fraction=0.0,
@@ -29,12 +29,6 @@ def _train(governed, out_dir, steps):
         caption_dropout=0.0,
         max_steps=steps,
         sample_prompts=["rocket"],
-        sample_seeds=[0],
-        sample_steps=2,
-        threads=1,  # other tests may share the CPU
-        measure_energy=False,
-        checkpoint_every="1h",
-        cache_dir=str(out_dir / "cache"),
     )
     # the step count, not the clock, ends training: the deadline only guards a stalled machine
     report = train(cfg, governed, out_dir, time.time() + 300, 0, lambda m, s: None, noop_progress)
