@@ -6,7 +6,6 @@ The audit logic lives in `quality.py`, `bias.py` and `deepfake.py` as pure funct
 """
 
 import json
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from audits.governed_data import load_images, read_governed, train_and_eval
 from audits.quality import audit_quality
 from audits.report import AuditReport
 from governance.manifest import Split
-
-ProgressFn = Callable[[str, int, int | None], None]
+from governance.progress import ProgressFn
 
 
 def _model_generator(

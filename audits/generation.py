@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from governance.progress import ProgressFn  # the audits' modules import it from here
+
 CompileMode = Literal["auto", "on", "off"]
 """auto: compile the denoiser on CUDA only (on a CPU the compile costs more than a short audit saves)."""
 
 Generator = Callable[[list[str], list[int]], np.ndarray]
 """generate(prompts, seeds) -> uint8 array (N, H, W, 3); same inputs, same pixels."""
-
-ProgressFn = Callable[[str, int, int | None], None]
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

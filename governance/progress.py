@@ -1,4 +1,6 @@
-"""How governance reports long work: `progress(description, completed, total)`, drawn by the pipeline."""
+"""How a stage reports long work: `progress(description, completed, total)`, drawn by the pipeline.
+
+One signature for every package's stages; here because governance is the leftmost package."""
 
 from collections.abc import Callable
 

@@ -4,11 +4,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from governance.progress import ProgressFn
 from training.config import TrainingConfig
 from training.report import TrainingReport
 
 LogFn = Callable[[dict[str, float], int | None], None]
-ProgressFn = Callable[[str, int, int | None], None]
 
 
 def train(
