@@ -20,6 +20,12 @@ N emoji outputs three ways: the crop search as it was (one DWT per pixel alignme
 hypotheses), the shared DWT with all hypotheses, and the shared DWT stopping at a 32-of-32 match (what
 the audit runs); writes benchmarks/results/watermark_crop_search.json with the rows of each, which
 must be equal.
+
+    python benchmarks/provenance_robustness.py --compare-methods 16
+
+writes both methods through the project's own writer and reader (`mark_image(method=...)`, signed,
+every edit of `ATTACKS`, the audit's crop search on crops, unmarked copies) on the same N emoji and
+the 8 photos scaled to 256 px: benchmarks/results/watermark_methods.json.
 """
 
 import argparse
@@ -149,12 +155,76 @@ def crop_search_timing(images: list[Image.Image]) -> dict:
     }
 
 
+def method_table(name: str, images: list[Image.Image], method: str) -> dict:
+    """Watermark read rate per edit of `ATTACKS` for outputs written by the project's writer with
+    `method` (signed, as any output), read as the audit reads (crop search on crops), plus unmarked."""
+    from audits.provenance_marks import read_mark
+    from audits.provenance_robustness import ATTACKS, attacked_file
+    from training.output_credentials import credentialed_png_bytes
+
+    creds = throwaway_credentials(RUN)
+    start = time.perf_counter()
+    outputs = [credentialed_png_bytes(img, RUN, "benchmark", creds, method=method) for img in images]
+    write_s = time.perf_counter() - start
+    found = dict.fromkeys([*ATTACKS, "unmarked"], 0)
+    start = time.perf_counter()
+    for data in outputs:
+        for attack_name in ATTACKS:
+            edited = Image.open(io.BytesIO(attacked_file(data, attack_name)))
+            mark = read_mark(edited, RUN, search_crop=attack_name.startswith("crop"), method=method)
+            found[attack_name] += mark.watermark_found
+    for img in images:
+        found["unmarked"] += read_mark(unmarked_copy(img), RUN, method=method).watermark_found
+    return {
+        "method": f"{method} (project writer, >= 512 px outputs, signed)",
+        "images_of": name,
+        "images": len(images),
+        "read_share": {k: v / len(images) for k, v in found.items()},
+        "write_seconds_per_image": write_s / len(images),
+        "read_seconds_per_image_all_edits": (time.perf_counter() - start) / len(images),
+    }
+
+
+def compare_methods(n_emoji: int, photos: list[Image.Image]) -> dict:
+    """Both methods through the project's writer and reader on the same emoji and photos."""
+    sets = {"Twemoji at 32 px": emoji(n_emoji), "scikit-image photos at 256 px": photos}
+    return {
+        f"{method} / {name}": method_table(name, images, method)
+        for method in ("dwtDctSvd", "rivaGan")
+        for name, images in sets.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--riva-images", type=int, default=16)
     parser.add_argument("--crop-search", type=int, default=0, metavar="N", help="time the crop search only")
+    parser.add_argument(
+        "--compare-methods", type=int, default=0, metavar="N", help="both methods, project writer, N emoji"
+    )
     args = parser.parse_args()
+    if args.compare_methods:
+        from skimage import data
+
+        load_before = os.getloadavg()
+        photos = [
+            Image.fromarray(getattr(data, p)()).convert("RGB").resize((256, 256))
+            for p in PHOTOS
+            if hasattr(data, p)
+        ]
+        results = {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "note": "measured on a CPU machine shared with other jobs: times are under load",
+            "tables": compare_methods(args.compare_methods, photos),
+            "loadavg_after": os.getloadavg(),
+        }
+        out = Path(__file__).parent / "results" / "watermark_methods.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results, indent=2))
+        return
     if args.crop_search:
         load_before = os.getloadavg()
         timing = crop_search_timing(emoji(args.crop_search))
