@@ -3,19 +3,16 @@
 Nothing here downloads anything; without a local path the metric is reported as not computed.
 """
 
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from audits.report import Metric
+from governance.components import installed_version
 
 
 def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+    return installed_version(dist) or "not installed"
 
 
 def inception_fid(weights: str, generated: np.ndarray, real: np.ndarray) -> tuple[list[Metric], list[str]]:
