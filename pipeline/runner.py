@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from rich.console import Console
 
+from audits.report import AuditReport
 from governance.report import StageCounts
 from model_cards.inputs import GateRow
 from pipeline.budget import Budget
@@ -370,24 +371,23 @@ class Runner:
             )
         self.recorder.tags(self.state.run_id, {"pipeline.output_signing": signer_note(creds)})
 
-    def _audit(self, stage: Stage, stage_run: str, progress: StageProgress) -> bool:
+    def _run_audit(self, stage: Stage, progress: StageProgress) -> AuditReport:
+        """The report of audit `stage`; an audit listed in `audits.report.AUDITS` but not here is an error."""
         from audits import api
 
         model_dir = self.state.run_dir / "training" / "model"
         governed = self.state.run_dir / "governance" / "governed.parquet"
         out = self.state.run_dir / "audits" / stage.value
-        seed = self.cfg.run.seed
-        a = self.cfg.audits
+        seed, a = self.cfg.run.seed, self.cfg.audits
         if stage == Stage.QUALITY:
-            report = api.run_quality(a.quality, model_dir, governed, out, seed, progress, a.compile)
-        elif stage == Stage.BIAS:
+            return api.run_quality(a.quality, model_dir, governed, out, seed, progress, a.compile)
+        if stage == Stage.BIAS:
             # What is left of the budget, less a share of the reserve for the deepfake audit and the
-            # card (27 s and about 10 s of a 240 s reserve in the default run), bounds the extra neutral
-            # images the representation power rule asks for.
+            # card, bounds the extra neutral images the representation power rule asks for.
             deadline = self.budget.deadline - AFTER_BIAS_SHARE * self.budget.reserve_s
-            report = api.run_bias(a.bias, model_dir, governed, out, seed, progress, deadline, a.compile)
-        else:
-            report = api.run_deepfake(
+            return api.run_bias(a.bias, model_dir, governed, out, seed, progress, deadline, a.compile)
+        if stage == Stage.DEEPFAKE:
+            return api.run_deepfake(
                 a.deepfake,
                 model_dir,
                 governed,
@@ -398,6 +398,10 @@ class Runner:
                 signing=a.signing,
                 compile_mode=a.compile,
             )
+        raise NotImplementedError(f"audit stage {stage.value!r} has no runner in pipeline/runner.py")
+
+    def _audit(self, stage: Stage, stage_run: str, progress: StageProgress) -> bool:
+        report = self._run_audit(stage, progress)
         self._save_report(stage, report)
         self._log_artifact(self.state.run_id, self.state.report_path(stage))
         for path in [*report.charts, *report.examples]:
