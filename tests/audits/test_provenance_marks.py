@@ -151,6 +151,19 @@ def test_rivagan_marks_and_reads_small_images_through_its_256_px_working_size(tm
         mark_image(photo, "run-7", "m", method="trustmark")
 
 
+def test_a_rivagan_crop_is_read_again_at_the_scale_the_output_was_marked_at():
+    from audits.governed_data import load_image
+    from tests.audits.emoji_governed import ASSETS
+
+    emoji = Image.fromarray(load_image(sorted(ASSETS.glob("*.png"))[::235][3], 32))
+    crop = mark_image(emoji, "run-3", "m", method="rivaGan").crop((64, 64, 448, 448))  # 25% off
+    # scaled to 256 px the crop is read at 1.33x the scale it was marked at: too few bits
+    assert not read_mark(crop, run_id="run-3", method="rivaGan", search_crop=False).watermark_found
+    found = read_mark(crop, run_id="run-3", method="rivaGan")
+    assert found.watermark_found and found.watermark_searched
+    assert not read_mark(crop, run_id="run-4", method="rivaGan").watermark_found
+
+
 def test_marking_keeps_the_picture_visible(emoji):
     img = _emoji(emoji).resize((MIN_SIDE, MIN_SIDE), Image.Resampling.NEAREST)
     marked = np.asarray(mark_image(img, "run-1", "m"), dtype=float)
