@@ -103,6 +103,8 @@ class TrainingConfig(FrozenConfig):
     )
     output_watermark: Literal["dwtDctSvd", "rivaGan"] = Field(
         "dwtDctSvd",
-        description="invisible watermark on every generated image (training.output_marks): dwtDctSvd, or "
-        "rivaGan (learned, offline ONNX; weaker on flat emoji after JPEG q75, docs/provenance.md)",
+        description="invisible watermark for generated images (training.output_marks; not yet passed on by the "
+        "runner, save_image or the deepfake audit, which mark with dwtDctSvd): dwtDctSvd, or "
+        "rivaGan (learned, offline ONNX: survives JPEG q50, WebP and crop+JPEG far better, misses more flat "
+        "emoji unedited; docs/provenance.md)",
     )
