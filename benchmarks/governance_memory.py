@@ -191,15 +191,32 @@ print(json.dumps({"stage": stage, "seconds": round(time.perf_counter() - started
 """
 
 
-def measure_stages(records: int, work: Path, mosaic: bool = True, sets: tuple[str, ...] = ()) -> dict:
-    """Each governance stage in a fresh process on one work folder: its own peak RSS."""
+STAGES = ("ingest", "provenance", "dedup", "nsfw", "finalize")
+
+
+def measure_stages(
+    records: int,
+    work: Path,
+    mosaic: bool = True,
+    sets: tuple[str, ...] = (),
+    only: tuple[str, ...] = STAGES,
+) -> dict:
+    """Each governance stage in a fresh process on one work folder: its own peak RSS.
+
+    With a kept `work` folder (`--work`) the data and the stages before `only` are reused from an
+    earlier run, so two versions of a stage are measured on one ingest (PYTHONPATH picks the code).
+    """
     data = work / f"data-{records}"
-    data.mkdir()
-    write_shards(data, records, mosaic)
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if not data.is_dir():
+        data.mkdir(parents=True)
+        write_shards(data, records, mosaic)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])),
+    }
     load_before = os.getloadavg()
     stages = []
-    for stage in ("ingest", "provenance", "dedup", "nsfw", "finalize"):
+    for stage in only:
         cmd = [sys.executable, "-c", _STAGE, str(data), str(work / f"work-{records}"), stage, *sets]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode:
@@ -224,13 +241,21 @@ def main() -> None:
     parser.add_argument("--code", default="this change", help="which code was measured (a commit)")
     parser.add_argument("--glyph-copies", action="store_true", help="the older data: 2,000 glyphs repeated")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE for pipeline run")
+    parser.add_argument("--work", type=Path, help="--per-stage: keep data and work folders here (reused)")
+    parser.add_argument(
+        "--stages", nargs="+", choices=STAGES, default=list(STAGES), help="--per-stage: these"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON the label is merged into")
     args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             if args.per_stage:
-                runs.append(measure_stages(size, Path(tmp), not args.glyph_copies, tuple(args.sets)))
+                work = args.work or Path(tmp)
+                runs.append(
+                    measure_stages(size, work, not args.glyph_copies, tuple(args.sets), tuple(args.stages))
+                )
             else:
                 load_before = os.getloadavg()
                 runs.append(measure(size, Path(tmp), args.until, not args.glyph_copies, tuple(args.sets)))
@@ -242,7 +267,7 @@ def main() -> None:
         a, b = runs[0], runs[-1]
         per_record = round((b["peak_rss_mb"] - a["peak_rss_mb"]) * 1024 / (b["records"] - a["records"]), 2)
     results[args.label] = {
-        "until": "each governance stage alone" if args.per_stage else args.until,
+        "until": f"each of {', '.join(args.stages)} alone" if args.per_stage else args.until,
         "code": args.code,
         "data": "glyph copies" if args.glyph_copies else "mosaics, 2% exact and 2% near copies planted",
         "settings": args.sets,
@@ -251,7 +276,7 @@ def main() -> None:
         "runs": runs,
         "peak_rss_kb_per_extra_record": per_record,
     }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
