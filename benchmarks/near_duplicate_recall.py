@@ -105,6 +105,16 @@ TRANSFORMS = {
 }
 
 
+# Not in the recall above: what JPEG/WebP copies lose (chroma subsampling or quality), one at a time.
+LOSSY_DIAGNOSIS = {
+    "jpeg_q75_no_chroma_subsampling": lambda im: _png(_flat(im), "JPEG", quality=75, subsampling=0),
+    "jpeg_q90": lambda im: _png(_flat(im), "JPEG", quality=90),
+    "jpeg_q95_no_chroma_subsampling": lambda im: _png(_flat(im), "JPEG", quality=95, subsampling=0),
+    "webp_q75_flattened": lambda im: _png(_flat(im), "WEBP", quality=75),
+    "webp_lossless": lambda im: _png(im.convert("RGBA"), "WEBP", lossless=True),
+}
+
+
 def _head_grid(small: np.ndarray) -> bytes:
     """The colour grid as HEAD computed it: the whole small copy, margin included."""
     return np.asarray(Image.fromarray(small).resize((16, 16), Image.Resampling.BOX), dtype=np.uint8).tobytes()
@@ -225,7 +235,9 @@ def _opened(path: Path) -> Image.Image:
         return opened.copy()
 
 
-def transformed_pairs(per_source: int, copies: Copies) -> list[tuple[str, str, tuple, tuple, str]]:
+def transformed_pairs(
+    per_source: int, copies: Copies, transforms: dict = TRANSFORMS
+) -> list[tuple[str, str, tuple, tuple, str]]:
     """(transform, source, original signature, copy signature, original) for every original and transform."""
     out = []
     for image in real_images(per_source=per_source):
@@ -233,7 +245,7 @@ def transformed_pairs(per_source: int, copies: Copies) -> list[tuple[str, str, t
         if base is None:  # refused by ingest (too large, unreadable): never opened here either
             continue
         original = _opened(image.path)
-        for name, transform in TRANSFORMS.items():
+        for name, transform in transforms.items():
             copy = signature(copies.write(transform(original)))
             if copy is not None:
                 out.append((name, image.source, base, copy, str(image.path)))
@@ -506,6 +518,20 @@ def recall_section(same, m_same, cfg: DedupConfig) -> dict:
     }
 
 
+def lossy_section(per_source: int, copies: Copies, cfg: DedupConfig) -> dict:
+    """Recall of the diagnostic lossy encodes, with where each miss was lost."""
+    rows = transformed_pairs(per_source, copies, LOSSY_DIAGNOSIS)
+    merged = decisions(rows, cfg)
+    e = merged["evidence"]
+    near = np.minimum(e.phash_distance, e.dhash_distance) <= cfg.pixel_candidate_distance
+    out = summarise(rows, merged)
+    for name, row in out.items():
+        of_this = np.array([r[0] == name for r in rows])
+        row["recall_now"] = round(row["merged_now"] / row["pairs"], 4)
+        row |= _misses_by_stage(of_this & ~merged["now"], near, merged["pixel"], cfg)
+    return out
+
+
 def distinct_section(distinct, m_distinct, cfg: DedupConfig, copies: Copies) -> dict:
     """Merges among the real distinct pairs, and among them with one member resized 2x or 0.5x."""
     resized = resized_distinct_pairs(distinct, m_distinct["evidence"], cfg, copies)
@@ -569,6 +595,7 @@ def run(per_source: int, all_twemoji: bool) -> dict:
             "examples": [r[4] for r in same_picture[:20]],
         },
         "theme_sizes": size_rows,
+        "lossy_diagnosis": lossy_section(per_source, copies, cfg),
         "colour_limit_sweep": _sweep(
             same, distinct, m_same["evidence"], m_distinct["evidence"], cfg.near_max_distance
         ),
