@@ -84,7 +84,15 @@ def test_metrics_stream_every_n_steps_and_lr_anneals_with_the_budget(trained):
     peak = trained["cfg"].learning_rate
     # the last logged step is in the decay phase (second half of the budget): below the peak
     assert logged[-1][1]["lr"] < peak
-    assert max(m["lr"] for _, m in logged) == pytest.approx(peak)
+    # Up through warm-up, then down, never above the peak. The schedule follows the wall clock, so on
+    # a busy machine no logged step (one in five) need land on the plateau; a step logged well inside
+    # it (fraction 0.2-0.45 of the 0.1 warm-up / 0.5 decay schedule) must be at the peak.
+    lrs = [m["lr"] for _, m in logged]
+    top = lrs.index(max(lrs))
+    assert lrs[: top + 1] == sorted(lrs[: top + 1]) and lrs[top:] == sorted(lrs[top:], reverse=True)
+    assert max(lrs) <= peak * (1 + 1e-9)
+    plateau = [m["lr"] for _, m in logged if 0.2 <= m["budget_fraction"] <= 0.45]
+    assert plateau == pytest.approx([peak] * len(plateau))
 
 
 def test_saved_model_loads_with_plain_diffusers_and_is_deterministic(trained):
