@@ -28,6 +28,9 @@ _CODE_OR_ESCAPE = re.compile(
 )
 
 
+SCHEMA_ROWS = 1_000  # rows of the governed table MLflow infers the dataset's schema from
+
+
 def _quiet_mlflow() -> None:
     # MLflow prints alembic migration chatter and "run view" links on every start; the CLI shows its own.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -188,12 +191,21 @@ class Recorder:
             self.client.log_artifact(run_id, str(path), artifact_path)
 
     def dataset(self, run_id: str, table_path: Path, digest: str, name: str, source: str) -> None:
-        """`log_input` of the governed table with the digest governance computed."""
-        import mlflow.data
-        import pandas as pd
-        from mlflow.entities import DatasetInput, InputTag
+        """`log_input` of the governed table with the digest governance computed.
 
-        df = pd.read_parquet(table_path)
+        The table is never loaded whole (it holds a row per record of the dataset): MLflow infers the
+        schema from its first rows, and the profile (rows, elements) comes from the Parquet footer.
+        """
+        import json
+
+        import mlflow.data
+        import pyarrow.parquet as pq
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        table = pq.ParquetFile(table_path)
+        rows = table.metadata.num_rows
+        head = next(table.iter_batches(batch_size=SCHEMA_ROWS), None)
+        df = head.to_pandas() if head is not None else table.schema_arrow.empty_table().to_pandas()
         with warnings.catch_warnings():
             # MLflow registers two equivalent local sources ("" and "file" schemes) and warns that
             # a local path matches both; either is right.
@@ -203,7 +215,9 @@ class Recorder:
             ds = mlflow.data.from_pandas(
                 df, source=table_path.resolve().as_uri(), name=name, digest=digest[:36]
             )
-            entity = ds._to_mlflow_entity()
+            first = ds._to_mlflow_entity()
+        profile = json.dumps({"num_rows": rows, "num_elements": rows * len(df.columns)})
+        entity = Dataset(first.name, first.digest, first.source_type, first.source, first.schema, profile)
         self.client.log_inputs(
             run_id,
             datasets=[DatasetInput(dataset=entity, tags=[InputTag("mlflow.data.context", "training")])],

@@ -124,3 +124,26 @@ def test_a_new_project_without_a_store_lists_no_runs_and_creates_no_database(tmp
     with pytest.raises(UsageError, match="no run 'abc' found"):
         find_state("abc")
     assert not (tmp_path / "mlflow.db").exists()  # opening a SQLite store would have created it
+
+
+def test_the_dataset_input_counts_every_row_without_loading_the_table(recorder, tmp_path, monkeypatch):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import pipeline.recording
+
+    monkeypatch.setattr(pipeline.recording, "SCHEMA_ROWS", 7)  # the schema comes from the first 7 rows
+    parent = recorder.start("demo", tags={})
+    n = 2_500
+    table = tmp_path / "governed.parquet"
+    rows = pa.table({"record_id": [f"r{i}" for i in range(n)], "width": list(range(n))})
+    pq.write_table(rows, table, row_group_size=100)
+    recorder.dataset(parent, table, digest="e" * 64, name="governed", source="emoji")
+    recorder.finish()
+    dataset = recorder.client.get_run(parent).inputs.dataset_inputs[0].dataset
+    assert json.loads(dataset.profile) == {"num_rows": n, "num_elements": 2 * n}
+    columns = {c["name"]: c["type"] for c in json.loads(dataset.schema)["mlflow_colspec"]}
+    assert columns == {"record_id": "string", "width": "long"}
+    assert dataset.source_type == "local" and table.name in dataset.source
