@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from audits.bias import audit_bias
 from audits.config import BiasConfig
@@ -436,3 +437,20 @@ def test_the_audit_draws_every_prompt_the_data_offers_before_saying_it_needs_mor
     assert len(neutral) == 30 and len(set(neutral)) == cfg.max_neutral_prompts + 6
     check = _check(report, "representation_disparity")
     assert check.measured is None and "raise audits.bias.max_representation_images" in check.message
+
+
+def test_the_prompt_bootstrap_interval_widens_for_few_prompts_and_hardly_for_many():
+    from audits.bias import widen_for_few_clusters
+
+    low, high = widen_for_few_clusters(0.5, 0.4, 0.7, 8)
+    # sqrt(8 / 7) = 1.069: each end moves away from the estimate by that factor
+    assert low == pytest.approx(0.5 - 0.1 * np.sqrt(8 / 7)) and high == pytest.approx(
+        0.5 + 0.2 * np.sqrt(8 / 7)
+    )
+    many_low, many_high = widen_for_few_clusters(0.5, 0.4, 0.7, 400)
+    assert 0.4 - many_low < 0.001 and many_high - 0.7 < 0.001
+    # never outside [0, 1], and on arrays of shares as well
+    lows, highs = widen_for_few_clusters(
+        np.array([0.02, 0.9]), np.array([0.0, 0.8]), np.array([0.1, 0.99]), 3
+    )
+    assert lows[0] == 0.0 and highs[1] == 1.0 and lows[1] < 0.8 and highs[0] > 0.1
