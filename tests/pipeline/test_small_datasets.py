@@ -1,4 +1,4 @@
-"""Small datasets through the real CLI: 16 and 32 emoji (the size of a personalisation fine-tune).
+"""Small datasets through the real CLI: 8, 16 and 32 emoji (the size of a personalisation fine-tune).
 
 None may crash an audit. A check that needs more held-out images than the run has says `NOT MEASURED`
 with the reason and the setting to change, and withholds approval; memorization still runs. Training
@@ -88,13 +88,15 @@ def test_no_row_without_a_threshold_reads_pass_on_the_terminal_in_show_or_in_the
             assert cells[4] == "recorded", row
 
 
-def test_thirty_two_images_with_enough_held_out_for_the_fd_do_not_crash(project):
-    # A larger eval split: enough held-out images for the FD, so that path runs too. (8 images took
-    # the same paths as 16, one held-out image and a 7-image train split, so it is not run again.)
-    proc, run_dir = _run(project, 32, "governance.dedup.eval_fraction=0.4")
+@pytest.mark.parametrize("n", [8, 32])
+def test_eight_and_thirty_two_images_do_not_crash(project, n):
+    # 32 with a larger eval split: enough held-out images for the FD, so that path runs too
+    extra = ("governance.dedup.eval_fraction=0.4",) if n == 32 else ()
+    proc, run_dir = _run(project, n, *extra)
     assert proc.returncode in (0, 4), proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     for audit in ("quality", "bias", "deepfake"):
         assert (run_dir / "reports" / f"{audit}.json").is_file()
-    quality = _checks(_report(run_dir, "quality"))
-    assert quality["fd_ratio_to_real"]["measured"] is not None
+    quality, deepfake = _checks(_report(run_dir, "quality")), _checks(_report(run_dir, "deepfake"))
+    assert deepfake["replication_rate"]["measured"] is not None  # memorization runs at every size
+    assert (quality["fd_ratio_to_real"]["measured"] is not None) == (n == 32)
