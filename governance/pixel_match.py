@@ -251,13 +251,6 @@ def same_resize(small_a: np.ndarray, small_b: np.ndarray) -> PixelMatch | None:
     return PixelMatch("resize", _difference(best, ref), 1.0, min(hl, wl), (best, ref))
 
 
-def compare(small_a: np.ndarray, width_a: int, small_b: np.ndarray, width_b: int) -> PixelMatch:
-    """The better of the two alignments (the smaller difference) of two decoded small copies."""
-    ta = thumbnail(small_a, width_a, round(width_a * small_a.shape[0] / small_a.shape[1]))
-    tb = thumbnail(small_b, width_b, round(width_b * small_b.shape[0] / small_b.shape[1]))
-    return compare_thumbnails(ta, tb, lambda: (small_a, small_b))
-
-
 def compare_thumbnails(a: Thumbnail, b: Thumbnail, smalls) -> PixelMatch:
     """The better alignment of two thumbnails; `smalls()` gives the two small copies for a crop search."""
     framing = _framing_match(a, b)
