@@ -279,7 +279,10 @@ def _dump_dom(url: str, profile: Path) -> str:
     return subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs Debian's chromium (./setup.sh --test installs it where it runs as root with apt)",
+)
 def test_mlflow_ui_shows_stage_runs_and_the_card(full_run, project, tmp_path):
     import socket
     import time
