@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 
 from governance.manifest import Col, Split
@@ -62,25 +61,35 @@ def _parse_attributes(value: object, record_id: str) -> dict:
 
 
 def read_governed(governed_path: Path) -> GovernedRecords:
-    """Read the governed Parquet table (kept records only) written by the governance stage."""
+    """Read the governed Parquet table (kept records only) written by the governance stage.
+
+    Only the columns the audits use are read, straight from Arrow to lists: the table also carries
+    every check's evidence (hashes, licences, reasons), which a whole-table pandas read held as well.
+    """
+    import pyarrow.parquet as pq
+
     governed_path = Path(governed_path)
     if not governed_path.is_file():
         raise FileNotFoundError(f"governed table {governed_path} not found: run the governance stages first")
-    df = pd.read_parquet(governed_path)
-    missing = [str(c) for c in REQUIRED_COLUMNS if str(c) not in df.columns]
+    present = set(pq.read_schema(governed_path).names)
+    missing = [str(c) for c in REQUIRED_COLUMNS if str(c) not in present]
     if missing:
         raise ValueError(
             f"governed table {governed_path} lacks columns {missing}: regenerate it with governance"
         )
-    attrs_col = df[str(Col.ATTRIBUTES)] if str(Col.ATTRIBUTES) in df.columns else [None] * len(df)
-    ids = [str(r) for r in df[str(Col.RECORD_ID)]]
-    return GovernedRecords(
-        record_ids=ids,
-        paths=[str(p) for p in df[str(Col.PATH)]],
-        texts=["" if t is None else str(t) for t in df[str(Col.TEXT)]],
-        splits=[str(s) for s in df[str(Col.SPLIT)]],
-        attributes=[_parse_attributes(a, i) for a, i in zip(attrs_col, ids, strict=True)],
-    )
+    wanted = [str(c) for c in (*REQUIRED_COLUMNS, Col.ATTRIBUTES) if str(c) in present]
+    table = pq.read_table(governed_path, columns=wanted)
+    n = table.num_rows
+
+    def column(name: str) -> list:
+        return table.column(name).to_pylist() if name in wanted else [None] * n
+
+    ids = [str(r) for r in column(str(Col.RECORD_ID))]
+    paths = [str(p) for p in column(str(Col.PATH))]
+    texts = ["" if t is None else str(t) for t in column(str(Col.TEXT))]
+    splits = [str(s) for s in column(str(Col.SPLIT))]
+    attrs = [_parse_attributes(a, i) for a, i in zip(column(str(Col.ATTRIBUTES)), ids, strict=True)]
+    return GovernedRecords(record_ids=ids, paths=paths, texts=texts, splits=splits, attributes=attrs)
 
 
 def load_image(path: str | Path, resolution: int) -> np.ndarray:
