@@ -330,14 +330,20 @@ def ui(
     """Start the MLflow UI on 127.0.0.1 for this project's tracking store."""
     import os
 
-    from pipeline.recording import tracking_uri
+    from pipeline.recording import telemetry_off, tracking_uri
+    from pipeline.review import ui_addresses
 
     try:
         run_cfg = project_run_config(config)
     except UsageError as exc:
         _fail_usage(str(exc))
-    uri = tracking_uri(run_cfg)
-    console.print(f"MLflow UI for {uri} on http://127.0.0.1:{port}", highlight=False)
+    uri, base = tracking_uri(run_cfg), f"http://127.0.0.1:{port}"
+    telemetry_off()  # the server inherits it: its UI sends no usage data either
+    off = "true" in (os.environ["MLFLOW_DISABLE_TELEMETRY"].lower(), os.environ["DO_NOT_TRACK"].lower())
+    telemetry = "off" if off else "on, as MLFLOW_DISABLE_TELEMETRY and DO_NOT_TRACK ask"
+    console.print(f"MLflow UI for {uri} on {base} (MLflow telemetry {telemetry})", highlight=False)
+    for line in ui_addresses(config, base):
+        console.print(f"  {line}", highlight=False)
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     args = [str(mlflow_bin), "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     os.execv(args[0], args)

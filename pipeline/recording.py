@@ -31,7 +31,18 @@ _CODE_OR_ESCAPE = re.compile(
 SCHEMA_ROWS = 1_000  # rows of the governed table MLflow infers the dataset's schema from
 
 
+def telemetry_off() -> None:
+    """Turn MLflow's usage telemetry off for this process and every MLflow client or server it starts.
+
+    People run this tool on private data, so nothing about their use leaves the machine unless they opt
+    in: set `MLFLOW_DISABLE_TELEMETRY=false` and `DO_NOT_TRACK=false`, which are kept as given.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
 def _quiet_mlflow() -> None:
+    telemetry_off()
     # MLflow prints alembic migration chatter and "run view" links on every start; the CLI shows its own.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK", "true")

@@ -23,6 +23,20 @@ _KEY_METRICS = {
 }
 
 
+def ui_addresses(config: Path | None, base: str) -> list[str]:
+    """The UI addresses of the project's experiment and of its latest pipeline run (none in a new project)."""
+    runs = list_runs(config)
+    if not runs:
+        return []
+    run_cfg = project_run_config(config)
+    exp = Recorder(run_cfg).experiment_id
+    latest = runs[0]["run_id"]
+    return [
+        f"experiment {run_cfg.experiment}: {base}/#/experiments/{exp}",
+        f"latest run {latest}: {base}/#/experiments/{exp}/runs/{latest}",
+    ]
+
+
 def list_runs(config: Path | None) -> list[dict]:
     """One dict per pipeline run in the experiment, newest first."""
     run_cfg = project_run_config(config)

@@ -147,3 +147,40 @@ def test_the_dataset_input_counts_every_row_without_loading_the_table(recorder, 
     columns = {c["name"]: c["type"] for c in json.loads(dataset.schema)["mlflow_colspec"]}
     assert columns == {"record_id": "string", "width": "long"}
     assert dataset.source_type == "local" and table.name in dataset.source
+
+
+def test_mlflow_telemetry_is_off_unless_the_user_opted_in(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    Recorder(RunConfig(tracking_uri=f"sqlite:///{tmp_path / 'a.db'}"))
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true" and os.environ["DO_NOT_TRACK"] == "true"
+    from mlflow.telemetry.utils import is_telemetry_disabled
+
+    assert is_telemetry_disabled()
+    # a user who opted in keeps it
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")
+    monkeypatch.setenv("DO_NOT_TRACK", "false")
+    Recorder(RunConfig(tracking_uri=f"sqlite:///{tmp_path / 'b.db'}"))
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false" and os.environ["DO_NOT_TRACK"] == "false"
+
+
+def test_the_ui_names_the_experiment_and_the_latest_runs_addresses(tmp_path, monkeypatch):
+    from pipeline.review import ui_addresses
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"run:\n  tracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n  experiment: demo\n")
+    assert ui_addresses(config, "http://127.0.0.1:5000") == []  # a new project: nothing to point at
+    recorder = Recorder(RunConfig(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment="demo"))
+    recorder.start("first", tags={"pipeline.kind": "run"})
+    recorder.finish()
+    latest = recorder.start("second", tags={"pipeline.kind": "run"})
+    recorder.finish()
+    exp = recorder.experiment_id
+    assert ui_addresses(config, "http://127.0.0.1:5000") == [
+        f"experiment demo: http://127.0.0.1:5000/#/experiments/{exp}",
+        f"latest run {latest}: http://127.0.0.1:5000/#/experiments/{exp}/runs/{latest}",
+    ]
