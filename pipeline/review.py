@@ -80,43 +80,46 @@ def list_runs(config: Path | None) -> list[dict]:
     return rows
 
 
+def short_ids(ids: list[str], minimum: int = 8) -> dict[str, str]:
+    """The shortest prefix of each id, at least `minimum` characters, that no other id starts with."""
+    out = {}
+    for run_id in ids:
+        n = minimum
+        while n < len(run_id) and any(o != run_id and o.startswith(run_id[:n]) for o in ids):
+            n += 1
+        out[run_id] = run_id[:n]
+    return out
+
+
+def failed_gates(stage_verdicts: str | None) -> str:
+    """`stage: gate, gate` per stage that failed, one per line, from the `pipeline.stage_verdicts` tag."""
+    lines = []
+    for part in (stage_verdicts or "").split():
+        stage, _, verdict = part.partition("=")
+        if verdict.startswith("fail"):
+            lines.append(f"{stage}: {verdict[5:-1].replace(',', ', ')}" if "(" in verdict else stage)
+    return "\n".join(lines) or "-"
+
+
 def runs_table(rows: list[dict]) -> Table:
+    """The runs as a table that fits 80 columns: short id, start, dataset, verdict, what failed.
+
+    The ids are the shortest unique prefixes (`show`, `card`, `verify` and `--resume` accept them);
+    counts, budget, compute and metrics are in `pipeline show` and `pipeline runs --json`.
+    """
     table = Table(title="pipeline runs", show_lines=False)
-    for col in (
-        "run id",
-        "started",
-        "dataset",
-        "kept/dropped/quar.",
-        "budget / used",
-        "device-h",
-        "key metrics",
-        "verdict",
-        "gates",
-    ):
-        # The full run id is what `pipeline show` needs; never cut it or the verdict.
-        table.add_column(col, no_wrap=col in ("run id", "verdict"))
+    for col in ("run", "started", "dataset", "verdict", "failed gates"):
+        table.add_column(col, no_wrap=col in ("run", "started", "verdict"), overflow="fold")
+    short = short_ids([r["run_id"] for r in rows])
     for r in rows:
-        counts = "/".join(
-            str(int(r[k])) if r[k] is not None else "-" for k in ("kept", "dropped", "quarantined")
-        )
-        used = format_duration(r["spent_s"]) if r["spent_s"] is not None else "-"
-        dh = f"{r['device_hours']:.3f}" if r["device_hours"] is not None else "-"
-        metrics = "\n".join(f"{_KEY_METRICS[k]}={v:.3g}" for k, v in r["metrics"].items()) or "-"
-        gates = "\n".join(
-            f"[red]{part}[/]" if "=fail" in part else part for part in (r["stage_verdicts"] or "-").split()
-        )
         verdict = r["verdict"] or "-"
         style = {"approved": "green", "not_approved": "red", "blocked": "red"}.get(verdict, "yellow")
         table.add_row(
-            r["run_id"],
-            r["started"],
+            short[r["run_id"]],
+            r["started"].replace("T", " ")[:16],
             r["dataset"] or "-",
-            counts,
-            f"{r['budget']} / {used}",
-            dh,
-            metrics,
             f"[{style}]{verdict}[/]",
-            gates,
+            f"[red]{failed_gates(r['stage_verdicts'])}[/]",
         )
     return table
 

@@ -45,8 +45,34 @@ def recorder_for(state: RunState) -> Recorder:
     return Recorder(RunConfig(**{k: v for k, v in state.config["run"].items() if k != "output_dir"}))
 
 
+def resolve_run_id(given: str) -> str:
+    """The run id `given` names: itself, or the one run (in MLflow or under runs/) it is a prefix of.
+
+    As git does with commits, any unique prefix works; an ambiguous one is a usage error listing them.
+    """
+    if len(given) == 32 or not given:
+        return given
+    found = {p.name for p in Path("runs").glob(f"{given}*") if (p / "state.json").is_file()}
+    try:
+        run_cfg = project_run_config(None)
+        if not store_absent(tracking_uri(run_cfg)):
+            client = project_client(None)
+            exp = client.get_experiment_by_name(run_cfg.experiment)
+            if exp is not None:
+                runs = client.search_runs(
+                    [exp.experiment_id], "tags.`pipeline.kind` = 'run'", max_results=50_000
+                )
+                found |= {r.info.run_id for r in runs if r.info.run_id.startswith(given)}
+    except Exception:  # an unreadable store: the local folders still answer
+        pass
+    if len(found) > 1:
+        raise UsageError(f"run id prefix {given!r} is ambiguous: {', '.join(sorted(found))}; give more of it")
+    return found.pop() if found else given
+
+
 def find_state(run_id: str) -> RunState:
-    """The local state of a run: from the MLflow run's run_dir tag, else runs/<run_id>."""
+    """The local state of a run (a unique prefix of its id will do): from MLflow's run_dir tag, else runs/<id>."""
+    run_id = resolve_run_id(run_id)
     candidates = []
     try:
         if store_absent(tracking_uri(project_run_config(None))):

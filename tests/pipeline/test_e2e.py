@@ -163,7 +163,9 @@ def test_review_verify_and_publish(full_run, project, tmp_path):
     verdicts = row["stage_verdicts"].split()
     assert verdicts[0] == "data_gate=pass" and {"quality=pass", "bias=pass", "deepfake=pass"} <= set(verdicts)
     table = cli(project, "runs")
-    assert run_id in table.stdout and "bias=pass" in table.stdout and "approved" in table.stdout
+    assert run_id[:8] in table.stdout and "approved" in table.stdout
+    shown = cli(project, "show", run_id[:10])  # a unique prefix names the run, as git's do
+    assert shown.returncode == 0 and run_id in shown.stdout, shown.stderr
     ok = cli(project, "verify", run_id)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     pub = cli(project, "card", run_id, "--publish", str(tmp_path / "published"))
