@@ -9,6 +9,24 @@ from pipeline.config import DataGateConfig
 from training.report import TrainingReport
 
 
+def _row(
+    stage: str,
+    name: str,
+    measured: float | str | None,
+    threshold: float | str | None,
+    passed: bool,
+    message: str,
+    fix: str = "",
+) -> GateRow:
+    """One gate row: `message` says what was measured; `fix`, the setting or action to change, is added
+    only when the row failed, so a passing row never tells the user to change anything."""
+    if fix and not passed:
+        message = f"{message} — {fix}"
+    return GateRow(
+        stage=stage, name=name, measured=measured, threshold=threshold, passed=passed, message=message
+    )
+
+
 def data_gate(
     report: GovernanceReport, cfg: DataGateConfig, audits: AuditsConfig | None = None
 ) -> list[GateRow]:
@@ -22,45 +40,32 @@ def data_gate(
     dropped = report.decisions.get(Decision.DROP, 0) / total
     quarantined = report.decisions.get(Decision.QUARANTINE, 0) / total
     rows = [
-        GateRow(
-            stage="data_gate",
-            name="kept_records",
-            measured=kept,
-            threshold=cfg.min_kept,
-            passed=kept >= cfg.min_kept,
-            message=f"{kept} records kept of {report.records_in}; at least {cfg.min_kept} are needed"
-            + (
-                ""
-                if kept >= cfg.min_kept
-                else " — fix the reasons in the manifest, add data, or lower data_gate.min_kept"
-            ),
+        _row(
+            "data_gate",
+            "kept_records",
+            kept,
+            cfg.min_kept,
+            kept >= cfg.min_kept,
+            f"{kept} records kept of {report.records_in}; at least {cfg.min_kept} are needed",
+            "fix the reasons in the manifest, add data, or lower data_gate.min_kept",
         ),
-        GateRow(
-            stage="data_gate",
-            name="dropped_share",
-            measured=round(dropped, 4),
-            threshold=cfg.max_dropped_share,
-            passed=dropped <= cfg.max_dropped_share,
-            message=f"{dropped:.1%} of records dropped; at most {cfg.max_dropped_share:.0%} allowed"
-            + (
-                ""
-                if dropped <= cfg.max_dropped_share
-                else " — see the exclusions by reason in the datasheet, or raise data_gate.max_dropped_share"
-            ),
+        _row(
+            "data_gate",
+            "dropped_share",
+            round(dropped, 4),
+            cfg.max_dropped_share,
+            dropped <= cfg.max_dropped_share,
+            f"{dropped:.1%} of records dropped; at most {cfg.max_dropped_share:.0%} allowed",
+            "see the exclusions by reason in the datasheet, or raise data_gate.max_dropped_share",
         ),
-        GateRow(
-            stage="data_gate",
-            name="quarantined_share",
-            measured=round(quarantined, 4),
-            threshold=cfg.max_quarantined_share,
-            passed=quarantined <= cfg.max_quarantined_share,
-            message=f"{quarantined:.1%} of records need a human decision; at most {cfg.max_quarantined_share:.0%}"
-            " allowed"
-            + (
-                ""
-                if quarantined <= cfg.max_quarantined_share
-                else " — review the quarantined records (unknown licences) or fix their metadata"
-            ),
+        _row(
+            "data_gate",
+            "quarantined_share",
+            round(quarantined, 4),
+            cfg.max_quarantined_share,
+            quarantined <= cfg.max_quarantined_share,
+            f"{quarantined:.1%} of records need a human decision; at most {cfg.max_quarantined_share:.0%} allowed",
+            "review the quarantined records (unknown licences) or fix their metadata",
         ),
     ]
     if audits is not None:
@@ -68,17 +73,16 @@ def data_gate(
     conflicts = report.obligations.conflicts
     if cfg.block_on_license_conflict:
         rows.append(
-            GateRow(
-                stage="data_gate",
-                name="license_conflicts",
-                measured=len(conflicts),
-                threshold=0,
-                passed=not conflicts,
-                message="kept licences fit the intended use"
-                if not conflicts
-                else "kept data conflicts with the intended use: "
-                + "; ".join(conflicts)
-                + " — drop those licences (governance.licenses.deny) or change governance.licenses.intended_use",
+            _row(
+                "data_gate",
+                "license_conflicts",
+                len(conflicts),
+                0,
+                not conflicts,
+                "kept data conflicts with the intended use: " + "; ".join(conflicts)
+                if conflicts
+                else "kept licences fit the intended use",
+                "drop those licences (governance.licenses.deny) or change governance.licenses.intended_use",
             )
         )
     return rows
@@ -90,19 +94,13 @@ def _eval_row(report: GovernanceReport, audits: AuditsConfig) -> GateRow:
     need = audits.quality.min_heldout_images
     message = f"{held_out} record{'' if held_out == 1 else 's'} held out for the audits"
     if held_out < need:
+        # a warning on a row that passes: the fix is part of the message, not _row's `fix`
         message += (
             f"; the quality audit's FD and alignment checks need at least {need} "
             "(audits.quality.min_heldout_images): they will be NOT MEASURED and withhold approval unless "
             "named in audits.quality.allow_unmeasured — raise governance.dedup.eval_fraction or add data"
         )
-    return GateRow(
-        stage="data_gate",
-        name="eval_records",
-        measured=held_out,
-        threshold=None,
-        passed=True,
-        message=message,
-    )
+    return _row("data_gate", "eval_records", held_out, None, True, message)
 
 
 def train_gate(report: TrainingReport, budget_s: float) -> list[GateRow]:
@@ -111,31 +109,31 @@ def train_gate(report: TrainingReport, budget_s: float) -> list[GateRow]:
     used = report.compute.wall_clock_s
     has_model = (report.model_dir / "model_index.json").is_file()
     return [
-        GateRow(
-            stage="train",
-            name="within_budget",
-            measured=round(used, 1),
-            threshold=round(allowed, 1),
-            passed=used <= allowed,
-            message=f"training used {used:.0f}s of its {report.budget_s:.0f}s budget"
-            + ("" if used <= allowed else " — it overran; report this as a bug with the run's logs"),
+        _row(
+            "train",
+            "within_budget",
+            round(used, 1),
+            round(allowed, 1),
+            used <= allowed,
+            f"training used {used:.0f}s of its {report.budget_s:.0f}s budget",
+            "it overran; report this as a bug with the run's logs",
         ),
-        GateRow(
-            stage="train",
-            name="model_saved",
-            measured="yes" if has_model else "no",
-            threshold="yes",
-            passed=has_model,
-            message="the final model was saved" if has_model else f"no model in {report.model_dir}",
+        _row(
+            "train",
+            "model_saved",
+            "yes" if has_model else "no",
+            "yes",
+            has_model,
+            "the final model was saved" if has_model else f"no model in {report.model_dir}",
         ),
-        GateRow(
-            stage="train",
-            name="steps",
-            measured=report.steps,
-            threshold=1,
-            passed=report.steps >= 1,
-            message=f"{report.steps} optimiser steps"
-            + ("" if report.steps >= 1 else " — no step fitted in the budget; raise run.budget"),
+        _row(
+            "train",
+            "steps",
+            report.steps,
+            1,
+            report.steps >= 1,
+            f"{report.steps} optimiser steps",
+            "no step fitted in the budget; raise run.budget",
         ),
     ]
 
