@@ -52,28 +52,38 @@ def test_kept_records_passes_exactly_at_the_minimum_and_fails_one_below():
     )
 
 
-def test_dropped_share_passes_at_the_maximum_and_fails_one_record_past_it():
-    at = rows_by_name(data_gate(governance(keep=10, drop=10), CFG))["dropped_share"]
-    assert at.passed and (at.measured, at.threshold) == (0.5, 0.5)
-    assert at.message == "50.0% of records dropped; at most 50% allowed"
-    past = rows_by_name(data_gate(governance(keep=10, drop=11), CFG))["dropped_share"]
-    assert not past.passed and past.measured == round(11 / 21, 4)
-    assert past.message == (
-        "52.4% of records dropped; at most 50% allowed"
-        " — see the exclusions by reason in the datasheet, or raise data_gate.max_dropped_share"
-    )
-
-
-def test_quarantined_share_passes_at_the_maximum_and_fails_one_record_past_it():
-    at = rows_by_name(data_gate(governance(keep=30, quarantine=10), CFG))["quarantined_share"]
-    assert at.passed and (at.measured, at.threshold) == (0.25, 0.25)
-    assert at.message == "25.0% of records need a human decision; at most 25% allowed"
-    past = rows_by_name(data_gate(governance(keep=29, quarantine=11), CFG))["quarantined_share"]
-    assert not past.passed and past.measured == 0.275
-    assert past.message == (
-        "27.5% of records need a human decision; at most 25% allowed"
-        " — review the quarantined records (unknown licences) or fix their metadata"
-    )
+@pytest.mark.parametrize(
+    ("name", "at", "past", "measured_past", "said_at", "said_past"),
+    [
+        (
+            "dropped_share",
+            {"keep": 10, "drop": 10},
+            {"keep": 10, "drop": 11},
+            round(11 / 21, 4),
+            "50.0% of records dropped; at most 50% allowed",
+            "52.4% of records dropped; at most 50% allowed"
+            " — see the exclusions by reason in the datasheet, or raise data_gate.max_dropped_share",
+        ),
+        (
+            "quarantined_share",
+            {"keep": 30, "quarantine": 10},
+            {"keep": 29, "quarantine": 11},
+            0.275,
+            "25.0% of records need a human decision; at most 25% allowed",
+            "27.5% of records need a human decision; at most 25% allowed"
+            " — review the quarantined records (unknown licences) or fix their metadata",
+        ),
+    ],
+)
+def test_a_share_passes_at_its_maximum_and_fails_one_record_past_it(
+    name, at, past, measured_past, said_at, said_past
+):
+    at_row = rows_by_name(data_gate(governance(**at), CFG))[name]
+    assert at_row.passed and at_row.measured == at_row.threshold == getattr(CFG, f"max_{name}")
+    assert at_row.message == said_at
+    past_row = rows_by_name(data_gate(governance(**past), CFG))[name]
+    assert not past_row.passed and past_row.measured == measured_past
+    assert past_row.message == said_past
 
 
 def test_no_records_at_all_fail_the_minimum_without_dividing_by_zero():
