@@ -103,7 +103,7 @@ def _eval_row(report: GovernanceReport, audits: AuditsConfig) -> GateRow:
     return _row("data_gate", "eval_records", held_out, None, True, message)
 
 
-def train_gate(report: TrainingReport, budget_s: float) -> list[GateRow]:
+def train_gate(report: TrainingReport) -> list[GateRow]:
     """Did training run inside its budget and leave a usable model?"""
     allowed = report.budget_s + max(0.02 * report.budget_s, 10.0)
     used = report.compute.wall_clock_s

@@ -350,7 +350,7 @@ class Runner:
         self.recorder.tags(
             rid, {"pipeline.model_digest": report.model_digest, "pipeline.device": c.device_name}
         )
-        rows = train_gate(report, report.budget_s)
+        rows = train_gate(report)
         self._log_gates(stage_run, rows)
         return self._gates(rows)
 
@@ -367,7 +367,13 @@ class Runner:
                 img.load()
             rgb = img.convert("RGB")
             save_credentialed_png(
-                rgb, Path(path), self.state.run_id, self.cfg.run.name, creds, signing.training_mining
+                rgb,
+                Path(path),
+                self.state.run_id,
+                self.cfg.run.name,
+                creds,
+                signing.training_mining,
+                method=self.cfg.training.output_watermark,
             )
         self.recorder.tags(self.state.run_id, {"pipeline.output_signing": signer_note(creds)})
 

@@ -181,10 +181,10 @@ def training(tmp_path: Path, used_s: float, budget_s: float = 1000.0, steps: int
     [(1000.0, 1020.0), (100.0, 110.0)],  # the slack: 2% of the budget, at least 10 s
 )
 def test_within_budget_passes_at_the_slack_and_fails_just_past_it(tmp_path, budget_s, allowed_s):
-    at = rows_by_name(train_gate(training(tmp_path, allowed_s, budget_s), budget_s))["within_budget"]
+    at = rows_by_name(train_gate(training(tmp_path, allowed_s, budget_s)))["within_budget"]
     assert at.passed and at.threshold == allowed_s
     assert at.message == f"training used {allowed_s:.0f}s of its {budget_s:.0f}s budget"
-    past = rows_by_name(train_gate(training(tmp_path, allowed_s + 0.1, budget_s), budget_s))["within_budget"]
+    past = rows_by_name(train_gate(training(tmp_path, allowed_s + 0.1, budget_s)))["within_budget"]
     assert not past.passed and past.measured == round(allowed_s + 0.1, 1)
     assert past.message == (
         f"training used {allowed_s:.0f}s of its {budget_s:.0f}s budget"
@@ -193,25 +193,25 @@ def test_within_budget_passes_at_the_slack_and_fails_just_past_it(tmp_path, budg
 
 
 def test_model_saved_fails_without_model_index_and_names_the_folder(tmp_path):
-    ok = rows_by_name(train_gate(training(tmp_path, 1.0), 1000.0))["model_saved"]
+    ok = rows_by_name(train_gate(training(tmp_path, 1.0)))["model_saved"]
     assert ok.passed and (ok.measured, ok.threshold) == ("yes", "yes")
     assert ok.message == "the final model was saved"
-    missing = rows_by_name(train_gate(training(tmp_path / "x", 1.0, model=False), 1000.0))["model_saved"]
+    missing = rows_by_name(train_gate(training(tmp_path / "x", 1.0, model=False)))["model_saved"]
     assert not missing.passed and missing.measured == "no"
     assert missing.message == f"no model in {tmp_path / 'x' / 'model'}"
 
 
 def test_steps_pass_at_one_and_fail_at_zero_naming_the_budget_setting(tmp_path):
-    one = rows_by_name(train_gate(training(tmp_path, 1.0, steps=1), 1000.0))["steps"]
+    one = rows_by_name(train_gate(training(tmp_path, 1.0, steps=1)))["steps"]
     assert one.passed and (one.measured, one.threshold) == (1, 1)
     assert one.message == "1 optimiser steps"
-    zero = rows_by_name(train_gate(training(tmp_path, 1.0, steps=0), 1000.0))["steps"]
+    zero = rows_by_name(train_gate(training(tmp_path, 1.0, steps=0)))["steps"]
     assert not zero.passed
     assert zero.message == "0 optimiser steps — no step fitted in the budget; raise run.budget"
 
 
 def test_train_gate_rows_in_order_on_the_train_stage(tmp_path):
-    rows = train_gate(training(tmp_path, 1.0), 1000.0)
+    rows = train_gate(training(tmp_path, 1.0))
     assert [(r.stage, r.name) for r in rows] == [
         ("train", "within_budget"),
         ("train", "model_saved"),
