@@ -20,6 +20,7 @@ from audits.quality import audit_quality
 from audits.report import AuditReport
 from governance.manifest import Split
 from governance.progress import ProgressFn
+from training.output_marks import WATERMARK_METHOD
 
 
 def _model_generator(
@@ -48,6 +49,13 @@ def _model_name(model_dir: Path) -> str:
         if name:
             return f"{name} ({Path(model_dir).name})"
     return Path(model_dir).name
+
+
+def _watermark_method(model_dir: Path) -> str:
+    """The watermark the model's `save_image` embeds: model_index.json's, else dwtDctSvd (older models)."""
+    index = Path(model_dir) / "model_index.json"
+    saved = json.loads(index.read_text()) if index.is_file() else {}
+    return saved.get("watermark_method") or WATERMARK_METHOD
 
 
 @contextmanager
@@ -166,6 +174,7 @@ def run_deepfake(
             progress,
             run_id=run_id,
             model_name=_model_name(model_dir),
+            watermark_method=_watermark_method(model_dir),
             held_out_images=load_images(held_out, resolution),
             creds=creds,
             training_mining=mining,

@@ -31,6 +31,7 @@ from audits.provenance_robustness import (  # noqa: F401 - ATTACKS, attack re-ex
     audit_output_provenance,
 )
 from audits.report import Audit, AuditCheck, AuditReport, Metric
+from training.output_marks import WATERMARK_METHOD
 
 
 def replication_threshold(
@@ -123,12 +124,14 @@ def audit_deepfake(
     held_out_images: np.ndarray | None = None,
     creds=None,
     training_mining: str = "notAllowed",
+    watermark_method: str = WATERMARK_METHOD,
 ) -> AuditReport:
     """Replication rate, face share, PII in training captions and watermark survival, each with a verdict.
 
     `held_out_images` calibrate the replication threshold when `cfg.replication_distance` is None.
     `creds` (`training.output_credentials.SigningCredentials`) sign the sampled outputs as every output
-    is signed; None: a throw-away key made for `run_id`.
+    is signed; None: a throw-away key made for `run_id`. `watermark_method` is the model's (its
+    model_index.json), so the survival measured is that of the mark its outputs carry.
     """
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +147,9 @@ def audit_deepfake(
     flagged = _pii(cfg, generate, train, train_images, seed, out_dir, progress, found)
     found.checks += _people_checks(cfg, replication, face_share, len(flagged))
     if cfg.watermark:
-        signer = OutputSigner.for_run(run_id or "audit-run", model_name, creds, training_mining)
+        signer = OutputSigner.for_run(
+            run_id or "audit-run", model_name, creds, training_mining, watermark_method
+        )
         _output_provenance(cfg, generated, signer, out_dir, progress, found)
     else:
         found.notes.append(

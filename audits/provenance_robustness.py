@@ -80,13 +80,13 @@ def attacked_file(data: bytes, name: str) -> bytes:
     return buf.getvalue()
 
 
-def _read(data: bytes, run_id: str, search_crop: bool) -> dict[str, bool]:
+def _read(data: bytes, run_id: str, search_crop: bool, method: str) -> dict[str, bool]:
     with Image.open(io.BytesIO(data)) as im:
         fmt = im.format or ""
         im.load()
         img = im.copy()
         img.info = dict(im.info)
-    mark = read_mark(img, run_id, search_crop=search_crop)
+    mark = read_mark(img, run_id, search_crop=search_crop, method=method)
     return {
         "c2pa": c2pa_state(data, fmt) in ("Valid", "Trusted"),
         "watermark": mark.watermark_found,
@@ -95,24 +95,31 @@ def _read(data: bytes, run_id: str, search_crop: bool) -> dict[str, bool]:
 
 
 def mark_survival(
-    outputs: list[bytes], unmarked: list[Image.Image], run_id: str, attacks: tuple[str, ...] = tuple(ATTACKS)
+    outputs: list[bytes],
+    unmarked: list[Image.Image],
+    run_id: str,
+    attacks: tuple[str, ...] = tuple(ATTACKS),
+    method: str = WATERMARK_METHOD,
 ) -> list[dict]:
     """One row per edit: the share of `outputs` (written files) whose C2PA manifest, watermark and metadata
-    are still read after it, plus an `unmarked` row: the share of images without a mark found anyway."""
+    are still read after it, plus an `unmarked` row: the share of images without a mark found anyway.
+
+    Every read decodes `method`, the one the outputs were marked with: an edit that strips the PNG
+    text (JPEG, WebP) also strips the name of the method, and the unmarked copies name none."""
     counts = {a: dict.fromkeys(SIGNALS, 0) for a in attacks}
     for data in outputs:
         for name in attacks:
             # The crop search finds only what a crop moved; on an uncropped copy its one aligned
             # hypothesis is the plain read at a stricter threshold, so it is skipped there (1.3 s a read).
             edited = attacked_file(data, name)
-            for signal, kept in _read(edited, run_id, name.startswith("crop")).items():
+            for signal, kept in _read(edited, run_id, name.startswith("crop"), method).items():
                 counts[name][signal] += int(kept)
     n = len(outputs)
     rows = [
         {"attack": a, "what": ATTACKS[a][0], "images": n, **{s: c[s] / n if n else None for s in SIGNALS}}
         for a, c in counts.items()
     ]
-    false = sum(read_mark(img, run_id).watermark_found for img in unmarked)
+    false = sum(read_mark(img, run_id, method=method).watermark_found for img in unmarked)
     rows.append(
         {
             "attack": "unmarked",
@@ -183,12 +190,18 @@ def survival_checks(
     return checks
 
 
-def default_marker(run_id: str, model_name: str, creds, training_mining: str = "notAllowed") -> Marker:
-    """The project's writer: watermark, metadata, signed manifest (`credentialed_png_bytes`)."""
+def default_marker(
+    run_id: str,
+    model_name: str,
+    creds,
+    training_mining: str = "notAllowed",
+    method: str = WATERMARK_METHOD,
+) -> Marker:
+    """The project's writer: watermark (`method`), metadata, signed manifest (`credentialed_png_bytes`)."""
     from training.output_credentials import credentialed_png_bytes
 
     def mark(img: Image.Image) -> bytes:
-        return credentialed_png_bytes(img, run_id, model_name, creds, training_mining)
+        return credentialed_png_bytes(img, run_id, model_name, creds, training_mining, method=method)
 
     return mark
 
@@ -226,21 +239,27 @@ class OutputSigner:
     model_name: str
     creds: object  # training.output_credentials.SigningCredentials
     training_mining: str = "notAllowed"
+    method: str = WATERMARK_METHOD  # the model's watermark (`training.output_watermark`)
 
     @classmethod
     def for_run(
-        cls, run_id: str, model_name: str, creds=None, training_mining: str = "notAllowed"
+        cls,
+        run_id: str,
+        model_name: str,
+        creds=None,
+        training_mining: str = "notAllowed",
+        method: str = WATERMARK_METHOD,
     ) -> OutputSigner:
         """The run's signer; `creds` None makes a throw-away key for `run_id`, once."""
         if creds is None:
             from training.output_credentials import throwaway_credentials
 
             creds = throwaway_credentials(run_id)
-        return cls(run_id, model_name, creds, training_mining)
+        return cls(run_id, model_name, creds, training_mining, method)
 
     def marker(self) -> Marker:
         """What turns an output into the file a user receives, signed by this signer."""
-        return default_marker(self.run_id, self.model_name, self.creds, self.training_mining)
+        return default_marker(self.run_id, self.model_name, self.creds, self.training_mining, self.method)
 
 
 def audit_output_provenance(
@@ -261,7 +280,7 @@ def audit_output_provenance(
         samples.append(path)
     certificate = Path(out_dir) / "signing_certificate.pem"  # public chain only: published with the card
     certificate.write_bytes(creds.chain_pem)
-    rows = mark_survival(outputs, [unmarked_copy(img) for img in sample], run_id)
+    rows = mark_survival(outputs, [unmarked_copy(img) for img in sample], run_id, method=signer.method)
     progress("deepfake: provenance marks", 1, 1)
     notes = []
     if rows[0]["watermark"] is not None and rows[0]["watermark"] < 1.0:
@@ -274,16 +293,23 @@ def audit_output_provenance(
         cfg.min_watermark_survival,
         cfg.max_watermark_false_positive_rate,
         cfg.allow_unmeasured,
-        WATERMARK_METHOD,
+        signer.method,
     )
     chart = survival_chart(rows, Path(out_dir) / "mark_survival.png")
     return OutputProvenanceAudit(
-        rows, survival_metrics(rows), checks, chart, [*samples, certificate], notes, [signer_row(creds)]
+        rows,
+        survival_metrics(rows, signer.method),
+        checks,
+        chart,
+        [*samples, certificate],
+        notes,
+        [signer_row(creds, signer.method)],
     )
 
 
-def signer_row(creds) -> dict:
-    """Who signs the outputs: the leaf certificate's subject and issuer, and whether to trust it."""
+def signer_row(creds, method: str = WATERMARK_METHOD) -> dict:
+    """Who signs the outputs: the leaf certificate's subject and issuer, whether to trust it, and the
+    watermark `method` they are marked with (the card lists the marks by it)."""
     from cryptography import x509
 
     from training.output_credentials import signer_note
@@ -299,10 +325,11 @@ def signer_row(creds) -> dict:
         if creds.throwaway
         else "configured certificate chain (trusted where a verifier trusts its root)",
         "note": signer_note(creds),
+        "watermark_method": method,
     }
 
 
-def survival_metrics(rows: list[dict]) -> list[Metric]:
+def survival_metrics(rows: list[dict], method: str = WATERMARK_METHOD) -> list[Metric]:
     """One metric per row of the table: the watermark's survival (or false-positive rate)."""
     out = []
     for row in rows:
@@ -315,7 +342,7 @@ def survival_metrics(rows: list[dict]) -> list[Metric]:
             Metric(
                 name="watermark_false_positive_rate" if unmarked else f"watermark_survival_{row['attack']}",
                 value=row["watermark"],
-                implementation=f"invisible-watermark {WATERMARK_METHOD}, 32-bit run tag, >= 29 bits "
+                implementation=f"invisible-watermark {method}, 32-bit run tag, >= 29 bits "
                 "(31 when a crop is searched), read as `pipeline provenance` reads",
                 details=details,
             )

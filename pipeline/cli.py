@@ -316,7 +316,7 @@ def provenance(
             f"{r.path}: {'ours' if r.recognised else 'NOT RECOGNISED'} — {r.reason}\n"
             f"  C2PA: {r.c2pa_state}{failures}; signer {r.signer}; model {r.claimed_model}; run {r.claimed_run}"
             f"; training/mining {sorted(set(r.training_mining.values())) or '-'}\n"
-            f"  watermark: {r.watermark_hex} (run {r.watermark_run}); IPTC: {r.iptc}",
+            f"  watermark {r.watermark_method or '-'}: {r.watermark_hex} (run {r.watermark_run}); IPTC: {r.iptc}",
             highlight=False,
         )
     raise typer.Exit(0 if all(r.recognised for r in reports) else 1)

@@ -28,11 +28,13 @@ def make_pipeline(
     vae=None,
     run_id: str | None = None,
     model_name: str | None = None,
+    watermark_method: str | None = None,
 ):
     """An in-memory pipeline around the given modules (used for the sample grids and the export).
 
     `run_id` and `model_name` are saved in model_index.json, so `pipe.save_image` of the loaded
-    pipeline marks and signs its images for that run without `set_provenance`.
+    pipeline marks and signs its images for that run without `set_provenance`; so is
+    `watermark_method` (`training.output_watermark`), the invisible mark `save_image` embeds.
     """
     return T2IPipeline(
         denoiser=denoiser,
@@ -45,6 +47,7 @@ def make_pipeline(
         default_guidance_scale=guidance,
         run_id=run_id or None,
         model_name=model_name or None,
+        watermark_method=watermark_method or None,
     )
 
 

@@ -138,6 +138,7 @@ def _save_model(s: Session, run_id: str, model_name: str) -> Path:
         vae=s.vae,
         run_id=run_id,
         model_name=model_name,
+        watermark_method=cfg.output_watermark,
     )
     return save_model_dir(pipe, s.out_dir / "model")
 

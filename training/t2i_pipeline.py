@@ -78,6 +78,7 @@ class T2IPipeline(DiffusionPipeline):
         default_guidance_scale: float = 3.0,
         run_id: str | None = None,
         model_name: str | None = None,
+        watermark_method: str | None = None,
     ):
         super().__init__()
         self.register_modules(
@@ -89,6 +90,7 @@ class T2IPipeline(DiffusionPipeline):
             default_guidance_scale=default_guidance_scale,
             run_id=run_id,
             model_name=model_name,
+            watermark_method=watermark_method,
         )
         self._output_credentials = None  # set_provenance's, or a throw-away made on first save_image
         self._training_mining = "notAllowed"
@@ -105,7 +107,9 @@ class T2IPipeline(DiffusionPipeline):
 
         Needs the t2i-pipeline project installed (its watermark and signing code, and c2pa-python); the
         rest of this class needs only diffusers. Without configured credentials a throw-away key made
-        once per pipeline signs: the manifest validates, but no verifier trusts its signer.
+        once per pipeline signs: the manifest validates, but no verifier trusts its signer. The mark is
+        the method saved in model_index.json (`training.output_watermark`); a model saved before the
+        key existed keeps dwtDctSvd, which its earlier outputs carry.
         """
         try:
             from training.output_credentials import save_credentialed_png, throwaway_credentials
@@ -121,8 +125,16 @@ class T2IPipeline(DiffusionPipeline):
             )
         if self._output_credentials is None:
             self._output_credentials = throwaway_credentials(run_id)
+        method = self.config.get("watermark_method") or "dwtDctSvd"
         return save_credentialed_png(
-            image, path, run_id, model_name, self._output_credentials, self._training_mining, watermark
+            image,
+            path,
+            run_id,
+            model_name,
+            self._output_credentials,
+            self._training_mining,
+            watermark,
+            method=method,
         )
 
     def _latent_shape(self, batch: int) -> tuple[int, int, int, int]:

@@ -9,9 +9,11 @@ from PIL import Image
 from audits.config import WATERMARK_ATTACKS, DeepfakeConfig
 from audits.provenance_robustness import (
     ATTACKS,
+    OutputSigner,
     attacked_file,
     default_marker,
     mark_survival,
+    signer_row,
     survival_chart,
     survival_checks,
     unmarked_copy,
@@ -118,3 +120,17 @@ def test_edited_files_are_encoded_as_the_edit_says_and_unknown_edits_are_refused
                 assert im.size == (384, 384)
     with pytest.raises(ValueError, match="unknown attack 'blur'"):
         attacked_file(data, "blur")
+
+
+def test_a_rivagan_signer_marks_with_rivagan_and_the_table_reads_rivagan(outputs, creds):
+    signer = OutputSigner.for_run(RUN, "tiny", creds, method="rivaGan")
+    files = [signer.marker()(outputs[0])]
+    table = _by_attack(
+        mark_survival(files, [unmarked_copy(outputs[0])], RUN, ("none", "jpeg_q75"), "rivaGan")
+    )
+    assert table["none"]["watermark"] == table["jpeg_q75"]["watermark"] == 1.0
+    assert table["unmarked"]["watermark"] == 0.0
+    # the dwtDctSvd decoder does not read a RivaGAN mark: the method has to travel with the outputs
+    assert _by_attack(mark_survival(files, [], RUN, ("jpeg_q75",)))["jpeg_q75"]["watermark"] == 0.0
+    assert signer_row(creds, signer.method)["watermark_method"] == "rivaGan"
+    assert signer_row(creds)["watermark_method"] == "dwtDctSvd"
