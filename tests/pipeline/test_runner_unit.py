@@ -151,3 +151,31 @@ def test_stage_verdicts_name_the_failed_gates_per_stage_in_order():
     ]
     assert stage_verdicts(gates) == "data_gate=pass train=fail(within_budget,model_saved)"
     assert stage_verdicts([]) == ""
+
+
+def test_the_sample_grids_are_marked_with_the_configured_watermark(store, tmp_path, monkeypatch):
+    from PIL import Image
+    from skimage import data
+
+    from audits.provenance_check import check_output
+    from audits.provenance_marks import read_mark
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = build_config(
+        {
+            "run": {
+                "tracking_uri": f"sqlite:///{store / 'mlflow.db'}",
+                "artifact_location": (store / "artifacts").as_uri(),
+                "output_dir": str(tmp_path / "runs"),
+                "experiment": "runner-unit",
+            },
+            "training": {"output_watermark": "rivaGan"},
+        }
+    )
+    runner = Runner(cfg, console())
+    grid = tmp_path / "grid.png"  # textured: RivaGAN misses more flat images
+    Image.fromarray(data.astronaut()).resize((64, 64), Image.Resampling.LANCZOS).save(grid)
+    runner._mark_generated([grid])
+    found = check_output(grid)
+    assert found.recognised and found.watermark_method == "rivaGan"
+    assert read_mark(grid, runner.state.run_id, method="rivaGan").watermark_found
