@@ -103,8 +103,9 @@ class TrainingConfig(FrozenConfig):
     )
     output_watermark: Literal["dwtDctSvd", "rivaGan"] = Field(
         "dwtDctSvd",
-        description="invisible watermark for generated images (training.output_marks; not yet passed on by the "
-        "runner, save_image or the deepfake audit, which mark with dwtDctSvd): dwtDctSvd, or "
+        description="invisible watermark for generated images (training.output_marks): the sample grids, "
+        "the exported model's save_image (saved in model_index.json) and the deepfake audit's marked "
+        "samples use it: dwtDctSvd, or "
         "rivaGan (learned, offline ONNX: survives JPEG q50, WebP and crop+JPEG far better, misses more flat "
         "emoji unedited; docs/provenance.md)",
     )
