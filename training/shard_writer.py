@@ -15,6 +15,7 @@ rest; `index.json`, written last, is the completion marker the loader requires.
 
 import json
 import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -106,39 +107,45 @@ def write_shard(job: ShardJob) -> list[int]:
 
 
 def plan_shards(
-    record_ids: list[str],
-    paths: list[str],
-    digest: str,
-    resolution: int,
+    records: int,
     out_dir: Path,
+    resolution: int,
     group_rows: int | None = None,
     groups_per_shard: int = GROUPS_PER_SHARD,
-) -> list[ShardJob]:
-    """The shards for a table (records in the table's order): a fixed shuffle, cut into equal shards."""
+) -> list[tuple[str, np.ndarray]]:
+    """The shards of a table of `records` rows: (file, table rows in write order) each, a fixed shuffle
+    cut into equal shards. Rows only: a job's ids and paths are taken when it is written."""
     group_rows = group_rows or group_rows_for(resolution)
-    order = np.random.default_rng(WRITE_ORDER_SEED).permutation(len(record_ids))
+    order = np.random.default_rng(WRITE_ORDER_SEED).permutation(records)
     per_shard = group_rows * groups_per_shard
-    jobs = []
-    for number, start in enumerate(range(0, len(order), per_shard)):
-        rows = [int(r) for r in order[start : start + per_shard]]
-        jobs.append(
-            ShardJob(
-                number=number,
-                file=str(out_dir / f"shard-{number:05d}.parquet"),
-                rows=rows,
-                record_ids=[record_ids[r] for r in rows],
-                paths=[paths[r] for r in rows],
-                resolution=resolution,
-                group_rows=group_rows,
-                digest=digest,
-            )
-        )
-    return jobs
+    return [
+        (str(Path(out_dir) / f"shard-{number:05d}.parquet"), order[start : start + per_shard])
+        for number, start in enumerate(range(0, records, per_shard))
+    ]
+
+
+def _take(values, rows: np.ndarray) -> list[str]:
+    """values[rows] as str: `take` on an array (Arrow or numpy), indexing on a list."""
+    if hasattr(values, "take"):
+        return [str(v) for v in values.take(rows).tolist()]
+    return [str(values[int(r)]) for r in rows]
+
+
+def _in_order(pool: ProcessPoolExecutor, jobs, ahead: int):
+    """pool.map's results in order, with at most `ahead` jobs submitted and not yet collected:
+    `pool.map` would build and queue every job (each shard's ids and paths) before the first returns."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.submit(write_shard, job))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def write_shards(
-    record_ids: list[str],
-    paths: list[str],
+    record_ids,
+    paths,
     digest: str,
     resolution: int,
     out_dir: Path,
@@ -149,6 +156,8 @@ def write_shards(
 ) -> Path:
     """Write (or finish writing) the training shards of a table; returns the index file.
 
+    `record_ids` and `paths` are the table's columns in its order: lists, or arrays with `take` (a
+    pandas column's `.array`), so that no whole-table list of strings is made for the shard plan.
     `workers` processes decode in parallel (0: all CPUs); an existing complete index is returned as is.
     """
     out_dir = Path(out_dir)
@@ -158,26 +167,40 @@ def write_shards(
         if index.get("digest") == digest and index.get("resolution") == resolution:
             return index_file
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = plan_shards(record_ids, paths, digest, resolution, out_dir, group_rows, groups_per_shard)
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    group_rows = group_rows or group_rows_for(resolution)
+    plans = plan_shards(len(record_ids), out_dir, resolution, group_rows, groups_per_shard)
+    jobs = (
+        ShardJob(
+            number,
+            file,
+            rows.tolist(),
+            _take(record_ids, rows),
+            _take(paths, rows),
+            resolution,
+            group_rows,
+            digest,
+        )
+        for number, (file, rows) in enumerate(plans)
+    )
+    workers = min(workers or os.cpu_count() or 1, len(plans))
     groups: list[list[int]] = []
     if workers <= 1:
         for i, job in enumerate(jobs):
             groups.append(write_shard(job))
-            progress("write training shards", i + 1, len(jobs))
+            progress("write training shards", i + 1, len(plans))
     else:
         with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            for i, sizes in enumerate(pool.map(write_shard, jobs)):
+            for i, sizes in enumerate(_in_order(pool, jobs, 2 * workers)):
                 groups.append(sizes)
-                progress("write training shards", i + 1, len(jobs))
+                progress("write training shards", i + 1, len(plans))
     index = {
         "format": FORMAT,
         "digest": digest,
         "resolution": resolution,
         "records": len(record_ids),
         "shards": [
-            {"file": Path(job.file).name, "rows": len(job.rows), "groups": sizes}
-            for job, sizes in zip(jobs, groups, strict=True)
+            {"file": Path(file).name, "rows": len(rows), "groups": sizes}
+            for (file, rows), sizes in zip(plans, groups, strict=True)
         ],
     }
     tmp = index_file.with_suffix(f".tmp{os.getpid()}")

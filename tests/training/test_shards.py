@@ -170,3 +170,23 @@ def test_training_from_shards_resumes_bit_for_bit(governed, tiny_cfg, tmp_path, 
             load_file(latest_checkpoint(d / "checkpoints") / which / WEIGHTS_FILE) for d in (straight, split)
         )
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), which
+
+
+def test_shards_from_the_table_columns_are_the_shards_from_lists(table, index, tmp_path):
+    """training_images hands the writer the columns' arrays, not lists: the same files, byte for byte."""
+    out = tmp_path / "from_arrays"
+    write_shards(
+        table["record_id"].astype(str).array,
+        table["path"].astype(str).array,
+        dataset_digest(table),
+        SIDE,
+        out,
+        workers=2,
+        group_rows=5,
+        groups_per_shard=3,
+    )
+    listed = sorted(p.name for p in index.directory.glob("shard-*.parquet"))
+    assert listed == sorted(p.name for p in out.glob("shard-*.parquet"))
+    for name in listed:
+        assert (out / name).read_bytes() == (index.directory / name).read_bytes()
+    assert (out / "index.json").read_text() == (index.directory / "index.json").read_text()
