@@ -1,5 +1,6 @@
 """The api wires the audits to `training.api.load_pipeline` / `denoising_losses`; a fake pipeline stands in."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -101,3 +102,13 @@ def test_missing_governed_table_names_the_file(fake_model, tmp_path):
     _, model_dir = fake_model
     with pytest.raises(FileNotFoundError, match="governed table"):
         run_bias(BiasConfig(), model_dir, tmp_path / "nope.parquet", tmp_path, 0, lambda *a: None)
+
+
+def test_the_deepfake_audit_marks_with_the_watermark_the_model_index_names(tmp_path):
+    from audits.api import _watermark_method
+
+    assert _watermark_method(tmp_path) == "dwtDctSvd"  # no index, or one saved before the key existed
+    (tmp_path / "model_index.json").write_text(json.dumps({"model_name": "m"}))
+    assert _watermark_method(tmp_path) == "dwtDctSvd"
+    (tmp_path / "model_index.json").write_text(json.dumps({"watermark_method": "rivaGan"}))
+    assert _watermark_method(tmp_path) == "rivaGan"
